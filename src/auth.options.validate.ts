@@ -1,0 +1,180 @@
+import { AuthConfigError } from './errors/auth-error.js';
+import type { AuthModuleOptions, ResolvedAuthOptions, ResolvedJwtOptions } from './auth.options.js';
+import { JWS_ALGORITHMS, type JwsAlgorithm } from './tokens/token.types.js';
+
+const TOP_LEVEL = ['jwt', 'users', 'passwordHasher', 'store', 'revocation', 'apiKeys', 'globalGuard', 'publicRoutes', 'audit', 'jwksRoute'];
+const JWT_KEYS = [
+  'secret', 'privateKey', 'publicKey', 'keys', 'algorithms', 'issuer', 'audience', 'accessTokenTtl', 'refreshTokenTtl',
+  'slidingSessions', 'refreshReuseGraceSeconds', 'clockTolerance', 'header', 'maxTokenLength', 'maxTokenLifetime',
+];
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function onlyKnown(value: Record<string, unknown>, known: readonly string[], prefix: string): void {
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) throw new AuthConfigError(prefix + key, 'unknown option');
+  }
+}
+
+function positiveInt(value: unknown, option: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
+    throw new AuthConfigError(option, 'must be a positive integer');
+  }
+  return value;
+}
+
+function nonNegative(value: unknown, option: string, integer: boolean): number {
+  if (value === undefined) return 0;
+  const ok = typeof value === 'number' && Number.isFinite(value) && value >= 0 && (!integer || Number.isInteger(value));
+  if (!ok) throw new AuthConfigError(option, `must be a ${integer ? 'non-negative integer' : 'non-negative number'}`);
+  return value as number;
+}
+
+function optionalString(value: unknown, option: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.length === 0) throw new AuthConfigError(option, 'must be a non-empty string');
+  return value;
+}
+
+function hasMethods(value: unknown, methods: string[]): boolean {
+  return isObject(value) && methods.every((m) => typeof value[m] === 'function');
+}
+
+function resolveAlgorithms(value: unknown): JwsAlgorithm[] {
+  if (value === undefined) return ['HS256'];
+  if (!Array.isArray(value) || value.length === 0) throw new AuthConfigError('jwt.algorithms', 'must be a non-empty array');
+  for (const alg of value) {
+    if (typeof alg === 'string' && alg.toLowerCase() === 'none') {
+      throw new AuthConfigError('jwt.algorithms', '"none" is refused: unsigned tokens are never accepted');
+    }
+    if (!(JWS_ALGORITHMS as readonly unknown[]).includes(alg)) {
+      throw new AuthConfigError('jwt.algorithms', `unknown algorithm ${JSON.stringify(alg)} (allowed: ${JWS_ALGORITHMS.join(', ')})`);
+    }
+  }
+  return [...new Set(value as JwsAlgorithm[])];
+}
+
+function resolveJwt(raw: unknown): ResolvedJwtOptions {
+  if (!isObject(raw)) throw new AuthConfigError('jwt', 'is required (an object with at least a key)');
+  onlyKnown(raw, JWT_KEYS, 'jwt.');
+  const accessTokenTtl = positiveInt(raw.accessTokenTtl, 'jwt.accessTokenTtl', 900);
+  const refreshTokenTtl = positiveInt(raw.refreshTokenTtl, 'jwt.refreshTokenTtl', 1_209_600);
+  const audience = raw.audience;
+  if (
+    audience !== undefined &&
+    !(typeof audience === 'string' && audience.length > 0) &&
+    !(Array.isArray(audience) && audience.length > 0 && audience.every((a) => typeof a === 'string' && a.length > 0))
+  ) {
+    throw new AuthConfigError('jwt.audience', 'must be a non-empty string or a non-empty array of them');
+  }
+  if (raw.slidingSessions !== undefined && typeof raw.slidingSessions !== 'boolean') {
+    throw new AuthConfigError('jwt.slidingSessions', 'must be a boolean');
+  }
+  const header = optionalString(raw.header, 'jwt.header')?.toLowerCase() ?? 'authorization';
+  if (raw.keys !== undefined && (!Array.isArray(raw.keys) || raw.keys.length === 0)) {
+    throw new AuthConfigError('jwt.keys', 'must be a non-empty array');
+  }
+  return {
+    secret: raw.secret as ResolvedJwtOptions['secret'],
+    privateKey: raw.privateKey as ResolvedJwtOptions['privateKey'],
+    publicKey: raw.publicKey as ResolvedJwtOptions['publicKey'],
+    keys: raw.keys as ResolvedJwtOptions['keys'],
+    algorithms: resolveAlgorithms(raw.algorithms),
+    issuer: optionalString(raw.issuer, 'jwt.issuer'),
+    audience: audience as string | string[] | undefined,
+    accessTokenTtl,
+    refreshTokenTtl,
+    slidingSessions: raw.slidingSessions === true,
+    refreshReuseGraceSeconds: nonNegative(raw.refreshReuseGraceSeconds, 'jwt.refreshReuseGraceSeconds', true),
+    clockTolerance: nonNegative(raw.clockTolerance, 'jwt.clockTolerance', false),
+    header,
+    maxTokenLength: positiveInt(raw.maxTokenLength, 'jwt.maxTokenLength', 8192),
+    maxTokenLifetime: positiveInt(raw.maxTokenLifetime, 'jwt.maxTokenLifetime', Math.max(accessTokenTtl, refreshTokenTtl)),
+  };
+}
+
+function resolveStore(raw: unknown): ResolvedAuthOptions['store'] {
+  if (raw === undefined || raw === 'memory') return { type: 'memory' };
+  if (raw === 'typeorm') return { type: 'typeorm', dataSource: 'default' };
+  if (isObject(raw) && raw.type === 'typeorm') {
+    onlyKnown(raw, ['type', 'dataSource'], 'store.');
+    return { type: 'typeorm', dataSource: optionalString(raw.dataSource, 'store.dataSource') ?? 'default' };
+  }
+  throw new AuthConfigError('store', "must be 'memory', 'typeorm' or { type: 'typeorm', dataSource: 'name' }");
+}
+
+function resolveRevocation(raw: unknown): ResolvedAuthOptions['revocation'] {
+  if (raw === undefined) return { syncIntervalMs: 1000, consistency: 'cached' };
+  if (!isObject(raw)) throw new AuthConfigError('revocation', 'must be an object');
+  onlyKnown(raw, ['store', 'syncIntervalMs', 'consistency'], 'revocation.');
+  if (raw.store !== undefined && !hasMethods(raw.store, ['revoke', 'isRevoked', 'purgeExpired'])) {
+    throw new AuthConfigError('revocation.store', 'must implement RevocationStore (revoke, isRevoked, purgeExpired)');
+  }
+  const consistency = raw.consistency ?? 'cached';
+  if (consistency !== 'cached' && consistency !== 'strict') {
+    throw new AuthConfigError('revocation.consistency', "must be 'cached' or 'strict'");
+  }
+  if (consistency === 'cached' && raw.store !== undefined && typeof (raw.store as { revokedSince?: unknown }).revokedSince !== 'function') {
+    throw new AuthConfigError(
+      'revocation.store',
+      "has no revokedSince(), so other instances' revocations could never reach the cache: implement it or use consistency: 'strict'",
+    );
+  }
+  return {
+    store: raw.store as ResolvedAuthOptions['revocation']['store'],
+    syncIntervalMs: positiveInt(raw.syncIntervalMs, 'revocation.syncIntervalMs', 1000),
+    consistency,
+  };
+}
+
+function resolveApiKeys(raw: unknown): ResolvedAuthOptions['apiKeys'] {
+  if (raw === undefined) return { enabled: false, header: 'x-api-key' };
+  if (!isObject(raw)) throw new AuthConfigError('apiKeys', 'must be an object');
+  onlyKnown(raw, ['enabled', 'header', 'pepper'], 'apiKeys.');
+  if (typeof raw.enabled !== 'boolean') throw new AuthConfigError('apiKeys.enabled', 'must be a boolean');
+  const pepper = raw.pepper as string | Buffer | undefined;
+  if (pepper !== undefined && !((typeof pepper === 'string' || Buffer.isBuffer(pepper)) && Buffer.byteLength(pepper) >= 32)) {
+    throw new AuthConfigError('apiKeys.pepper', 'must be a string or Buffer of at least 32 bytes');
+  }
+  return { enabled: raw.enabled, header: optionalString(raw.header, 'apiKeys.header')?.toLowerCase() ?? 'x-api-key', pepper };
+}
+
+/** Validates what the app gave and fills the defaults. Throws `AuthConfigError` naming the option. */
+export function resolveAuthOptions(raw: AuthModuleOptions): ResolvedAuthOptions {
+  if (!isObject(raw)) throw new AuthConfigError('options', 'AuthModule needs an options object');
+  onlyKnown(raw, TOP_LEVEL, '');
+  if (raw.users !== undefined && typeof raw.users !== 'function' && !hasMethods(raw.users, ['findByUsername', 'findById'])) {
+    throw new AuthConfigError('users', 'must be a UserProvider class or instance (findByUsername, findById)');
+  }
+  if (raw.passwordHasher !== undefined && !hasMethods(raw.passwordHasher, ['hash', 'verify'])) {
+    throw new AuthConfigError('passwordHasher', 'must implement PasswordHasher (hash, verify)');
+  }
+  if (raw.globalGuard !== undefined && typeof raw.globalGuard !== 'boolean') {
+    throw new AuthConfigError('globalGuard', 'must be a boolean');
+  }
+  if (raw.audit !== undefined && !hasMethods(raw.audit, ['emit'])) {
+    throw new AuthConfigError('audit', 'must be an AuditSink (emit)');
+  }
+  let invalidToken: 'ignore' | 'reject' = 'ignore';
+  if (raw.publicRoutes !== undefined) {
+    if (!isObject(raw.publicRoutes)) throw new AuthConfigError('publicRoutes', 'must be an object');
+    onlyKnown(raw.publicRoutes, ['invalidToken'], 'publicRoutes.');
+    const v = raw.publicRoutes.invalidToken ?? 'ignore';
+    if (v !== 'ignore' && v !== 'reject') throw new AuthConfigError('publicRoutes.invalidToken', "must be 'ignore' or 'reject'");
+    invalidToken = v;
+  }
+  return {
+    jwt: resolveJwt(raw.jwt),
+    users: raw.users,
+    passwordHasher: raw.passwordHasher,
+    store: resolveStore(raw.store),
+    revocation: resolveRevocation(raw.revocation),
+    apiKeys: resolveApiKeys(raw.apiKeys),
+    globalGuard: raw.globalGuard ?? true,
+    publicRoutes: { invalidToken },
+    audit: raw.audit,
+  };
+}

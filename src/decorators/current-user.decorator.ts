@@ -1,0 +1,8 @@
+import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
+import { requestOf } from '../context/request-of.js';
+
+/** The authenticated `AuthPrincipal`, or `undefined` on a public route called without a token. */
+export const CurrentUser = createParamDecorator((_data: unknown, ctx: ExecutionContext) => requestOf(ctx)?.user);
+
+/** The full `AuthContextData` of the request, or `undefined` for a guest. */
+export const AuthContext = createParamDecorator((_data: unknown, ctx: ExecutionContext) => requestOf(ctx)?.auth);

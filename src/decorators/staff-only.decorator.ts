@@ -1,0 +1,5 @@
+import { SetMetadata } from '@nestjs/common';
+import { STAFF_ONLY } from './metadata-keys.js';
+
+/** The principal must be staff or superuser. Never satisfied by an API key. */
+export const StaffOnly = (): MethodDecorator & ClassDecorator => SetMetadata(STAFF_ONLY, true);

@@ -1,0 +1,42 @@
+import { AuthError } from '../errors/auth-error.js';
+
+/**
+ * Reads the bearer token of an `Authorization` value (RFC 6750 §2.1): the
+ * scheme `Bearer` in any casing, one or more spaces, exactly one token.
+ * Returns undefined when the header is absent or carries another scheme
+ * (the caller has no bearer credentials), throws `token_invalid` when it is
+ * `Bearer` but malformed. Written without a regular expression: it runs on
+ * every request.
+ */
+export function bearerTokenOf(value: unknown): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (typeof value !== 'string') throw new AuthError('token_invalid', 'Malformed Authorization header');
+  if (value.length < 6 || value.slice(0, 6).toLowerCase() !== 'bearer') return undefined;
+  if (value.length === 6) throw new AuthError('token_invalid', 'Bearer scheme without a token');
+  if (value.charCodeAt(6) !== 32) {
+    // "Bearerx ..." is another scheme; "Bearer\t..." is a malformed bearer header.
+    if (value.charCodeAt(6) === 9) throw new AuthError('token_invalid', 'Malformed Authorization header');
+    return undefined;
+  }
+  let start = 7;
+  while (start < value.length && value.charCodeAt(start) === 32) start++;
+  if (start === value.length) throw new AuthError('token_invalid', 'Bearer scheme without a token');
+  const token = start === 7 ? value.slice(7) : value.slice(start);
+  if (hasWhitespace(token)) throw new AuthError('token_invalid', 'The Authorization header must carry exactly one token');
+  return token;
+}
+
+/** A raw token in a custom header (`jwt.header`). */
+export function rawTokenOf(value: unknown): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (typeof value !== 'string' || hasWhitespace(value)) throw new AuthError('token_invalid', 'Malformed token header');
+  return value;
+}
+
+function hasWhitespace(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 32 || c === 9 || c === 10 || c === 13) return true;
+  }
+  return false;
+}

@@ -1,0 +1,35 @@
+// The public surface of @democrai/nest-auth. Nothing else is part of the contract.
+export { AuthModule, type AuthModuleAsyncOptions } from './auth.module.js';
+export type { AuthModuleOptions, JwtOptions, StoreOption, RevocationOptions, ApiKeysOptions } from './auth.options.js';
+export { AUTH_OPTIONS } from './auth.constants.js';
+export { AuthService, type TokenPair, type AccessTokenClaims, type SessionInfo } from './auth.service.js';
+
+export { Public } from './decorators/public.decorator.js';
+export { PermissionRequired, type PermissionRequiredOptions } from './decorators/permission-required.decorator.js';
+export { StaffOnly } from './decorators/staff-only.decorator.js';
+export { SuperuserOnly } from './decorators/superuser-only.decorator.js';
+export { CurrentUser, AuthContext } from './decorators/current-user.decorator.js';
+export type { AuthContextData, AuthPrincipal } from './context/auth-context.js';
+
+export { NestAuthGuard } from './guard/auth.guard.js';
+export { JwtStrategy, JwtAuthGuard } from './passport/jwt.strategy.js';
+
+export { AuthError, AuthConfigError, type AuthErrorCode } from './errors/auth-error.js';
+export { AuthHttpException, type AuthErrorBody } from './errors/http-errors.js';
+
+export type { UserProvider, AuthUserRecord, PasswordHasher } from './users/user.types.js';
+export { Argon2PasswordHasher, type Argon2Params } from './users/argon2-password-hasher.js';
+export { LoginDto } from './users/login.dto.js';
+export { RefreshTokenDto } from './sessions/refresh-token.dto.js';
+
+export type { RevocationStore, UserCutoffStore } from './revocation/revocation-store.js';
+export { InMemoryRevocationStore } from './revocation/in-memory-revocation.store.js';
+// export { TypeOrmRevocationStore }
+// authEntities
+// authMigrations
+
+export { ApiKeyService } from './api-keys/api-key.service.js';
+// ApiKeyInfo
+
+export type { AuditEvent, AuditEventType, AuditSink } from './audit/audit-event.js';
+export type { JwsAlgorithm, JwtKeyOptions } from './tokens/token.types.js';

@@ -1,0 +1,10 @@
+import { IsNotEmpty, IsString, MaxLength } from 'class-validator';
+
+/** Body of a refresh route. Use with Nest's ValidationPipe. */
+export class RefreshTokenDto {
+  @IsString()
+  @IsNotEmpty()
+  // The verifier refuses anything longer than `jwt.maxTokenLength` anyway; this keeps junk out of the pipe.
+  @MaxLength(16384)
+  refreshToken: string;
+}

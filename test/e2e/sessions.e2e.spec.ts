@@ -1,0 +1,126 @@
+import 'reflect-metadata';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import type { INestApplication } from '@nestjs/common';
+import { decodeJwt } from 'jose';
+import request from 'supertest';
+import { AuthService, type AuditEvent } from '../../src/index.js';
+import { ADAPTERS, bootApp, SECRET } from '../support/app.js';
+import { ALL_CONTROLLERS } from '../support/controllers.js';
+import { MemoryUsers, PASSWORDS } from '../support/users.js';
+
+describe.each(ADAPTERS)('sessions on the memory store, %s', (adapter) => {
+  let app: INestApplication;
+  let users: MemoryUsers;
+  let http: ReturnType<typeof request>;
+  const events: AuditEvent[] = [];
+  const login = async (username: keyof typeof PASSWORDS = 'alice') => {
+    const res = await http.post('/auth/login').send({ username, password: PASSWORDS[username] });
+    expect(res.status).toBe(200);
+    return res.body as { accessToken: string; refreshToken: string };
+  };
+  const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
+
+  beforeAll(async () => {
+    users = await MemoryUsers.create();
+    app = await bootApp({ jwt: { secret: SECRET }, users, audit: { emit: (e) => void events.push(e) } }, { adapter, controllers: ALL_CONTROLLERS });
+    http = request(app.getHttpServer());
+  });
+  afterAll(() => app.close());
+
+  test('refresh rotates: new pair for the same session, the old refresh token stops working', async () => {
+    const first = await login();
+    const res = await http.post('/auth/refresh').send({ refreshToken: first.refreshToken });
+    expect(res.status).toBe(200);
+    expect(decodeJwt(res.body.accessToken).sid).toBe(decodeJwt(first.accessToken).sid);
+    expect(res.body.refreshToken).not.toBe(first.refreshToken);
+    expect((await http.get('/private').set(bearer(res.body.accessToken))).status).toBe(200);
+    expect(events.some((e) => e.type === 'token.refreshed')).toBe(true);
+  });
+
+  test('reuse of a rotated-out refresh token ends the whole session, access tokens included', async () => {
+    const first = await login();
+    const second = (await http.post('/auth/refresh').send({ refreshToken: first.refreshToken })).body;
+    const reuse = await http.post('/auth/refresh').send({ refreshToken: first.refreshToken });
+    expect(reuse.status).toBe(401);
+    expect(reuse.body.code).toBe('token_revoked');
+    expect(events.some((e) => e.type === 'refresh.reuse_detected' && e.sessionId === decodeJwt(first.accessToken).sid)).toBe(true);
+    // The live pair of that session is dead too.
+    expect((await http.post('/auth/refresh').send({ refreshToken: second.refreshToken })).status).toBe(401);
+    const me = await http.get('/private').set(bearer(second.accessToken));
+    expect(me.status).toBe(401);
+    expect(me.body.code).toBe('token_revoked');
+    expect((await http.get('/private').set(bearer(first.accessToken))).body.code).toBe('token_revoked');
+  });
+
+  test('a refresh token is not an access token, and the reverse', async () => {
+    const pair = await login();
+    const asAccess = await http.get('/private').set(bearer(pair.refreshToken));
+    expect(asAccess.status).toBe(401);
+    expect(asAccess.body.code).toBe('token_invalid');
+    const asRefresh = await http.post('/auth/refresh').send({ refreshToken: pair.accessToken });
+    expect(asRefresh.status).toBe(401);
+    expect(asRefresh.body.code).toBe('token_invalid');
+  });
+
+  test('refreshCurrentSessionToken reloads the user: changed permissions and username show, same sid', async () => {
+    const pair = await login('alice');
+    const alice = users.get('alice');
+    const before = { permissions: alice.permissions, username: alice.username };
+    alice.permissions = ['articles:read', 'articles:write'];
+    alice.username = 'alice2';
+    try {
+      const res = await http.post('/auth/refresh-current').set(bearer(pair.accessToken));
+      expect(res.status).toBe(200);
+      const claims = decodeJwt(res.body.accessToken);
+      expect(claims).toMatchObject({ sid: decodeJwt(pair.accessToken).sid, username: 'alice2', permissions: ['articles:read', 'articles:write'] });
+      // The refresh token it replaced is rotated out, exactly as by refresh().
+      expect((await http.post('/auth/refresh').send({ refreshToken: pair.refreshToken })).status).toBe(401);
+    } finally {
+      Object.assign(alice, before);
+    }
+  });
+
+  test('refreshCurrentSessionToken needs a session token', async () => {
+    const token = await app.get(AuthService).createTokenForUser(users.get('alice'));
+    const res = await http.post('/auth/refresh-current').set(bearer(token));
+    expect(res.status).toBe(401);
+    expect(res.body.code).toBe('token_invalid');
+  });
+
+  test('logout ends exactly the current session', async () => {
+    const a = await login();
+    const b = await login();
+    expect((await http.post('/auth/logout').set(bearer(a.accessToken))).status).toBe(204);
+    expect((await http.get('/private').set(bearer(a.accessToken))).body.code).toBe('token_revoked');
+    expect((await http.post('/auth/refresh').send({ refreshToken: a.refreshToken })).status).toBe(401);
+    expect((await http.get('/private').set(bearer(b.accessToken))).status).toBe(200);
+    expect((await http.post('/auth/refresh').send({ refreshToken: b.refreshToken })).status).toBe(200);
+    expect(events.some((e) => e.type === 'session.ended' && e.reason === 'logout')).toBe(true);
+  });
+
+  test("logout-all ends every session of the user and nobody else's; a new login right after works", async () => {
+    const a1 = await login('alice');
+    const a2 = await login('alice');
+    const b = await login('bob');
+    const sessions = await http.get('/auth/sessions').set(bearer(a1.accessToken));
+    expect(sessions.status).toBe(200);
+    expect(sessions.body.filter((s: { current: boolean }) => s.current)).toHaveLength(1);
+    expect(JSON.stringify(sessions.body)).not.toContain(a1.refreshToken);
+    expect((await http.post('/auth/logout-all').set(bearer(a1.accessToken))).status).toBe(204);
+    for (const pair of [a1, a2]) {
+      expect((await http.get('/private').set(bearer(pair.accessToken))).body.code).toBe('token_revoked');
+      expect((await http.post('/auth/refresh').send({ refreshToken: pair.refreshToken })).status).toBe(401);
+    }
+    expect((await http.get('/private').set(bearer(b.accessToken))).status).toBe(200);
+    const again = await login('alice');
+    expect((await http.get('/private').set(bearer(again.accessToken))).status).toBe(200);
+    expect((await http.post('/auth/refresh').send({ refreshToken: again.refreshToken })).status).toBe(200);
+  });
+
+  test('revokeAllForUser refuses a non-session token issued before it', async () => {
+    const auth = app.get(AuthService);
+    const token = await auth.createTokenForUser(users.get('bob'));
+    await auth.revokeAllForUser('2');
+    expect((await http.get('/private').set(bearer(token))).body.code).toBe('token_revoked');
+  });
+});

@@ -24,9 +24,9 @@ export { RefreshTokenDto } from './sessions/refresh-token.dto.js';
 
 export type { RevocationStore, UserCutoffStore } from './revocation/revocation-store.js';
 export { InMemoryRevocationStore } from './revocation/in-memory-revocation.store.js';
-// export { TypeOrmRevocationStore }
-// authEntities
-// authMigrations
+export { TypeOrmRevocationStore } from './revocation/typeorm-revocation.store.js';
+export { authEntities } from './store/entities.js';
+export { authMigrations } from './migrations/index.js';
 
 export { ApiKeyService } from './api-keys/api-key.service.js';
 // ApiKeyInfo

@@ -30,6 +30,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
   constructor(core: AuthCore) {
     const { jwt } = core.options;
     const bearer = jwt.header === 'authorization';
+    const strict = core.options.revocation.consistency === 'strict';
     super({
       passReqToCallback: true,
       jwtFromRequest: (req: StrategyRequest) => {
@@ -41,16 +42,25 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
         }
       },
       secretOrKeyProvider: (req: StrategyRequest, rawJwt: string, done: (err: unknown, key?: unknown) => void) => {
+        let claims: VerifiedClaims;
         try {
-          const claims = core.codec.verify(rawJwt, 'access');
-          const verdict = core.gate.checkCached(claims.jti, claims.sid, claims.sub, claims.iat);
-          if (verdict !== null) throw new AuthError(verdict, 'The token has been revoked');
-          req[CLAIMS] = claims;
-          const header = JSON.parse(Buffer.from(rawJwt.slice(0, rawJwt.indexOf('.')), 'base64url').toString('utf8'));
-          done(null, core.codec.ring.select(header).verifyKey);
+          claims = core.codec.verify(rawJwt, 'access');
         } catch (err) {
-          done(err instanceof AuthError ? err : new AuthError('token_invalid', 'Invalid token'));
+          return done(err instanceof AuthError ? err : new AuthError('token_invalid', 'Invalid token'));
         }
+        const gate = core.gate;
+        const verdict = strict
+          ? gate.checkStrict(claims.jti, claims.sid, claims.sub, claims.iat)
+          : Promise.resolve(gate.checkCached(claims.jti, claims.sid, claims.sub, claims.iat));
+        verdict.then(
+          (v) => {
+            if (v !== null) return done(new AuthError(v, 'The token has been revoked'));
+            req[CLAIMS] = claims;
+            const header = JSON.parse(Buffer.from(rawJwt.slice(0, rawJwt.indexOf('.')), 'base64url').toString('utf8'));
+            done(null, core.codec.ring.select(header).verifyKey);
+          },
+          () => done(new AuthError('auth_unavailable', 'Authentication is temporarily unavailable')),
+        );
       },
       algorithms: jwt.algorithms.filter((alg) => JSONWEBTOKEN_ALGORITHMS.has(alg)),
       issuer: jwt.issuer,

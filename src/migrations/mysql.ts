@@ -1,0 +1,13 @@
+import { sqlMigration } from './sql-migration.js';
+
+/** MySQL and MariaDB (InnoDB). */
+export const AuthTablesMysql1764000000000 = sqlMigration(
+  'AuthTablesMysql1764000000000',
+  [
+    'CREATE TABLE `auth_sessions` (`id` varchar(191) NOT NULL, `user_id` varchar(191) NOT NULL, `current_jti` varchar(191) NOT NULL, `created_at` bigint NOT NULL, `last_used_at` bigint NOT NULL, `expires_at` bigint NOT NULL, `ended_at` bigint NULL, `end_reason` varchar(32) NULL, `user_agent` varchar(512) NULL, `ip` varchar(64) NULL, INDEX `IDX_auth_sessions_user` (`user_id`), INDEX `IDX_auth_sessions_ended` (`ended_at`), PRIMARY KEY (`id`)) ENGINE=InnoDB',
+    'CREATE TABLE `auth_session_rotations` (`session_id` varchar(191) NOT NULL, `jti` varchar(191) NOT NULL, `rotated_at` bigint NOT NULL, PRIMARY KEY (`session_id`, `jti`)) ENGINE=InnoDB',
+    'CREATE TABLE `auth_revoked_tokens` (`jti` varchar(191) NOT NULL, `expires_at` bigint NOT NULL, `revoked_at` bigint NOT NULL, `user_id` varchar(191) NULL, `reason` varchar(32) NULL, INDEX `IDX_auth_revoked_tokens_revoked_at` (`revoked_at`), INDEX `IDX_auth_revoked_tokens_expires_at` (`expires_at`), PRIMARY KEY (`jti`)) ENGINE=InnoDB',
+    'CREATE TABLE `auth_user_cutoffs` (`user_id` varchar(191) NOT NULL, `cutoff_at` bigint NOT NULL, `updated_at` bigint NOT NULL, INDEX `IDX_auth_user_cutoffs_updated_at` (`updated_at`), PRIMARY KEY (`user_id`)) ENGINE=InnoDB',
+  ],
+  ['DROP TABLE `auth_user_cutoffs`', 'DROP TABLE `auth_revoked_tokens`', 'DROP TABLE `auth_session_rotations`', 'DROP TABLE `auth_sessions`'],
+);

@@ -1,0 +1,18 @@
+import { sqlMigration } from './sql-migration.js';
+
+/** PostgreSQL. */
+export const AuthTablesPostgres1764000000000 = sqlMigration(
+  'AuthTablesPostgres1764000000000',
+  [
+    'CREATE TABLE "auth_sessions" ("id" character varying(191) NOT NULL, "user_id" character varying(191) NOT NULL, "current_jti" character varying(191) NOT NULL, "created_at" bigint NOT NULL, "last_used_at" bigint NOT NULL, "expires_at" bigint NOT NULL, "ended_at" bigint, "end_reason" character varying(32), "user_agent" character varying(512), "ip" character varying(64), CONSTRAINT "PK_641507381f32580e8479efc36cd" PRIMARY KEY ("id"))',
+    'CREATE INDEX "IDX_auth_sessions_user" ON "auth_sessions" ("user_id")',
+    'CREATE INDEX "IDX_auth_sessions_ended" ON "auth_sessions" ("ended_at")',
+    'CREATE TABLE "auth_session_rotations" ("session_id" character varying(191) NOT NULL, "jti" character varying(191) NOT NULL, "rotated_at" bigint NOT NULL, CONSTRAINT "PK_19a30b022d762b6f7df133564f0" PRIMARY KEY ("session_id", "jti"))',
+    'CREATE TABLE "auth_revoked_tokens" ("jti" character varying(191) NOT NULL, "expires_at" bigint NOT NULL, "revoked_at" bigint NOT NULL, "user_id" character varying(191), "reason" character varying(32), CONSTRAINT "PK_b09b4f5141082cb84a1ee6ce05a" PRIMARY KEY ("jti"))',
+    'CREATE INDEX "IDX_auth_revoked_tokens_revoked_at" ON "auth_revoked_tokens" ("revoked_at")',
+    'CREATE INDEX "IDX_auth_revoked_tokens_expires_at" ON "auth_revoked_tokens" ("expires_at")',
+    'CREATE TABLE "auth_user_cutoffs" ("user_id" character varying(191) NOT NULL, "cutoff_at" bigint NOT NULL, "updated_at" bigint NOT NULL, CONSTRAINT "PK_41062eba662e60c4e5de1b450e3" PRIMARY KEY ("user_id"))',
+    'CREATE INDEX "IDX_auth_user_cutoffs_updated_at" ON "auth_user_cutoffs" ("updated_at")',
+  ],
+  ['DROP TABLE "auth_user_cutoffs"', 'DROP TABLE "auth_revoked_tokens"', 'DROP TABLE "auth_session_rotations"', 'DROP TABLE "auth_sessions"'],
+);

@@ -1,0 +1,18 @@
+import { sqlMigration } from './sql-migration.js';
+
+/** SQLite (better-sqlite3). */
+export const AuthTablesSqlite1764000000000 = sqlMigration(
+  'AuthTablesSqlite1764000000000',
+  [
+    'CREATE TABLE "auth_sessions" ("id" varchar(191) PRIMARY KEY NOT NULL, "user_id" varchar(191) NOT NULL, "current_jti" varchar(191) NOT NULL, "created_at" bigint NOT NULL, "last_used_at" bigint NOT NULL, "expires_at" bigint NOT NULL, "ended_at" bigint, "end_reason" varchar(32), "user_agent" varchar(512), "ip" varchar(64))',
+    'CREATE INDEX "IDX_auth_sessions_user" ON "auth_sessions" ("user_id")',
+    'CREATE INDEX "IDX_auth_sessions_ended" ON "auth_sessions" ("ended_at")',
+    'CREATE TABLE "auth_session_rotations" ("session_id" varchar(191) NOT NULL, "jti" varchar(191) NOT NULL, "rotated_at" bigint NOT NULL, PRIMARY KEY ("session_id", "jti"))',
+    'CREATE TABLE "auth_revoked_tokens" ("jti" varchar(191) PRIMARY KEY NOT NULL, "expires_at" bigint NOT NULL, "revoked_at" bigint NOT NULL, "user_id" varchar(191), "reason" varchar(32))',
+    'CREATE INDEX "IDX_auth_revoked_tokens_revoked_at" ON "auth_revoked_tokens" ("revoked_at")',
+    'CREATE INDEX "IDX_auth_revoked_tokens_expires_at" ON "auth_revoked_tokens" ("expires_at")',
+    'CREATE TABLE "auth_user_cutoffs" ("user_id" varchar(191) PRIMARY KEY NOT NULL, "cutoff_at" bigint NOT NULL, "updated_at" bigint NOT NULL)',
+    'CREATE INDEX "IDX_auth_user_cutoffs_updated_at" ON "auth_user_cutoffs" ("updated_at")',
+  ],
+  ['DROP TABLE "auth_user_cutoffs"', 'DROP TABLE "auth_revoked_tokens"', 'DROP TABLE "auth_session_rotations"', 'DROP TABLE "auth_sessions"'],
+);

@@ -1,0 +1,42 @@
+import { Logger, Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AuthModule, authEntities } from '@democrai/nest-auth';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { AdminController } from './admin/admin.controller.js';
+import { AppController } from './app.controller.js';
+import { ArticlesController } from './articles/articles.controller.js';
+import { AuthController } from './auth/auth.controller.js';
+import { User } from './users/user.entity.js';
+import { UsersModule } from './users/users.module.js';
+import { UsersService } from './users/users.service.js';
+
+const database = process.env.SAMPLE_DB ?? 'sample-app/data/sample.sqlite';
+mkdirSync(dirname(database), { recursive: true });
+
+function jwtSecret(): string {
+  const secret = process.env.JWT_SECRET;
+  if (secret) return secret;
+  new Logger('SampleApp').warn('JWT_SECRET is not set: using a development secret. Never do this in production.');
+  return 'sample-app-development-secret-change-me-0123456789';
+}
+
+@Module({
+  imports: [
+    TypeOrmModule.forRoot({
+      type: 'better-sqlite3',
+      database,
+      entities: [User, ...authEntities],
+      // A demo: the schema is created from the entities. A real app runs migrations (authMigrations.sqlite for the module's tables).
+      synchronize: true,
+    }),
+    UsersModule,
+    AuthModule.forRoot({
+      jwt: { secret: jwtSecret() },
+      users: UsersService,
+      store: 'typeorm',
+    }),
+  ],
+  controllers: [AppController, AuthController, ArticlesController, AdminController],
+})
+export class AppModule {}

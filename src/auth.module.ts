@@ -59,11 +59,7 @@ export class AuthModule {
         { provide: AUTH_OPTIONS, useFactory: resolveAuthOptions, inject: [AUTH_RAW_OPTIONS] },
         AuthCore,
         AuthService,
-        {
-          provide: ApiKeyService,
-          useFactory: (core: AuthCore) => ApiKeyService.forCore(core),
-          inject: [AuthCore],
-        },
+        ApiKeyService,
         NestAuthGuard,
         JwtStrategy,
         {

@@ -29,7 +29,7 @@ export { authEntities } from './store/entities.js';
 export { authMigrations } from './migrations/index.js';
 
 export { ApiKeyService } from './api-keys/api-key.service.js';
-// ApiKeyInfo
+export type { ApiKeyInfo } from './api-keys/api-key.types.js';
 
 export type { AuditEvent, AuditEventType, AuditSink } from './audit/audit-event.js';
 export type { JwsAlgorithm, JwtKeyOptions } from './tokens/token.types.js';

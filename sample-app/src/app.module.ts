@@ -4,6 +4,7 @@ import { AuthModule, authEntities } from '@democrai/nest-auth';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { AdminController } from './admin/admin.controller.js';
+import { ApiKeysController } from './admin/api-keys.controller.js';
 import { AppController } from './app.controller.js';
 import { ArticlesController } from './articles/articles.controller.js';
 import { AuthController } from './auth/auth.controller.js';
@@ -35,8 +36,9 @@ function jwtSecret(): string {
       jwt: { secret: jwtSecret() },
       users: UsersService,
       store: 'typeorm',
+      apiKeys: { enabled: true },
     }),
   ],
-  controllers: [AppController, AuthController, ArticlesController, AdminController],
+  controllers: [AppController, AuthController, ArticlesController, AdminController, ApiKeysController],
 })
 export class AppModule {}

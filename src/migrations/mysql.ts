@@ -11,3 +11,11 @@ export const AuthTablesMysql1764000000000 = sqlMigration(
   ],
   ['DROP TABLE `auth_user_cutoffs`', 'DROP TABLE `auth_revoked_tokens`', 'DROP TABLE `auth_session_rotations`', 'DROP TABLE `auth_sessions`'],
 );
+
+export const ApiKeysMysql1764000000001 = sqlMigration(
+  'ApiKeysMysql1764000000001',
+  [
+    'CREATE TABLE `auth_api_keys` (`id` varchar(191) NOT NULL, `name` varchar(150) NOT NULL, `prefix` varchar(32) NOT NULL, `secret_hash` varchar(64) NOT NULL, `permissions` text NOT NULL, `user_id` varchar(191) NULL, `created_at` bigint NOT NULL, `expires_at` bigint NULL, `last_used_at` bigint NULL, `revoked_at` bigint NULL, UNIQUE INDEX `UQ_auth_api_keys_prefix` (`prefix`), PRIMARY KEY (`id`)) ENGINE=InnoDB',
+  ],
+  ['DROP TABLE `auth_api_keys`'],
+);

@@ -16,3 +16,11 @@ export const AuthTablesPostgres1764000000000 = sqlMigration(
   ],
   ['DROP TABLE "auth_user_cutoffs"', 'DROP TABLE "auth_revoked_tokens"', 'DROP TABLE "auth_session_rotations"', 'DROP TABLE "auth_sessions"'],
 );
+
+export const ApiKeysPostgres1764000000001 = sqlMigration(
+  'ApiKeysPostgres1764000000001',
+  [
+    'CREATE TABLE "auth_api_keys" ("id" character varying(191) NOT NULL, "name" character varying(150) NOT NULL, "prefix" character varying(32) NOT NULL, "secret_hash" character varying(64) NOT NULL, "permissions" text NOT NULL, "user_id" character varying(191), "created_at" bigint NOT NULL, "expires_at" bigint, "last_used_at" bigint, "revoked_at" bigint, CONSTRAINT "UQ_auth_api_keys_prefix" UNIQUE ("prefix"), CONSTRAINT "PK_213df1e6b361c1e3d890cd6b87c" PRIMARY KEY ("id"))',
+  ],
+  ['DROP TABLE "auth_api_keys"'],
+);

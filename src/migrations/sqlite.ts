@@ -16,3 +16,11 @@ export const AuthTablesSqlite1764000000000 = sqlMigration(
   ],
   ['DROP TABLE "auth_user_cutoffs"', 'DROP TABLE "auth_revoked_tokens"', 'DROP TABLE "auth_session_rotations"', 'DROP TABLE "auth_sessions"'],
 );
+
+export const ApiKeysSqlite1764000000001 = sqlMigration(
+  'ApiKeysSqlite1764000000001',
+  [
+    'CREATE TABLE "auth_api_keys" ("id" varchar(191) PRIMARY KEY NOT NULL, "name" varchar(150) NOT NULL, "prefix" varchar(32) NOT NULL, "secret_hash" varchar(64) NOT NULL, "permissions" text NOT NULL, "user_id" varchar(191), "created_at" bigint NOT NULL, "expires_at" bigint, "last_used_at" bigint, "revoked_at" bigint, CONSTRAINT "UQ_auth_api_keys_prefix" UNIQUE ("prefix"))',
+  ],
+  ['DROP TABLE "auth_api_keys"'],
+);

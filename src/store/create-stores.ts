@@ -7,16 +7,19 @@ import type { SessionStore } from '../sessions/session-store.js';
 import { TypeOrmSessionStore } from '../sessions/typeorm-session.store.js';
 import { SessionEntity } from '../sessions/session.entity.js';
 import { AuthConfigError } from '../errors/auth-error.js';
+import { InMemoryApiKeyStore, TypeOrmApiKeyStore } from '../api-keys/api-key.stores.js';
+import type { ApiKeyStore } from '../api-keys/api-key.types.js';
 
 /** Everything the module keeps between requests. */
 export interface AuthStores {
   revocations: RevocationStore;
   sessions: SessionStore;
   cutoffs: UserCutoffStore;
+  apiKeys: ApiKeyStore;
 }
 
 export function createMemoryStores(): AuthStores {
-  return { revocations: new InMemoryRevocationStore(), sessions: new InMemorySessionStore(), cutoffs: new InMemoryUserCutoffStore() };
+  return { revocations: new InMemoryRevocationStore(), sessions: new InMemorySessionStore(), cutoffs: new InMemoryUserCutoffStore(), apiKeys: new InMemoryApiKeyStore() };
 }
 
 export function createTypeOrmStores(dataSource: DataSource): AuthStores {
@@ -27,5 +30,6 @@ export function createTypeOrmStores(dataSource: DataSource): AuthStores {
     revocations: new TypeOrmRevocationStore(dataSource),
     sessions: new TypeOrmSessionStore(dataSource),
     cutoffs: new TypeOrmUserCutoffStore(dataSource),
+    apiKeys: new TypeOrmApiKeyStore(dataSource),
   };
 }

@@ -9,12 +9,15 @@ describe.each(enabledDatabases())('migrations on $name', (target) => {
     const ds = await new DataSource(target.options()).initialize();
     try {
       const applied = await ds.runMigrations();
-      expect(applied).toHaveLength(1);
+      expect(applied).toHaveLength(2);
       const pending = await ds.driver.createSchemaBuilder().log();
       expect(pending.upQueries.map((q) => q.query)).toEqual([]);
 
       await ds.undoLastMigration();
-      const tables = await ds.createQueryRunner().getTables(['auth_sessions', 'auth_revoked_tokens', 'auth_user_cutoffs', 'auth_session_rotations']);
+      await ds.undoLastMigration();
+      const tables = await ds
+        .createQueryRunner()
+        .getTables(['auth_sessions', 'auth_revoked_tokens', 'auth_user_cutoffs', 'auth_session_rotations', 'auth_api_keys']);
       expect(tables).toEqual([]);
     } finally {
       await ds.destroy();

@@ -1,5 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { ConcurrencyLimit } from './users/concurrency-limit.js';
 import type { AuthContextData } from './context/auth-context.js';
 import { currentRequest } from './context/request-context.js';
 import type { AuthCarrier } from './context/request-of.js';
@@ -44,6 +46,9 @@ const USER_RESERVED = [...RESERVED, 'sub', 'sid', 'is_staff', 'is_superuser', 'p
  */
 @Injectable()
 export class AuthService {
+  /** Leaves at least one core to the requests already authenticated. */
+  private readonly passwordChecks = new ConcurrencyLimit(Math.max(1, availableParallelism() - 1));
+
   constructor(private readonly core: AuthCore) {}
 
   async login(username: string, password: string): Promise<TokenPair> {
@@ -58,7 +63,8 @@ export class AuthService {
     }
     const user = await this.core.users.findByUsername(username);
     // The same argon2 work whether or not the user exists: timing must not tell which usernames are real.
-    const passwordOk = await this.core.hasher.verify(user ? user.passwordHash : await this.core.dummyPasswordHash(), password);
+    const hash = user ? user.passwordHash : await this.core.dummyPasswordHash();
+    const passwordOk = await this.passwordChecks.run(() => this.core.hasher.verify(hash, password));
     if (!user) return fail('unknown_user');
     if (!passwordOk) return fail('bad_password', String(user.id));
     if (user.isActive === false) return fail('inactive', String(user.id));

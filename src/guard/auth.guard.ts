@@ -11,6 +11,7 @@ import type { VerifiedClaims } from '../tokens/token.types.js';
 import { principalOf } from './principal.js';
 import { bearerTokenOf, rawTokenOf } from './credentials.js';
 import { RoutePolicyCache, type RoutePolicy } from './route-policy.js';
+import { VerifiedTokenCache, type CachedVerification } from './verified-token-cache.js';
 
 /**
  * The one guard: route policy -> credentials -> authenticate -> authorize.
@@ -26,6 +27,8 @@ export class NestAuthGuard implements CanActivate {
   private readonly apiKeyHeader: string | undefined;
   private readonly strict: boolean;
   private readonly rejectInvalidOnPublic: boolean;
+  private readonly clockTolerance: number;
+  private readonly verified = new VerifiedTokenCache();
   private readonly logger = new Logger('NestAuthGuard');
 
   constructor(
@@ -40,6 +43,7 @@ export class NestAuthGuard implements CanActivate {
     this.apiKeyHeader = options.apiKeys.enabled ? options.apiKeys.header : undefined;
     this.strict = options.revocation.consistency === 'strict';
     this.rejectInvalidOnPublic = options.publicRoutes.invalidToken === 'reject';
+    this.clockTolerance = options.jwt.clockTolerance;
   }
 
   canActivate(ctx: ExecutionContext): boolean | Promise<boolean> {
@@ -83,16 +87,17 @@ export class NestAuthGuard implements CanActivate {
       return this.deny(ctx, 'token_missing', 'Authentication is required', false);
     }
 
-    let claims: VerifiedClaims;
+    let verified: CachedVerification;
     try {
-      claims = this.core.codec.verify(token, 'access');
+      verified = this.verify(token);
     } catch (err) {
       return this.refuse(ctx, policy, err, true);
     }
+    const claims = verified.claims;
     if (this.strict) {
       return this.core.gate.checkStrict(claims.jti, claims.sid, claims.sub, claims.iat).then((verdict) =>
         verdict === null
-          ? this.admit(carrier, policy, authOfClaims(claims))
+          ? this.admit(carrier, policy, authOf(verified))
           : this.refuse(ctx, policy, new AuthError(verdict, revocationMessage(verdict)), true),
       );
     }
@@ -100,7 +105,17 @@ export class NestAuthGuard implements CanActivate {
     if (verdict !== null) {
       return this.refuse(ctx, policy, new AuthError(verdict, revocationMessage(verdict)), true);
     }
-    return this.admit(carrier, policy, authOfClaims(claims));
+    return this.admit(carrier, policy, authOf(verified));
+  }
+
+  /** The strict verifier, or a token it already passed whose expiry still holds. */
+  private verify(token: string): CachedVerification {
+    const hit = this.verified.get(token);
+    if (hit !== undefined) {
+      if (hit.claims.exp > Date.now() / 1000 - this.clockTolerance) return hit;
+      this.verified.delete(token);
+    }
+    return this.verified.add(token, this.core.codec.verify(token, 'access'));
   }
 
   /** Authenticated: record the principal, then authorize against the route's policy. */
@@ -146,12 +161,18 @@ function revocationMessage(code: AuthErrorCode): string {
 
 export function authOfClaims(claims: VerifiedClaims): AuthContextData {
   const perms = claims.permissions;
+  return authOf({ claims, permissions: Array.isArray(perms) ? perms.filter((p): p is string => typeof p === 'string') : [] });
+}
+
+/** A fresh context per request over the (frozen) verified claims. */
+function authOf(verified: CachedVerification): AuthContextData {
+  const claims = verified.claims;
   return {
     userId: claims.sub,
     username: typeof claims.username === 'string' ? claims.username : undefined,
     isStaff: claims.is_staff === true,
     isSuperuser: claims.is_superuser === true,
-    permissions: Array.isArray(perms) ? perms.filter((p): p is string => typeof p === 'string') : [],
+    permissions: verified.permissions as string[],
     backend: 'jwt',
     claims,
     sessionId: claims.sid,

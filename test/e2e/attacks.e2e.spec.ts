@@ -1,0 +1,207 @@
+// One test per class of shared/security/jwt-attacks.md that applies to a
+// verifier: each is a 401 with the right code, never a 500.
+import 'reflect-metadata';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import type { INestApplication } from '@nestjs/common';
+import { createHmac, generateKeyPairSync, sign as cryptoSign, type KeyObject } from 'node:crypto';
+import request from 'supertest';
+import { AuthService } from '../../src/index.js';
+import { bootApp, SECRET } from '../support/app.js';
+import { ALL_CONTROLLERS } from '../support/controllers.js';
+
+const b64 = (v: string | Buffer) => Buffer.from(v).toString('base64url');
+const now = () => Math.floor(Date.now() / 1000);
+const claims = (extra: Record<string, unknown> = {}) => ({ sub: '1', jti: `j${Math.random()}`, iat: now(), exp: now() + 60, ...extra });
+const header = (extra: Record<string, unknown> = {}) => ({ alg: 'HS256', typ: 'at+jwt', ...extra });
+
+/** Signs raw header and payload text with HS256 and the app's secret: the signature is right, so only the other checks can refuse. */
+function hs(headerJson: string, payloadJson: string | Buffer, secret: string | Buffer = SECRET): string {
+  const input = `${b64(headerJson)}.${b64(payloadJson)}`;
+  return `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`;
+}
+const hsToken = (h: Record<string, unknown>, c: Record<string, unknown>) => hs(JSON.stringify(h), JSON.stringify(c));
+
+function asym(alg: 'RS256' | 'ES256', key: KeyObject, h: Record<string, unknown>, c: Record<string, unknown>, dsaEncoding: 'der' | 'ieee-p1363' = 'ieee-p1363') {
+  const input = `${b64(JSON.stringify(h))}.${b64(JSON.stringify(c))}`;
+  const sig = cryptoSign('sha256', Buffer.from(input), alg === 'ES256' ? { key, dsaEncoding } : key);
+  return `${input}.${sig.toString('base64url')}`;
+}
+
+describe('the attack catalogue against a running app', () => {
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const attacker = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  let hsApp: INestApplication;
+  let rsApp: INestApplication;
+  let esApp: INestApplication;
+
+  beforeAll(async () => {
+    hsApp = await bootApp({ jwt: { secret: SECRET, issuer: 'https://iss.test', audience: 'api' } }, { controllers: ALL_CONTROLLERS });
+    rsApp = await bootApp(
+      { jwt: { algorithms: ['RS256'], keys: [{ kid: 'rs-1', algorithm: 'RS256', privateKey: rsa.privateKey }] } },
+      { controllers: ALL_CONTROLLERS },
+    );
+    esApp = await bootApp({ jwt: { algorithms: ['ES256'], privateKey: ec.privateKey } }, { controllers: ALL_CONTROLLERS });
+  });
+  afterAll(async () => {
+    await Promise.all([hsApp, rsApp, esApp].map((a) => a.close()));
+  });
+
+  const iss = { iss: 'https://iss.test', aud: 'api' };
+  async function expectRefused(app: INestApplication, token: string, code = 'token_invalid') {
+    const res = await request(app.getHttpServer()).get('/private').set('Authorization', `Bearer ${token}`);
+    expect({ status: res.status, code: res.body.code }).toEqual({ status: 401, code });
+    expect(res.headers['www-authenticate']).toBe('Bearer error="invalid_token"');
+  }
+
+  test('control: a well-formed token signed the same way passes (so the refusals below are the checks, not the harness)', async () => {
+    const res = await request(hsApp.getHttpServer()).get('/private').set('Authorization', `Bearer ${hsToken(header(), claims(iss))}`);
+    expect(res.status).toBe(200);
+    const rs = asym('RS256', rsa.privateKey, { alg: 'RS256', typ: 'at+jwt', kid: 'rs-1' }, claims());
+    expect((await request(rsApp.getHttpServer()).get('/private').set('Authorization', `Bearer ${rs}`)).status).toBe(200);
+    const es = asym('ES256', ec.privateKey, { alg: 'ES256', typ: 'at+jwt' }, claims());
+    expect((await request(esApp.getHttpServer()).get('/private').set('Authorization', `Bearer ${es}`)).status).toBe(200);
+  });
+
+  test.each(['none', 'None', 'NONE', 'nOnE'])('alg %s is refused', async (alg) => {
+    await expectRefused(hsApp, `${b64(JSON.stringify(header({ alg })))}.${b64(JSON.stringify(claims(iss)))}.`);
+  });
+
+  test('algorithm confusion: HS256 with the RSA public key as the HMAC secret', async () => {
+    const pem = rsa.publicKey.export({ type: 'spki', format: 'pem' });
+    await expectRefused(rsApp, hs(JSON.stringify({ alg: 'HS256', typ: 'at+jwt', kid: 'rs-1' }), JSON.stringify(claims()), pem));
+    await expectRefused(rsApp, hs(JSON.stringify({ alg: 'HS256', typ: 'at+jwt' }), JSON.stringify(claims()), pem));
+  });
+
+  test('another algorithm with the same RSA key (PS256 token for an RS256 key)', async () => {
+    const input = `${b64(JSON.stringify({ alg: 'PS256', typ: 'at+jwt', kid: 'rs-1' }))}.${b64(JSON.stringify(claims()))}`;
+    const sig = cryptoSign('sha256', Buffer.from(input), { key: rsa.privateKey, padding: 6, saltLength: 32 });
+    await expectRefused(rsApp, `${input}.${sig.toString('base64url')}`);
+  });
+
+  test('psychic signature: ECDSA r = s = 0', async () => {
+    const input = `${b64(JSON.stringify({ alg: 'ES256', typ: 'at+jwt' }))}.${b64(JSON.stringify(claims()))}`;
+    await expectRefused(esApp, `${input}.${b64(Buffer.alloc(64))}`);
+  });
+
+  test('ECDSA signature in DER instead of R||S', async () => {
+    await expectRefused(esApp, asym('ES256', ec.privateKey, { alg: 'ES256', typ: 'at+jwt' }, claims(), 'der'));
+  });
+
+  test('empty signature', async () => {
+    const token = hsToken(header(), claims(iss));
+    await expectRefused(hsApp, token.slice(0, token.lastIndexOf('.') + 1));
+  });
+
+  test('embedded keys: jwk, jku, x5u, x5c in the header are never used', async () => {
+    const jwk = attacker.publicKey.export({ format: 'jwk' });
+    for (const extra of [{ jwk }, { jku: 'https://evil.test/jwks.json' }, { x5u: 'https://evil.test/cert.pem' }, { x5c: ['MIIB'] }]) {
+      await expectRefused(rsApp, asym('RS256', attacker.privateKey, { alg: 'RS256', typ: 'at+jwt', ...extra }, claims()));
+      await expectRefused(rsApp, asym('RS256', attacker.privateKey, { alg: 'RS256', typ: 'at+jwt', kid: 'rs-1', ...extra }, claims()));
+    }
+  });
+
+  test.each(['../../../../dev/null', "x' UNION SELECT 'secret", '', 'rs-2', '\u0000'])('kid injection: kid %j', async (kid) => {
+    await expectRefused(rsApp, hs(JSON.stringify({ alg: 'HS256', typ: 'at+jwt', kid }), JSON.stringify(claims()), ''));
+    await expectRefused(rsApp, asym('RS256', attacker.privateKey, { alg: 'RS256', typ: 'at+jwt', kid }, claims()));
+  });
+
+  test('kid that is not a string', async () => {
+    await expectRefused(rsApp, asym('RS256', rsa.privateKey, { alg: 'RS256', typ: 'at+jwt', kid: ['rs-1'] }, claims()));
+  });
+
+  test('crit: an unknown critical extension, and crit naming a registered header', async () => {
+    await expectRefused(hsApp, hsToken(header({ crit: ['exp'], exp: 1 }), claims(iss)));
+    await expectRefused(hsApp, hsToken(header({ crit: ['http://example.invalid/ext'] }), claims(iss)));
+  });
+
+  test('b64: false (RFC 7797), with and without crit', async () => {
+    await expectRefused(hsApp, hsToken(header({ b64: false, crit: ['b64'] }), claims(iss)));
+    await expectRefused(hsApp, hsToken(header({ b64: false }), claims(iss)));
+  });
+
+  test('duplicate members in the payload and in the header', async () => {
+    const c = claims(iss);
+    await expectRefused(hsApp, hs(JSON.stringify(header()), `{"sub":"2",${JSON.stringify(c).slice(1)}`));
+    await expectRefused(hsApp, hs(`{"alg":"HS256","typ":"JWT","typ":"at+jwt"}`, JSON.stringify(c)));
+    await expectRefused(hsApp, hs(JSON.stringify(header()), JSON.stringify({ ...c, nested: { a: 1 } }).replace('"a":1', '"a":1,"a":2')));
+  });
+
+  test('invalid UTF-8 in the payload and in the header', async () => {
+    const c = Buffer.from(JSON.stringify(claims({ ...iss, username: 'XX' })));
+    c[c.indexOf('XX')] = 0xff;
+    await expectRefused(hsApp, hs(JSON.stringify(header()), c));
+    const h = Buffer.from(JSON.stringify(header({ kid: 'XX' })));
+    h[h.indexOf('XX')] = 0xc3;
+    const input = `${h.toString('base64url')}.${b64(JSON.stringify(claims(iss)))}`;
+    await expectRefused(hsApp, `${input}.${createHmac('sha256', SECRET).update(input).digest('base64url')}`);
+  });
+
+  test('base64 leniency: padding, spaces, +/ and non-canonical trailing bits', async () => {
+    const token = hsToken(header(), claims(iss));
+    const [h, p, s] = token.split('.');
+    await expectRefused(hsApp, `${h}=.${p}.${s}`);
+    await expectRefused(hsApp, `${h}.${p}.${s}=`);
+    await expectRefused(hsApp, `${h}.${p}.+${s.slice(1)}`);
+    await expectRefused(hsApp, `${h}.${p}./${s.slice(1)}`);
+    await expectRefused(hsApp, `${h}.${p} .${s}`);
+    // Change the last character's unused low bits: same bytes, a second encoding.
+    const last = s[s.length - 1];
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const twin = alphabet[alphabet.indexOf(last) ^ 1];
+    expect(Buffer.from(s.slice(0, -1) + twin, 'base64url').equals(Buffer.from(s, 'base64url'))).toBe(true);
+    await expectRefused(hsApp, `${h}.${p}.${s.slice(0, -1)}${twin}`);
+  });
+
+  test('missing, non-numeric, non-finite and absurd exp', async () => {
+    const { exp: _e, ...noExp } = claims(iss);
+    await expectRefused(hsApp, hsToken(header(), noExp));
+    await expectRefused(hsApp, hsToken(header(), claims({ ...iss, exp: String(now() + 60) })));
+    await expectRefused(hsApp, hs(JSON.stringify(header()), JSON.stringify(claims(iss)).replace(/"exp":\d+/, '"exp":1e400')));
+    await expectRefused(hsApp, hsToken(header(), claims({ ...iss, exp: now() + 10 * 365 * 86400 })));
+  });
+
+  test('expired is token_expired; future iat and nbf are token_invalid', async () => {
+    await expectRefused(hsApp, hsToken(header(), claims({ ...iss, iat: now() - 120, exp: now() - 60 })), 'token_expired');
+    await expectRefused(hsApp, hsToken(header(), claims({ ...iss, iat: now() + 600, exp: now() + 900 })));
+    await expectRefused(hsApp, hsToken(header(), claims({ ...iss, nbf: now() + 600 })));
+    await expectRefused(hsApp, hsToken(header(), claims({ ...iss, iat: 'yesterday' })));
+  });
+
+  test('missing jti or sub, and non-string sub', async () => {
+    const { jti: _j, ...noJti } = claims(iss);
+    const { sub: _s, ...noSub } = claims(iss);
+    await expectRefused(hsApp, hsToken(header(), noJti));
+    await expectRefused(hsApp, hsToken(header(), noSub));
+    await expectRefused(hsApp, hsToken(header(), claims({ ...iss, sub: 1 })));
+  });
+
+  test.each(['123', '[]', '"a string"', 'null', 'true', ''])('payload %j that is not a JSON object', async (payload) => {
+    await expectRefused(hsApp, hs(JSON.stringify(header()), payload));
+  });
+
+  test('oversized token and deeply nested payload: refused before they cost anything', async () => {
+    await expectRefused(hsApp, hsToken(header(), claims({ ...iss, pad: 'x'.repeat(9000) })));
+    await expectRefused(hsApp, hs(JSON.stringify(header()), JSON.stringify(claims(iss)).replace('}', `,"deep":${'['.repeat(2000)}${']'.repeat(2000)}}`)));
+  });
+
+  test('token-type confusion: a refresh token, typ JWT and no typ are not access tokens', async () => {
+    await expectRefused(hsApp, hsToken(header({ typ: 'refresh+jwt' }), claims(iss)));
+    await expectRefused(hsApp, hsToken(header({ typ: 'JWT' }), claims(iss)));
+    await expectRefused(hsApp, hsToken({ alg: 'HS256' }, claims(iss)));
+  });
+
+  test('iss and aud: wrong or missing when configured', async () => {
+    await expectRefused(hsApp, hsToken(header(), claims({ iss: 'https://evil.test', aud: 'api' })));
+    await expectRefused(hsApp, hsToken(header(), claims({ aud: 'api' })));
+    await expectRefused(hsApp, hsToken(header(), claims({ iss: 'https://iss.test', aud: 'other' })));
+    await expectRefused(hsApp, hsToken(header(), claims({ iss: 'https://iss.test' })));
+    const ok = await request(hsApp.getHttpServer()).get('/private').set('Authorization', `Bearer ${hsToken(header(), claims({ iss: 'https://iss.test', aud: ['x', 'api'] }))}`);
+    expect(ok.status).toBe(200);
+  });
+
+  test('a token from the app itself still passes after all this (no state was poisoned)', async () => {
+    const token = await hsApp.get(AuthService).createToken({ sub: '5' });
+    expect((await request(hsApp.getHttpServer()).get('/private').set('Authorization', `Bearer ${token}`)).status).toBe(200);
+  });
+});

@@ -143,7 +143,7 @@ describe.each(targets)('API keys on $name', (target) => {
       const { id, key } = await a.get(ApiKeyService).create({ name: 'shared', permissions: ['articles:read'] });
       expect((await request(b.getHttpServer()).get('/keyed/articles').set('x-api-key', key)).status).toBe(200);
       await a.get(ApiKeyService).revoke(id);
-      await sleep(SYNC_MS * 3);
+      await sleep(SYNC_MS * 6);
       const res = await request(b.getHttpServer()).get('/keyed/articles').set('x-api-key', key);
       expect(res.status).toBe(401);
       expect(res.body.code).toBe('api_key_invalid');

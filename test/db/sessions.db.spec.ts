@@ -88,7 +88,7 @@ describe.each(enabledDatabases())('sessions and revocation on $name', (target: D
     expect((await request(a.getHttpServer()).get('/private').set(bearer(pair.accessToken))).body.code).toBe('token_revoked');
     expect((await request(strict.getHttpServer()).get('/private').set(bearer(pair.accessToken))).body.code).toBe('token_revoked');
     // The bound is one poll interval plus the poll itself; allow a few intervals on a loaded CI machine.
-    await sleep(SYNC_MS * 4);
+    await sleep(SYNC_MS * 6);
     const onB = await request(b.getHttpServer()).get('/private').set(bearer(pair.accessToken));
     expect(onB.status).toBe(401);
     expect(onB.body.code).toBe('token_revoked');
@@ -101,7 +101,7 @@ describe.each(enabledDatabases())('sessions and revocation on $name', (target: D
     const bob = await login(a, 'bob');
     const bob2 = await login(a, 'bob');
     expect((await request(a.getHttpServer()).post('/auth/logout-all').set(bearer(bob.accessToken))).status).toBe(204);
-    await sleep(SYNC_MS * 4);
+    await sleep(SYNC_MS * 6);
     for (const app of [a, b]) {
       const http = request(app.getHttpServer());
       expect((await http.get('/private').set(bearer(bob.accessToken))).body.code).toBe('token_revoked');

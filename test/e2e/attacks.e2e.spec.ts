@@ -67,6 +67,20 @@ describe('the attack catalogue against a running app', () => {
     await expectRefused(hsApp, `${b64(JSON.stringify(header({ alg })))}.${b64(JSON.stringify(claims(iss)))}.`);
   });
 
+  test('alg none with a non-empty signature (2.2)', async () => {
+    await expectRefused(hsApp, `${b64(JSON.stringify(header({ alg: 'none' })))}.${b64(JSON.stringify(claims(iss)))}.AAAA`);
+  });
+
+  test('wrong number of segments, JWE-shaped and detached payloads (2.4, 2.21, 2.35)', async () => {
+    const token = hsToken(header(), claims(iss));
+    const [h, p, s] = token.split('.');
+    for (const bad of [`${h}.${p}`, `${h}.${p}.${s}.${s}`, `${h}.${p}.${s}.${s}.${s}`, `${h}..${s}`, `.${p}.${s}`, `${h}.${p}.${s}.`, '..', '....']) {
+      await expectRefused(hsApp, bad);
+    }
+    const jweHeader = b64(JSON.stringify({ alg: 'dir', enc: 'A256GCM', typ: 'at+jwt' }));
+    await expectRefused(hsApp, `${jweHeader}..${b64('iv-iv-iv-iv')}.${p}.${b64('tag-tag-tag-tag')}`);
+  });
+
   test('algorithm confusion: HS256 with the RSA public key as the HMAC secret', async () => {
     const pem = rsa.publicKey.export({ type: 'spki', format: 'pem' });
     await expectRefused(rsApp, hs(JSON.stringify({ alg: 'HS256', typ: 'at+jwt', kid: 'rs-1' }), JSON.stringify(claims()), pem));
@@ -198,6 +212,35 @@ describe('the attack catalogue against a running app', () => {
     await expectRefused(hsApp, hsToken(header(), claims({ iss: 'https://iss.test' })));
     const ok = await request(hsApp.getHttpServer()).get('/private').set('Authorization', `Bearer ${hsToken(header(), claims({ iss: 'https://iss.test', aud: ['x', 'api'] }))}`);
     expect(ok.status).toBe(200);
+  });
+
+  test('clock skew: no leeway by default; with clockTolerance, exactly that much', async () => {
+    await expectRefused(hsApp, hsToken(header(), claims({ ...iss, iat: now() - 60, exp: now() - 1 })), 'token_expired');
+    const lenient = await bootApp({ jwt: { secret: SECRET, clockTolerance: 30 } }, { controllers: ALL_CONTROLLERS });
+    try {
+      const within = hsToken(header(), claims({ iat: now() - 60, exp: now() - 10 }));
+      expect((await request(lenient.getHttpServer()).get('/private').set('Authorization', `Bearer ${within}`)).status).toBe(200);
+      await expectRefused(lenient, hsToken(header(), claims({ iat: now() - 120, exp: now() - 60 })), 'token_expired');
+      const early = hsToken(header(), claims({ iat: now() + 10, exp: now() + 60 }));
+      expect((await request(lenient.getHttpServer()).get('/private').set('Authorization', `Bearer ${early}`)).status).toBe(200);
+      await expectRefused(lenient, hsToken(header(), claims({ iat: now() + 120, exp: now() + 180 })));
+    } finally {
+      await lenient.close();
+    }
+  });
+
+  test('revocation cannot be bypassed by re-encoding: a malleated ECDSA signature of a revoked token is still refused (2.10, 2.37)', async () => {
+    const token = await esApp.get(AuthService).createToken({ sub: 'm' });
+    await esApp.get(AuthService).revokeToken(token);
+    const [h, p, s] = token.split('.');
+    const sig = Buffer.from(s, 'base64url');
+    const n = BigInt('0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551');
+    const sValue = BigInt(`0x${sig.subarray(32).toString('hex')}`);
+    const malleated = Buffer.concat([sig.subarray(0, 32), Buffer.from((n - sValue).toString(16).padStart(64, '0'), 'hex')]);
+    const twin = `${h}.${p}.${malleated.toString('base64url')}`;
+    const res = await request(esApp.getHttpServer()).get('/private').set('Authorization', `Bearer ${twin}`);
+    expect(res.status).toBe(401);
+    expect(['token_revoked', 'token_invalid']).toContain(res.body.code);
   });
 
   test('a token from the app itself still passes after all this (no state was poisoned)', async () => {

@@ -18,7 +18,8 @@ export interface AuthCarrier {
 export function requestOf(ctx: ExecutionContext): AuthCarrier | undefined {
   switch (ctx.getType<string>()) {
     case 'http':
-      return ctx.switchToHttp().getRequest();
+      // switchToHttp() builds three closures on every call; the request is simply argument 0.
+      return ctx.getArgByIndex(0);
     case 'graphql': {
       const gqlContext = ctx.getArgs()[2] as { req?: AuthCarrier } | undefined;
       return gqlContext?.req;

@@ -143,7 +143,7 @@ export class NestAuthGuard implements CanActivate {
 
   private deny(ctx: ExecutionContext, code: AuthErrorCode, message: string, tokenPresented: boolean): never {
     if (code !== 'api_key_invalid' && code !== 'auth_unavailable' && ctx.getType<string>() === 'http') {
-      setHeader(ctx.switchToHttp().getResponse(), tokenPresented ? BEARER_INVALID_TOKEN_CHALLENGE : BEARER_CHALLENGE);
+      setHeader(ctx.getArgByIndex(1), tokenPresented ? BEARER_INVALID_TOKEN_CHALLENGE : BEARER_CHALLENGE);
     }
     throw new AuthHttpException(code, message);
   }

@@ -26,7 +26,6 @@ export class AuthCore implements OnModuleInit, OnApplicationShutdown {
   readonly hasher: PasswordHasher;
   stores!: AuthStores;
   gate!: RevocationGate;
-  dataSource: DataSource | undefined;
   private userProvider: UserProvider | undefined;
   private dummyHash: Promise<string> | undefined;
   private readonly logger = new Logger('AuthModule');
@@ -91,8 +90,7 @@ export class AuthCore implements OnModuleInit, OnApplicationShutdown {
     if (store.type === 'memory') {
       stores = createMemoryStores();
     } else {
-      this.dataSource = await this.resolveDataSource(store.dataSource);
-      stores = createTypeOrmStores(this.dataSource);
+      stores = createTypeOrmStores(await this.resolveDataSource(store.dataSource));
     }
     if (revocation.store) stores = { ...stores, revocations: revocation.store };
     return stores;

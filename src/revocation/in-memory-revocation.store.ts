@@ -1,23 +1,67 @@
 import type { RevocationStore, UserCutoffStore } from './revocation-store.js';
 
+/** Revoked token ids in this process only: tests, demos, single-instance apps. */
 export class InMemoryRevocationStore implements RevocationStore {
   private readonly rows = new Map<string, { expiresAt: Date; revokedAt: Date }>();
+
   async revoke(jti: string, expiresAt: Date): Promise<void> {
-    const old = this.rows.get(jti);
-    this.rows.set(jti, { expiresAt: old && old.expiresAt > expiresAt ? old.expiresAt : expiresAt, revokedAt: old?.revokedAt ?? new Date() });
+    const held = this.rows.get(jti);
+    // Idempotent, and a second revoke never shortens how long the entry is kept.
+    this.rows.set(jti, {
+      expiresAt: held && held.expiresAt > expiresAt ? held.expiresAt : expiresAt,
+      revokedAt: held?.revokedAt ?? new Date(),
+    });
   }
-  async isRevoked(jti: string): Promise<boolean> { return this.rows.has(jti); }
-  async purgeExpired(now = new Date()): Promise<number> {
-    let n = 0; for (const [k, v] of this.rows) if (v.expiresAt <= now) { this.rows.delete(k); n++; } return n;
+
+  async isRevoked(jti: string): Promise<boolean> {
+    return this.rows.has(jti);
   }
-  async revokedSince(since: Date) {
-    return [...this.rows].filter(([, v]) => v.revokedAt >= since).map(([jti, v]) => ({ jti, ...v }));
+
+  async purgeExpired(now: Date = new Date()): Promise<number> {
+    let purged = 0;
+    for (const [jti, row] of this.rows) {
+      if (row.expiresAt <= now) {
+        this.rows.delete(jti);
+        purged++;
+      }
+    }
+    return purged;
+  }
+
+  async revokedSince(since: Date): Promise<Array<{ jti: string; expiresAt: Date; revokedAt: Date }>> {
+    const found: Array<{ jti: string; expiresAt: Date; revokedAt: Date }> = [];
+    for (const [jti, row] of this.rows) if (row.revokedAt >= since) found.push({ jti, ...row });
+    return found;
   }
 }
+
+/** Per-user cut-offs in this process only. */
 export class InMemoryUserCutoffStore implements UserCutoffStore {
-  private readonly rows = new Map<string, Date>();
-  async set(userId: string, at: Date) { const old = this.rows.get(userId); if (!old || old < at) this.rows.set(userId, at); }
-  async get(userId: string) { return this.rows.get(userId) ?? null; }
-  async since(since: Date) { return [...this.rows].filter(([, at]) => at >= since).map(([userId, at]) => ({ userId, at })); }
-  async purgeOlderThan(before: Date) { let n = 0; for (const [k, v] of this.rows) if (v < before) { this.rows.delete(k); n++; } return n; }
+  private readonly rows = new Map<string, { at: Date; updatedAt: Date }>();
+
+  async set(userId: string, at: Date): Promise<void> {
+    const held = this.rows.get(userId);
+    if (!held || held.at < at) this.rows.set(userId, { at, updatedAt: new Date() });
+  }
+
+  async get(userId: string): Promise<Date | null> {
+    return this.rows.get(userId)?.at ?? null;
+  }
+
+  async since(since: Date): Promise<Array<{ userId: string; at: Date }>> {
+    const found: Array<{ userId: string; at: Date }> = [];
+    for (const [userId, row] of this.rows) if (row.updatedAt >= since) found.push({ userId, at: row.at });
+    return found;
+  }
+
+  async purgeOlderThan(before: Date): Promise<number> {
+    let purged = 0;
+    for (const [userId, row] of this.rows) {
+      if (row.at < before) {
+        this.rows.delete(userId);
+        purged++;
+      }
+    }
+    return purged;
+  }
 }

@@ -124,3 +124,63 @@ describe.each(ADAPTERS)('sessions on the memory store, %s', (adapter) => {
     expect((await http.get('/private').set(bearer(token))).body.code).toBe('token_revoked');
   });
 });
+
+describe('refreshReuseGraceSeconds', () => {
+  test('a rotated-out refresh token back within the grace period is refused without ending the session', async () => {
+    const users = await MemoryUsers.create();
+    const events: AuditEvent[] = [];
+    const app = await bootApp(
+      { jwt: { secret: SECRET, refreshReuseGraceSeconds: 30 }, users, audit: { emit: (e) => void events.push(e) } },
+      { controllers: ALL_CONTROLLERS },
+    );
+    try {
+      const http = request(app.getHttpServer());
+      const first = (await http.post('/auth/login').send({ username: 'alice', password: PASSWORDS.alice })).body;
+      const second = (await http.post('/auth/refresh').send({ refreshToken: first.refreshToken })).body;
+      const raced = await http.post('/auth/refresh').send({ refreshToken: first.refreshToken });
+      expect(raced.status).toBe(401);
+      expect(raced.body.code).toBe('token_revoked');
+      expect(events.some((e) => e.type === 'refresh.reuse_detected')).toBe(false);
+      // The session lives on: the pair the other tab got still works.
+      expect((await http.get('/private').set('Authorization', `Bearer ${second.accessToken}`)).status).toBe(200);
+      expect((await http.post('/auth/refresh').send({ refreshToken: second.refreshToken })).status).toBe(200);
+    } finally {
+      await app.close();
+    }
+  });
+
+  test('with the default grace of 0, the same race ends the session', async () => {
+    const users = await MemoryUsers.create();
+    const app = await bootApp({ jwt: { secret: SECRET }, users }, { controllers: ALL_CONTROLLERS });
+    try {
+      const http = request(app.getHttpServer());
+      const first = (await http.post('/auth/login').send({ username: 'alice', password: PASSWORDS.alice })).body;
+      const second = (await http.post('/auth/refresh').send({ refreshToken: first.refreshToken })).body;
+      expect((await http.post('/auth/refresh').send({ refreshToken: first.refreshToken })).status).toBe(401);
+      expect((await http.get('/private').set('Authorization', `Bearer ${second.accessToken}`)).body.code).toBe('token_revoked');
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('session lifetime', () => {
+  test.each([
+    [false, 'counts from login: a refresh does not extend the session'],
+    [true, 'with slidingSessions, counts from the last refresh'],
+  ])('slidingSessions %s %s', async (sliding) => {
+    const users = await MemoryUsers.create();
+    const app = await bootApp({ jwt: { secret: SECRET, refreshTokenTtl: 60, slidingSessions: sliding }, users }, { controllers: ALL_CONTROLLERS });
+    try {
+      const http = request(app.getHttpServer());
+      const first = (await http.post('/auth/login').send({ username: 'alice', password: PASSWORDS.alice })).body;
+      expect(first.refreshExpiresIn).toBe(60);
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      const second = (await http.post('/auth/refresh').send({ refreshToken: first.refreshToken })).body;
+      if (sliding) expect(second.refreshExpiresIn).toBe(60);
+      else expect(second.refreshExpiresIn).toBeLessThan(60);
+    } finally {
+      await app.close();
+    }
+  });
+});

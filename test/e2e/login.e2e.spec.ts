@@ -133,3 +133,24 @@ describe('audit events come from the core', () => {
     }
   });
 });
+
+describe('a failing audit sink', () => {
+  test('never turns a login or a request into a 500', async () => {
+    const users = await MemoryUsers.create();
+    const logger = new CapturingLogger();
+    const app = await bootApp(
+      { jwt: { secret: SECRET }, users, audit: { emit: () => { throw new Error('sink down'); } } },
+      { controllers: ALL_CONTROLLERS, logger },
+    );
+    try {
+      const http = request(app.getHttpServer());
+      const ok = await http.post('/auth/login').send({ username: 'alice', password: PASSWORDS.alice });
+      expect(ok.status).toBe(200);
+      expect((await http.post('/auth/login').send({ username: 'alice', password: 'nope-nope' })).status).toBe(401);
+      expect((await http.get('/admin/stats').set('Authorization', `Bearer ${ok.body.accessToken}`)).status).toBe(403);
+      expect(logger.text).toContain('audit sink failed: sink down');
+    } finally {
+      await app.close();
+    }
+  });
+});

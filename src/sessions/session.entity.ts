@@ -1,14 +1,9 @@
 import { EntitySchema } from 'typeorm';
 import { idColumn, timeColumn } from '../store/columns.js';
+import type { SessionRecord } from './session-store.js';
 
-export interface SessionRow {
-  id: string;
-  userId: string;
-  currentJti: string;
-  createdAt: Date;
-  lastUsedAt: Date;
-  expiresAt: Date;
-  endedAt: Date | null;
+/** A session as stored: the record, with the optional columns as SQL NULLs and why it ended. */
+export interface SessionRow extends Omit<SessionRecord, 'userAgent' | 'ip'> {
   endReason: string | null;
   userAgent: string | null;
   ip: string | null;

@@ -1,7 +1,7 @@
 import { Injectable, Logger, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { ApiKeyService } from '../api-keys/api-key.service.js';
-import type { AuthContextData, AuthPrincipal } from '../context/auth-context.js';
+import type { AuthContextData } from '../context/auth-context.js';
 import { currentRequest } from '../context/request-context.js';
 import { headersOf, requestOf, type AuthCarrier } from '../context/request-of.js';
 import { AuthCore } from '../core/auth-core.js';

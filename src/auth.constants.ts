@@ -2,5 +2,3 @@
 export const AUTH_OPTIONS = Symbol('AUTH_OPTIONS');
 /** Injection token of the options as the app gave them, before validation (forRootAsync). */
 export const AUTH_RAW_OPTIONS = Symbol('AUTH_RAW_OPTIONS');
-/** Injection token of the module's stores (`AuthStores`). */
-export const AUTH_STORES = Symbol('AUTH_STORES');

@@ -117,11 +117,7 @@ export class AuthService {
   /** Verifies an access token as the guard does, revocation included. Throws a 401 `AuthHttpException` with the `code`. */
   async verifyAccessToken(token: string): Promise<AccessTokenClaims> {
     const claims = this.verifyOrThrow(token, 'access');
-    const gate = this.core.gate;
-    const verdict =
-      this.core.options.revocation.consistency === 'strict'
-        ? await gate.checkStrict(claims.jti, claims.sid, claims.sub, claims.iat)
-        : gate.checkCached(claims.jti, claims.sid, claims.sub, claims.iat);
+    const verdict = await this.core.gate.check(claims.jti, claims.sid, claims.sub, claims.iat);
     if (verdict !== null) throw new AuthHttpException(verdict, verdict === 'token_revoked' ? 'The token has been revoked' : 'Authentication is temporarily unavailable');
     return claims;
   }

@@ -15,8 +15,8 @@ export interface AuthCarrier {
  * @nestjs/graphql), WebSocket (the client; headers from its handshake) and RPC
  * (the message context). Returns undefined for a context it does not know.
  */
-export function requestOf(ctx: ExecutionContext): AuthCarrier | undefined {
-  switch (ctx.getType<string>()) {
+export function requestOf(ctx: ExecutionContext, type: string = ctx.getType<string>()): AuthCarrier | undefined {
+  switch (type) {
     case 'http':
       // switchToHttp() builds three closures on every call; the request is simply argument 0.
       return ctx.getArgByIndex(0);
@@ -34,8 +34,7 @@ export function requestOf(ctx: ExecutionContext): AuthCarrier | undefined {
 }
 
 /** The credential headers of a carrier: a WebSocket client keeps them in its handshake, an RPC context behind getHeaders(). */
-export function headersOf(ctx: ExecutionContext, carrier: AuthCarrier): Record<string, unknown> | undefined {
-  const type = ctx.getType<string>();
+export function headersOf(type: string, carrier: AuthCarrier): Record<string, unknown> | undefined {
   if (type === 'http' || type === 'graphql') return carrier.headers;
   if (type === 'ws') {
     const handshake = carrier.handshake as { headers?: Record<string, unknown> } | undefined;

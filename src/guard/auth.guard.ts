@@ -7,7 +7,6 @@ import { headersOf, requestOf, type AuthCarrier } from '../context/request-of.js
 import { AuthCore } from '../core/auth-core.js';
 import { AuthError, type AuthErrorCode } from '../errors/auth-error.js';
 import { AuthHttpException, BEARER_CHALLENGE, BEARER_INVALID_TOKEN_CHALLENGE } from '../errors/http-errors.js';
-import type { VerifiedClaims } from '../tokens/token.types.js';
 import { principalOf } from './principal.js';
 import { bearerTokenOf, rawTokenOf } from './credentials.js';
 import { RoutePolicyCache, type RoutePolicy } from './route-policy.js';
@@ -48,13 +47,14 @@ export class NestAuthGuard implements CanActivate {
 
   canActivate(ctx: ExecutionContext): boolean | Promise<boolean> {
     const policy = this.policies.get(ctx.getHandler(), ctx.getClass());
-    const carrier = requestOf(ctx);
+    const type = ctx.getType<string>();
+    const carrier = requestOf(ctx, type);
     if (carrier === undefined) {
       // A transport this guard does not know: deny, never let through.
       throw new AuthHttpException('token_missing', 'Authentication is required');
     }
     currentRequest.enterWith(carrier);
-    const headers = headersOf(ctx, carrier);
+    const headers = headersOf(type, carrier);
 
     let token: string | undefined;
     let apiKey: string | undefined;
@@ -159,13 +159,8 @@ function revocationMessage(code: AuthErrorCode): string {
   return code === 'token_revoked' ? 'The token has been revoked' : 'Authentication is temporarily unavailable';
 }
 
-export function authOfClaims(claims: VerifiedClaims): AuthContextData {
-  const perms = claims.permissions;
-  return authOf({ claims, permissions: Array.isArray(perms) ? perms.filter((p): p is string => typeof p === 'string') : [] });
-}
-
 /** A fresh context per request over the (frozen) verified claims. */
-function authOf(verified: CachedVerification): AuthContextData {
+export function authOf(verified: CachedVerification): AuthContextData {
   const claims = verified.claims;
   return {
     userId: claims.sub,

@@ -27,11 +27,7 @@ export class VerifiedTokenCache {
   }
 
   add(token: string, claims: VerifiedClaims): CachedVerification {
-    const perms = claims.permissions;
-    const entry: CachedVerification = {
-      claims: Object.freeze(claims),
-      permissions: Object.freeze(Array.isArray(perms) ? perms.filter((p): p is string => typeof p === 'string') : []),
-    };
+    const entry = verificationOf(claims);
     if (this.entries.size >= this.capacity) this.entries.delete(this.entries.keys().next().value as string);
     this.entries.set(token, entry);
     return entry;
@@ -40,4 +36,13 @@ export class VerifiedTokenCache {
   delete(token: string): void {
     this.entries.delete(token);
   }
+}
+
+/** Verified claims, frozen (they may be shared by requests), with the `permissions` claim read once. */
+export function verificationOf(claims: VerifiedClaims): CachedVerification {
+  const perms = claims.permissions;
+  return {
+    claims: Object.freeze(claims),
+    permissions: Object.freeze(Array.isArray(perms) ? perms.filter((p): p is string => typeof p === 'string') : []),
+  };
 }

@@ -6,7 +6,8 @@ import { requestOf, type AuthCarrier } from '../context/request-of.js';
 import { AuthCore } from '../core/auth-core.js';
 import { AuthError } from '../errors/auth-error.js';
 import { AuthHttpException } from '../errors/http-errors.js';
-import { authOfClaims } from '../guard/auth.guard.js';
+import { authOf } from '../guard/auth.guard.js';
+import { verificationOf } from '../guard/verified-token-cache.js';
 import { bearerTokenOf, rawTokenOf } from '../guard/credentials.js';
 import { principalOf } from '../guard/principal.js';
 import type { VerifiedClaims } from '../tokens/token.types.js';
@@ -30,7 +31,6 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
   constructor(core: AuthCore) {
     const { jwt } = core.options;
     const bearer = jwt.header === 'authorization';
-    const strict = core.options.revocation.consistency === 'strict';
     super({
       passReqToCallback: true,
       jwtFromRequest: (req: StrategyRequest) => {
@@ -48,11 +48,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
         } catch (err) {
           return done(err instanceof AuthError ? err : new AuthError('token_invalid', 'Invalid token'));
         }
-        const gate = core.gate;
-        const verdict = strict
-          ? gate.checkStrict(claims.jti, claims.sid, claims.sub, claims.iat)
-          : Promise.resolve(gate.checkCached(claims.jti, claims.sid, claims.sub, claims.iat));
-        verdict.then(
+        core.gate.check(claims.jti, claims.sid, claims.sub, claims.iat).then(
           (v) => {
             if (v !== null) return done(new AuthError(v, 'The token has been revoked'));
             req[CLAIMS] = claims;
@@ -73,7 +69,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
   validate(req: StrategyRequest): unknown {
     const claims = req[CLAIMS];
     if (!claims) throw new AuthError('token_invalid', 'Invalid token');
-    const auth = authOfClaims(claims);
+    const auth = authOf(verificationOf(claims));
     req.auth = auth;
     return principalOf(auth);
   }

@@ -73,6 +73,13 @@ export class RevocationGate {
     return this.checkMemory(jti, sid, userId, iat);
   }
 
+  /** The check of the configured mode, for callers that can await (service, passport strategy). The guard uses the two below directly to stay synchronous. */
+  check(jti: string, sid: string | undefined, userId: string, iat: number): Promise<RevocationVerdict> {
+    return this.options.consistency === 'strict'
+      ? this.checkStrict(jti, sid, userId, iat)
+      : Promise.resolve(this.checkCached(jti, sid, userId, iat));
+  }
+
   /** `strict` mode: asks the stores (and this instance's memory, which is always at least as fresh for its own writes). */
   async checkStrict(jti: string, sid: string | undefined, userId: string, iat: number): Promise<RevocationVerdict> {
     if (this.checkMemory(jti, sid, userId, iat) !== null) return 'token_revoked';

@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { Type } from '@nestjs/common';
 import type { AuditSink } from './audit/audit-event.js';
+import type { CookiesOptions, ResolvedCookieOptions } from './cookies/cookie.options.js';
 import type { RevocationStore } from './revocation/revocation-store.js';
 import type { JwsAlgorithm, JwtKeyOptions } from './tokens/token.types.js';
 import type { PasswordHasher, UserProvider } from './users/user.types.js';
@@ -67,6 +68,8 @@ export interface AuthModuleOptions {
   audit?: AuditSink;
   /** Serve the public keys as a JWK Set: `true` for `/.well-known/jwks.json`, or a path [off]. */
   jwksRoute?: boolean | string;
+  /** Carry the session in httpOnly cookies for browsers, with CSRF protection [off]. */
+  cookies?: CookiesOptions;
 }
 
 /** `jwt` after defaults: what the key ring and the verifier are built from. */
@@ -98,4 +101,5 @@ export interface ResolvedAuthOptions {
   globalGuard: boolean;
   publicRoutes: { invalidToken: 'ignore' | 'reject' };
   audit?: AuditSink;
+  cookies: ResolvedCookieOptions;
 }

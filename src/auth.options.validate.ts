@@ -1,8 +1,9 @@
 import { AuthConfigError } from './errors/auth-error.js';
+import { resolveCookieOptions } from './cookies/cookie.options.js';
 import type { AuthModuleOptions, ResolvedAuthOptions, ResolvedJwtOptions } from './auth.options.js';
 import { JWS_ALGORITHMS, type JwsAlgorithm } from './tokens/token.types.js';
 
-const TOP_LEVEL = ['jwt', 'users', 'passwordHasher', 'store', 'revocation', 'apiKeys', 'globalGuard', 'publicRoutes', 'audit', 'jwksRoute'];
+const TOP_LEVEL = ['jwt', 'users', 'passwordHasher', 'store', 'revocation', 'apiKeys', 'globalGuard', 'publicRoutes', 'audit', 'jwksRoute', 'cookies'];
 const JWT_KEYS = [
   'secret', 'privateKey', 'publicKey', 'keys', 'algorithms', 'issuer', 'audience', 'accessTokenTtl', 'refreshTokenTtl',
   'slidingSessions', 'refreshReuseGraceSeconds', 'clockTolerance', 'header', 'maxTokenLength', 'maxTokenLifetime',
@@ -166,8 +167,9 @@ export function resolveAuthOptions(raw: AuthModuleOptions): ResolvedAuthOptions 
     if (v !== 'ignore' && v !== 'reject') throw new AuthConfigError('publicRoutes.invalidToken', "must be 'ignore' or 'reject'");
     invalidToken = v;
   }
+  const jwt = resolveJwt(raw.jwt);
   return {
-    jwt: resolveJwt(raw.jwt),
+    jwt,
     users: raw.users,
     passwordHasher: raw.passwordHasher,
     store: resolveStore(raw.store),
@@ -176,5 +178,6 @@ export function resolveAuthOptions(raw: AuthModuleOptions): ResolvedAuthOptions 
     globalGuard: raw.globalGuard ?? true,
     publicRoutes: { invalidToken },
     audit: raw.audit,
+    cookies: resolveCookieOptions(raw.cookies, jwt),
   };
 }

@@ -6,6 +6,7 @@ import type { AuthContextData } from './context/auth-context.js';
 import { currentRequest } from './context/request-context.js';
 import type { AuthCarrier } from './context/request-of.js';
 import { AuthCore } from './core/auth-core.js';
+import { httpCarrierOf } from './cookies/bind-carrier.js';
 import { AuthError, type AuthErrorCode } from './errors/auth-error.js';
 import { AuthHttpException } from './errors/http-errors.js';
 import type { SessionRecord } from './sessions/session-store.js';
@@ -53,6 +54,8 @@ export class AuthService {
 
   async login(username: string, password: string): Promise<TokenPair> {
     const request = currentRequest.getStore();
+    // Login CSRF: refused before any password work when a foreign page posts the form.
+    asHttp(() => this.core.cookies.checkLoginOrigin(httpCarrierOf(request)));
     const ip = ipOf(request);
     const fail = (reason: string, userId?: string): never => {
       this.core.audit.emit({ type: 'login.failed', username: safeUsername(username), userId, ip, reason });
@@ -73,7 +76,25 @@ export class AuthService {
     return pair;
   }
 
-  async refresh(refreshToken: string): Promise<TokenPair> {
+  /** With no argument, and `cookies.enabled`, the refresh token comes from the refresh cookie (after the CSRF check). */
+  async refresh(refreshToken?: string): Promise<TokenPair> {
+    if (refreshToken === undefined || refreshToken === '') {
+      const carrier = httpCarrierOf(currentRequest.getStore());
+      const fromCookie = asHttp(() => this.core.cookies.refreshTokenOf(carrier));
+      if (fromCookie !== undefined) {
+        try {
+          return await this.refreshWith(fromCookie);
+        } catch (err) {
+          // A refresh cookie that can never work again (reused, revoked, expired) is dropped from the browser.
+          if (err instanceof AuthHttpException && err.getStatus() === 401) this.core.cookies.clear(carrier);
+          throw err;
+        }
+      }
+    }
+    return this.refreshWith(refreshToken as string);
+  }
+
+  private async refreshWith(refreshToken: string): Promise<TokenPair> {
     const claims = this.verifyOrThrow(refreshToken, 'refresh');
     const sid = claims.sid;
     if (typeof sid !== 'string') throw new AuthHttpException('token_invalid', 'Not a session refresh token');
@@ -150,6 +171,8 @@ export class AuthService {
       this.core.audit.emit({ type: 'session.ended', userId, sessionId: sid, reason: 'revoke_all' });
     }
     this.core.audit.emit({ type: 'token.revoked', userId, reason: 'revoke_all' });
+    const request = currentRequest.getStore();
+    if (request?.auth?.userId === userId) this.core.cookies.clear(httpCarrierOf(request));
   }
 
   /** Ends the session of the current request: its refresh token and its access tokens stop working. */
@@ -163,6 +186,7 @@ export class AuthService {
       await this.endSessionById(auth.sessionId, auth.userId, 'logout');
     }
     await this.core.gate.revokeJti(claims.jti, new Date(claims.exp * 1000), { userId: auth.userId, reason: 'logout' });
+    this.core.cookies.clear(httpCarrierOf(currentRequest.getStore()));
   }
 
   /** The live sessions of the current caller. */
@@ -210,7 +234,7 @@ export class AuthService {
     });
     const access = this.core.codec.issue({ ...userClaims(user), sid }, 'access');
     this.core.audit.emit({ type: 'login.succeeded', userId, username: safeUsername(user.username), sessionId: sid, ip: ipOf(request) });
-    return pairOf(access, refresh);
+    return this.core.cookies.setSession(httpCarrierOf(request), pairOf(access, refresh), sid) as TokenPair;
   }
 
   /** Swaps the session's refresh token `fromJti` for a new pair; anything but the current token is reuse. */
@@ -234,8 +258,9 @@ export class AuthService {
     const won = await sessions.rotate(sid, fromJti, refresh.claims.jti, now, jwt.slidingSessions ? expiresAt : undefined);
     if (!won) return this.reuse(session, fromJti, now);
     const access = this.core.codec.issue({ ...userClaims(user), sid }, 'access');
-    this.core.audit.emit({ type: 'token.refreshed', userId, sessionId: sid, ip: ipOf(currentRequest.getStore()) });
-    return pairOf(access, refresh);
+    const request = currentRequest.getStore();
+    this.core.audit.emit({ type: 'token.refreshed', userId, sessionId: sid, ip: ipOf(request) });
+    return this.core.cookies.setSession(httpCarrierOf(request), pairOf(access, refresh), sid) as TokenPair;
   }
 
   /** A refresh token that is no longer current came back: within the grace period only refuse, else end the session. */
@@ -312,6 +337,16 @@ export class AuthService {
       throw new AuthHttpException('token_invalid', 'This needs a request authenticated by a session access token');
     }
     return { auth: auth as AuthContextData & { sessionId: string }, claims: auth.claims as VerifiedClaims };
+  }
+}
+
+/** The cookie transport throws the core's AuthError; this service answers with the HTTP exception. */
+function asHttp<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof AuthError) throw new AuthHttpException(err.code, err.message);
+    throw err;
   }
 }
 

@@ -8,6 +8,7 @@ import { ApiKeysController } from './admin/api-keys.controller.js';
 import { AppController } from './app.controller.js';
 import { ArticlesController } from './articles/articles.controller.js';
 import { AuthController } from './auth/auth.controller.js';
+import { PageController } from './page.controller.js';
 import { User } from './users/user.entity.js';
 import { UsersModule } from './users/users.module.js';
 import { UsersService } from './users/users.service.js';
@@ -33,12 +34,15 @@ function jwtSecret(): string {
     }),
     UsersModule,
     AuthModule.forRoot({
-      jwt: { secret: jwtSecret() },
+      // ACCESS_TOKEN_TTL: seconds; the browser tests shorten it to watch the page refresh silently.
+      jwt: { secret: jwtSecret(), accessTokenTtl: Number(process.env.ACCESS_TOKEN_TTL ?? 900) },
       users: UsersService,
       store: 'typeorm',
       apiKeys: { enabled: true },
+      // The page at / signs in through httpOnly cookies; API clients (curl, no Origin header) still get tokens in the body.
+      cookies: { enabled: true, refreshToken: { path: '/auth/refresh' } },
     }),
   ],
-  controllers: [AppController, AuthController, ArticlesController, AdminController, ApiKeysController],
+  controllers: [PageController, AppController, AuthController, ArticlesController, AdminController, ApiKeysController],
 })
 export class AppModule {}

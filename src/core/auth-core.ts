@@ -5,6 +5,7 @@ import type { DataSource } from 'typeorm';
 import { AUTH_OPTIONS } from '../auth.constants.js';
 import type { ResolvedAuthOptions } from '../auth.options.js';
 import { AuditEmitter, LoggerAuditSink } from '../audit/audit.emitter.js';
+import { CookieJar } from '../cookies/cookie-jar.js';
 import { AuthConfigError } from '../errors/auth-error.js';
 import { RevocationGate } from '../revocation/revocation-gate.js';
 import { createMemoryStores, createTypeOrmStores, type AuthStores } from '../store/create-stores.js';
@@ -24,6 +25,8 @@ export class AuthCore implements OnModuleInit, OnApplicationShutdown {
   readonly codec: TokenCodec;
   readonly audit: AuditEmitter;
   readonly hasher: PasswordHasher;
+  /** The cookie transport (inert unless `cookies.enabled`). */
+  readonly cookies: CookieJar;
   stores!: AuthStores;
   gate!: RevocationGate;
   private userProvider: UserProvider | undefined;
@@ -37,6 +40,7 @@ export class AuthCore implements OnModuleInit, OnApplicationShutdown {
     this.codec = new TokenCodec(options.jwt);
     this.audit = new AuditEmitter(options.audit ?? new LoggerAuditSink());
     this.hasher = options.passwordHasher ?? new Argon2PasswordHasher();
+    this.cookies = new CookieJar(options.cookies);
   }
 
   async onModuleInit(): Promise<void> {

@@ -7,7 +7,8 @@ export type AuthErrorCode =
   | 'api_key_invalid'
   | 'permission_denied'
   | 'invalid_credentials'
-  | 'auth_unavailable';
+  | 'auth_unavailable'
+  | 'csrf_failed';
 
 /**
  * A failure inside the auth core. Thrown by the verifier, the stores and the

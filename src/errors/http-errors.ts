@@ -10,6 +10,7 @@ const STATUS: Readonly<Record<AuthErrorCode, number>> = {
   invalid_credentials: HttpStatus.UNAUTHORIZED,
   permission_denied: HttpStatus.FORBIDDEN,
   auth_unavailable: HttpStatus.SERVICE_UNAVAILABLE,
+  csrf_failed: HttpStatus.FORBIDDEN,
 };
 
 const ERROR_NAME: Readonly<Record<number, string>> = {

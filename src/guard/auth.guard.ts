@@ -5,6 +5,10 @@ import type { AuthContextData } from '../context/auth-context.js';
 import { currentRequest } from '../context/request-context.js';
 import { headersOf, requestOf, type AuthCarrier } from '../context/request-of.js';
 import { AuthCore } from '../core/auth-core.js';
+import { bindHttpCarrier } from '../cookies/bind-carrier.js';
+import type { CookieJar } from '../cookies/cookie-jar.js';
+import type { CookieCarrier } from '../cookies/http-cookies.js';
+import { readCookieCredential } from '../credentials/cookie.js';
 import { AuthError, type AuthErrorCode } from '../errors/auth-error.js';
 import { AuthHttpException, BEARER_CHALLENGE, BEARER_INVALID_TOKEN_CHALLENGE } from '../errors/http-errors.js';
 import { principalOf } from './principal.js';
@@ -28,6 +32,7 @@ export class NestAuthGuard implements CanActivate {
   private readonly rejectInvalidOnPublic: boolean;
   private readonly clockTolerance: number;
   private readonly verified = new VerifiedTokenCache();
+  private readonly cookies: CookieJar;
   private readonly logger = new Logger('NestAuthGuard');
 
   constructor(
@@ -43,6 +48,7 @@ export class NestAuthGuard implements CanActivate {
     this.strict = options.revocation.consistency === 'strict';
     this.rejectInvalidOnPublic = options.publicRoutes.invalidToken === 'reject';
     this.clockTolerance = options.jwt.clockTolerance;
+    this.cookies = core.cookies;
   }
 
   canActivate(ctx: ExecutionContext): boolean | Promise<boolean> {
@@ -55,9 +61,13 @@ export class NestAuthGuard implements CanActivate {
     }
     currentRequest.enterWith(carrier);
     const headers = headersOf(type, carrier);
+    // Cookies travel over HTTP only; the service finds the response through this binding to set them.
+    const http = type === 'http' && this.cookies.enabled ? bindHttpCarrier(carrier, ctx.getArgByIndex(1)) : undefined;
 
     let token: string | undefined;
     let apiKey: string | undefined;
+    /** Set when the access token came from the cookie: such a request must pass the CSRF check. */
+    let cookieCarrier: CookieCarrier | undefined;
     try {
       const value = headers?.[this.tokenHeader];
       token = this.bearerScheme ? bearerTokenOf(value) : rawTokenOf(value);
@@ -66,6 +76,14 @@ export class NestAuthGuard implements CanActivate {
         if (raw !== undefined && raw !== '') {
           if (typeof raw !== 'string') throw new AuthError('api_key_invalid', 'Malformed API key header');
           apiKey = raw;
+        }
+      }
+      // A header always wins over the cookie the browser attaches on its own.
+      if (token === undefined && apiKey === undefined && http !== undefined) {
+        const credential = readCookieCredential(http, this.cookies);
+        if (credential !== undefined) {
+          token = credential.token;
+          cookieCarrier = http;
         }
       }
     } catch (err) {
@@ -97,7 +115,7 @@ export class NestAuthGuard implements CanActivate {
     if (this.strict) {
       return this.core.gate.checkStrict(claims.jti, claims.sid, claims.sub, claims.iat).then((verdict) =>
         verdict === null
-          ? this.admit(carrier, policy, authOf(verified))
+          ? this.admit(carrier, policy, authOf(verified), cookieCarrier)
           : this.refuse(ctx, policy, new AuthError(verdict, revocationMessage(verdict)), true),
       );
     }
@@ -105,7 +123,7 @@ export class NestAuthGuard implements CanActivate {
     if (verdict !== null) {
       return this.refuse(ctx, policy, new AuthError(verdict, revocationMessage(verdict)), true);
     }
-    return this.admit(carrier, policy, authOf(verified));
+    return this.admit(carrier, policy, authOf(verified), cookieCarrier);
   }
 
   /** The strict verifier, or a token it already passed whose expiry still holds. */
@@ -119,7 +137,8 @@ export class NestAuthGuard implements CanActivate {
   }
 
   /** Authenticated: record the principal, then authorize against the route's policy. */
-  private admit(carrier: AuthCarrier, policy: RoutePolicy, auth: AuthContextData): boolean {
+  private admit(carrier: AuthCarrier, policy: RoutePolicy, auth: AuthContextData, cookieCarrier?: CookieCarrier): boolean {
+    if (cookieCarrier !== undefined && !this.csrfPassed(cookieCarrier, policy, auth)) return true;
     carrier.auth = auth;
     carrier.user = principalOf(auth);
     if (policy.isPublic || isAuthorized(policy, auth)) return true;
@@ -132,6 +151,28 @@ export class NestAuthGuard implements CanActivate {
       reason: auth.backend === 'api_key' ? 'api_key_lacks_permission' : 'lacks_permission',
     });
     throw new AuthHttpException('permission_denied', 'You do not have permission to perform this action');
+  }
+
+  /**
+   * The CSRF check of a cookie-authenticated request. On a public route a failure leaves the caller a guest
+   * (false: the handler runs without a principal); on a private one it is 403 `csrf_failed`.
+   */
+  private csrfPassed(cookieCarrier: CookieCarrier, policy: RoutePolicy, auth: AuthContextData): boolean {
+    try {
+      this.cookies.checkCsrf(cookieCarrier, auth);
+      return true;
+    } catch (err) {
+      if (!(err instanceof AuthError)) throw err;
+      if (policy.isPublic) return false;
+      this.core.audit.emit({
+        type: 'access.denied',
+        userId: auth.userId,
+        sessionId: auth.sessionId,
+        route: policy.route,
+        reason: `csrf_failed:${(err as AuthError & { reason?: string }).reason ?? 'unknown'}`,
+      });
+      throw new AuthHttpException('csrf_failed', err.message);
+    }
   }
 
   /** Credentials were sent and failed. A public route treats the caller as a guest unless configured to reject. */

@@ -43,7 +43,7 @@ export class CookieJar {
    * should answer with. Without an HTTP response (another transport, or outside a request) the pair comes back as it is.
    */
   setSession<P extends IssuedPair>(carrier: CookieCarrier | undefined, pair: P, sessionId: string): P | CookieSessionBody {
-    if (!this.enabled || carrier === undefined || carrier.response === undefined) return pair;
+    if (!this.enabled || carrier === undefined || carrier.type !== 'http' || carrier.response === undefined) return pair;
     const o = this.options;
     const csrfToken = csrfTokenFor(sessionId, o.csrfKeys);
     const set = appendSetCookie(carrier.response, [
@@ -62,7 +62,7 @@ export class CookieJar {
 
   /** Expires the three cookies on the carrier's response (logout, sign-out everywhere, a refused refresh cookie). */
   clear(carrier: CookieCarrier | undefined): void {
-    if (!this.enabled || carrier === undefined || carrier.response === undefined) return;
+    if (!this.enabled || carrier === undefined || carrier.type !== 'http' || carrier.response === undefined) return;
     const o = this.options;
     appendSetCookie(carrier.response, [
       this.serialize(o.access, '', { httpOnly: true, maxAge: 0, expires: EPOCH }),
@@ -73,7 +73,7 @@ export class CookieJar {
 
   /** The raw access cookie, or undefined. */
   accessTokenOf(carrier: CookieCarrier): string | undefined {
-    if (!this.enabled) return undefined;
+    if (!this.enabled || carrier.type !== 'http') return undefined;
     return cookiesOf(carrier)[this.options.access.name] || undefined;
   }
 
@@ -84,7 +84,7 @@ export class CookieJar {
    * forged session id gains nothing (its HMAC is still unknown). Undefined when there is no refresh cookie.
    */
   refreshTokenOf(carrier: CookieCarrier | undefined): string | undefined {
-    if (!this.enabled || carrier === undefined) return undefined;
+    if (!this.enabled || carrier === undefined || carrier.type !== 'http') return undefined;
     const token = cookiesOf(carrier)[this.options.refresh.name];
     if (!token) return undefined;
     if (isSafeMethod(carrier)) return token;
@@ -98,7 +98,7 @@ export class CookieJar {
 
   /** Login CSRF: a login from a foreign origin would plant the attacker's session in the victim's browser. */
   checkLoginOrigin(carrier: CookieCarrier | undefined): void {
-    if (!this.enabled || carrier === undefined || carrier.response === undefined) return;
+    if (!this.enabled || carrier === undefined || carrier.type !== 'http') return;
     checkOrigin(carrier, this.options);
   }
 

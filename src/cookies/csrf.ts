@@ -15,11 +15,9 @@ export type CsrfFailureReason =
   | 'csrf_token_mismatch'
   | 'no_session';
 
-/** `csrf_failed`, with the internal reason kept apart from the public message. */
+/** `csrf_failed`; the reason goes to logs and audit only. */
 export function csrfFailed(reason: CsrfFailureReason): AuthError {
-  const err = new AuthError('csrf_failed', 'The request failed the CSRF check');
-  (err as AuthError & { reason: string }).reason = reason;
-  return err;
+  return new AuthError('csrf_failed', reason);
 }
 
 /**

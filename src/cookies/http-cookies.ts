@@ -6,17 +6,19 @@ import { parse, serialize, type SerializeOptions } from 'cookie';
  * Fastify) carry cookies; other transports never reach the cookie code.
  */
 export interface CookieCarrier {
-  type?: string;
-  request?: unknown;
-  headers?: Record<string, unknown>;
-  response?: unknown;
+  readonly type?: string;
+  /** The request (the transport carrier's `target`). */
+  readonly target?: unknown;
+  readonly headers?: Readonly<Record<string, unknown>>;
+  readonly response?: unknown;
 }
 
 const PARSED = Symbol('nest-auth.cookies');
 
 /** The request's cookies (parsed once per request). Duplicate names keep the first, as browsers send the most specific first. */
 export function cookiesOf(carrier: CookieCarrier): Record<string, string | undefined> {
-  const holder = carrier as { [PARSED]?: Record<string, string | undefined> };
+  // Kept on the request itself: the guard and the service each build their own view of the call.
+  const holder = (carrier.target ?? carrier) as { [PARSED]?: Record<string, string | undefined> };
   const cached = holder[PARSED];
   if (cached !== undefined) return cached;
   const header = carrier.headers?.cookie;
@@ -38,8 +40,7 @@ export function headerOf(carrier: CookieCarrier, name: string): string | undefin
 }
 
 export function methodOf(carrier: CookieCarrier): string {
-  const request = carrier.request as { method?: unknown } | undefined;
-  const method = request?.method ?? (carrier as { method?: unknown }).method;
+  const method = (carrier.target as { method?: unknown } | undefined)?.method;
   return typeof method === 'string' ? method.toUpperCase() : 'GET';
 }
 

@@ -78,7 +78,7 @@ run('sample page in Chromium', () => {
     expect(jar.get('__Secure-refresh')).toMatchObject({ httpOnly: true, secure: true, sameSite: 'Lax', path: '/auth/refresh' });
     expect(jar.get('__Host-csrf')).toMatchObject({ httpOnly: false, secure: true, sameSite: 'Lax', path: '/' });
     // The page's script sees only the CSRF cookie; the refresh cookie is not even sent to "/".
-    const visible = await page.evaluate(() => document.cookie);
+    const visible = (await page.evaluate('document.cookie')) as string;
     expect(visible).toContain('__Host-csrf=');
     expect(visible).not.toContain('access');
     expect(visible).not.toContain('refresh');
@@ -95,11 +95,11 @@ run('sample page in Chromium', () => {
 
     // Let the access cookie expire, then keep working: the page refreshes silently and retries.
     await eventually(async () => !(await cookieMap(first)).has('__Host-access'), 'the access cookie to expire');
-    const refreshesBefore = await page.evaluate(() => (window as unknown as { __auth: { refreshes: number } }).__auth.refreshes);
+    const refreshesBefore = (await page.evaluate('window.__auth.refreshes')) as number;
     const refreshed = page.waitForResponse((r) => r.url() === appUrl + '/auth/refresh' && r.status() === 200);
     await page.click('#reload-articles');
     await refreshed;
-    await page.waitForFunction((n) => (window as unknown as { __auth: { refreshes: number } }).__auth.refreshes > n, refreshesBefore);
+    await page.waitForFunction(`window.__auth.refreshes > ${refreshesBefore}`);
     await page.waitForSelector('#articles li');
     expect(await page.textContent('#articles')).toContain('Private by default');
     expect((await cookieMap(first)).has('__Host-access')).toBe(true);

@@ -18,6 +18,7 @@ import { RoutePolicyService } from './authorization/route-table.js';
 import { RequestContextInterceptor } from './context/request-context.interceptor.js';
 import { AuthConfigError } from './errors/auth-error.js';
 import { AuthPipeline } from './guard/auth-pipeline.js';
+import { CookieJar } from './cookies/cookie-jar.js';
 import { JwtAuthGuard, NestAuthGuard } from './guard/auth.guard.js';
 import { RoutePolicyStamp } from './guard/policy-stamp.js';
 import { jwksControllerFor } from './jwks/jwks.controller.js';
@@ -124,6 +125,7 @@ function assemble(definition: DynamicModule, rawExtras: AuthModuleExtras): Dynam
       inject: [AuthStores, AUTH_OPTIONS],
     },
     AuditEmitter,
+    { provide: CookieJar, useFactory: (o: ResolvedAuthOptions) => new CookieJar(o.cookies), inject: [AUTH_OPTIONS] },
     AuthStores,
     ...storeTokenProviders,
     AuthUsers,
@@ -161,6 +163,7 @@ function assemble(definition: DynamicModule, rawExtras: AuthModuleExtras): Dynam
       RoutePolicyService,
       // Guards placed with @UseGuards are built in the app's modules: they need the pipeline.
       AuthPipeline,
+      CookieJar,
       ...storeTokenProviders.map((p) => p.provide),
     ],
   };

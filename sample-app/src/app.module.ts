@@ -8,6 +8,7 @@ import { ApiKeysController } from './admin/api-keys.controller.js';
 import { AppController } from './app.controller.js';
 import { ArticlesController } from './articles/articles.controller.js';
 import { AuthController } from './auth/auth.controller.js';
+import { PageController } from './page.controller.js';
 import { sampleJwtSecret } from './secret.js';
 import { User } from './users/user.entity.js';
 import { UsersModule } from './users/users.module.js';
@@ -15,7 +16,6 @@ import { UsersService } from './users/users.service.js';
 
 const database = process.env.SAMPLE_DB ?? 'sample-app/data/sample.sqlite';
 mkdirSync(dirname(database), { recursive: true });
-
 
 @Module({
   imports: [
@@ -28,12 +28,15 @@ mkdirSync(dirname(database), { recursive: true });
     }),
     UsersModule,
     AuthModule.forRoot({
-      jwt: { secret: sampleJwtSecret(dirname(database)) },
+      // ACCESS_TOKEN_TTL: seconds; the browser tests shorten it to watch the page refresh silently.
+      jwt: { secret: sampleJwtSecret(dirname(database)), accessTokenTtl: Number(process.env.ACCESS_TOKEN_TTL ?? 900) },
       users: UsersService,
       store: 'typeorm',
       apiKeys: { enabled: true },
+      // The page at / signs in through httpOnly cookies; API clients (curl, no Origin header) still get tokens in the body.
+      cookies: { enabled: true, refreshToken: { path: '/auth/refresh' } },
     }),
   ],
-  controllers: [AppController, AuthController, ArticlesController, AdminController, ApiKeysController],
+  controllers: [PageController, AppController, AuthController, ArticlesController, AdminController, ApiKeysController],
 })
 export class AppModule {}

@@ -16,7 +16,11 @@ export class TypeOrmRevocationStore implements RevocationStore {
   readonly [WRITES_FEED] = true;
   private readonly repo: Repository<RevokedTokenRow>;
 
-  constructor(private readonly dataSource: DataSource) {
+  /** `clock`: this instance's wall clock, for the `revoked_at` it records (never used to decide what others see). */
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly clock: () => number = Date.now,
+  ) {
     this.repo = dataSource.getRepository(RevokedTokenEntity);
   }
 
@@ -27,7 +31,7 @@ export class TypeOrmRevocationStore implements RevocationStore {
       await repo
         .createQueryBuilder()
         .insert()
-        .values({ jti, expiresAt, revokedAt: new Date(), userId: meta.userId ?? null, reason: meta.reason?.slice(0, 32) ?? null })
+        .values({ jti, expiresAt, revokedAt: new Date(this.clock()), userId: meta.userId ?? null, reason: meta.reason?.slice(0, 32) ?? null })
         .orIgnore()
         .execute();
       await repo.update({ jti, expiresAt: LessThan(expiresAt) }, { expiresAt });
@@ -56,12 +60,15 @@ export class TypeOrmUserCutoffStore implements UserCutoffStore {
   readonly [WRITES_FEED] = true;
   private readonly repo: Repository<UserCutoffRow>;
 
-  constructor(private readonly dataSource: DataSource) {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly clock: () => number = Date.now,
+  ) {
     this.repo = dataSource.getRepository(UserCutoffEntity);
   }
 
   async set(userId: string, at: Date): Promise<void> {
-    const now = new Date();
+    const now = new Date(this.clock());
     await this.dataSource.transaction(async (m) => {
       const repo = m.getRepository(UserCutoffEntity);
       await repo.createQueryBuilder().insert().values({ userId, cutoffAt: at, updatedAt: now }).orIgnore().execute();

@@ -1,0 +1,89 @@
+/** A clock: milliseconds since the epoch, as `Date.now()`. The shape proposed for the module's `clock` option. */
+export interface AuthClock {
+  now(): number;
+}
+
+const RealDate = Date;
+const realNow = RealDate.now.bind(RealDate);
+let active: TestClock | undefined;
+
+/**
+ * A clock a test moves: it runs with real time plus an offset that `advance()`
+ * adds to, so a test sees a token expire or a session end without sleeping.
+ *
+ * Until AuthModule reads an injected clock, `install()` makes it the process's
+ * `Date` (`Date.now()` and `new Date()`); `createTestApp` does that after the
+ * app has booted, so the revocation gate's poll timers keep real time (moving
+ * the clock must not make the gate think its store went silent).
+ */
+export class TestClock implements AuthClock {
+  private offsetMs = 0;
+  private installs = 0;
+
+  /** The clock installed as `Date` right now, if any: a second test app in the same process shares it. */
+  static get installed(): TestClock | undefined {
+    return active;
+  }
+
+  now(): number {
+    return realNow() + this.offsetMs;
+  }
+
+  /** Moves time forward by `ms` milliseconds (negative moves it back). */
+  advance(ms: number): this {
+    if (!Number.isFinite(ms)) throw new TypeError('TestClock.advance(ms): ms must be a finite number');
+    this.offsetMs += ms;
+    return this;
+  }
+
+  advanceSeconds(seconds: number): this {
+    return this.advance(seconds * 1000);
+  }
+
+  /** Jumps to `at` (time keeps running from there). */
+  set(at: Date | number): this {
+    this.offsetMs = (typeof at === 'number' ? at : at.getTime()) - realNow();
+    return this;
+  }
+
+  /** Back to real time. */
+  reset(): this {
+    this.offsetMs = 0;
+    return this;
+  }
+
+  /** Makes this clock the global `Date`. One clock at a time; installs of the same clock are counted. */
+  install(): this {
+    if (this.installs > 0) {
+      this.installs++;
+      return this;
+    }
+    if (globalThis.Date !== RealDate) throw new Error('TestClock.install(): another clock is installed; uninstall it first');
+    const clock = this;
+    class ClockDate extends RealDate {
+      constructor(...args: unknown[]) {
+        if (args.length === 0) super(clock.now());
+        else super(...(args as [string | number | Date]));
+      }
+      static override now(): number {
+        return clock.now();
+      }
+      // Dates made before the install (or by code holding the real Date) are still Dates.
+      static override [Symbol.hasInstance](value: unknown): boolean {
+        return value instanceof RealDate;
+      }
+    }
+    globalThis.Date = ClockDate as DateConstructor;
+    this.installs = 1;
+    active = this;
+    return this;
+  }
+
+  uninstall(): void {
+    if (this.installs === 0) return;
+    if (--this.installs === 0) {
+      globalThis.Date = RealDate;
+      active = undefined;
+    }
+  }
+}

@@ -6,7 +6,7 @@ export default {
   testMatch: ['**/*.spec.ts'],
   moduleNameMapper: {
     '^(\\.{1,2}/.*)\\.js$': '$1',
-    // The sample app imports the package by name: its tests run it on the sources.
+    // The sample app imports the package by name; under Jest that is the source, so tests can boot it in-process.
     '^@democrai/nest-auth$': '<rootDir>/src/index.ts',
     '^@democrai/nest-auth/(testing|swagger)$': '<rootDir>/src/$1/index.ts',
   },

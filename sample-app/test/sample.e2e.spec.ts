@@ -63,14 +63,17 @@ describe('sample app', () => {
   test('/docs serves the UI and /docs-json the document: the lock on private routes only', async () => {
     expect((await t.request().get('/docs').expect(200)).text).toContain('swagger-ui');
     const doc = (await t.request().get('/docs-json').expect(200)).body;
-    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(['apiKey', 'bearer']);
+    // The sample runs the cookie transport for its browser page: the cookie scheme is documented too.
+    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(['apiKey', 'bearer', 'cookie']);
     const ops = Object.entries(doc.paths as Record<string, Record<string, { security: unknown[] }>>).flatMap(([path, item]) =>
       Object.entries(item).map(([method, op]) => [`${method.toUpperCase()} ${path}`, op.security] as const),
     );
     const open = ops.filter(([, security]) => security.length === 0).map(([name]) => name).sort();
-    expect(open).toEqual(['GET /health', 'POST /auth/login', 'POST /auth/refresh']);
-    expect(ops.length).toBe(15);
-    expect(doc.paths['/admin/stats'].get.security).toEqual([{ bearer: [] }]);
-    expect(doc.paths['/articles'].get.security).toEqual([{ bearer: [] }, { apiKey: [] }]);
+    expect(open).toEqual(['GET /', 'GET /health', 'GET /static/app.js', 'GET /static/style.css', 'POST /auth/login', 'POST /auth/refresh']);
+    for (const [name, security] of ops) if (!open.includes(name)) expect([name, security[0]]).toEqual([name, { bearer: [] }]);
+    expect(ops.length).toBeGreaterThan(open.length);
+    expect(doc.paths['/admin/stats'].get.security).toEqual([{ bearer: [] }, { cookie: [] }]);
+    expect(doc.paths['/articles'].get.security).toEqual([{ bearer: [] }, { apiKey: [] }, { cookie: [] }]);
+    expect(doc.paths['/articles'].post.responses['403'].description).toContain('csrf_failed');
   });
 });

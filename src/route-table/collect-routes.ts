@@ -1,7 +1,7 @@
 import { RequestMethod, type INestApplicationContext } from '@nestjs/common';
 import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants.js';
 import { MetadataScanner, ModulesContainer } from '@nestjs/core';
-import type { RoutePolicy } from '../guard/route-policy.js';
+import type { RoutePolicy } from '../authorization/route-policy.js';
 import { routePolicyOf, type RoutePolicyOf } from './route-policy-source.js';
 
 /** One HTTP route of the app and the policy the guard applies to it. */
@@ -48,7 +48,7 @@ function globalPrefixOf(app: INestApplicationContext): string {
  * computed policy. Versions and per-route prefix exclusions are not applied
  * to the path (the policy does not depend on them).
  */
-export function collectRoutes(app: INestApplicationContext, policyOf: RoutePolicyOf = routePolicyOf(app)): AuthRoute[] {
+export function collectRoutes(app: INestApplicationContext, policyOf: RoutePolicyOf = routePolicyOf()): AuthRoute[] {
   const scanner = new MetadataScanner();
   const prefix = globalPrefixOf(app);
   const seen = new Set<Function>();

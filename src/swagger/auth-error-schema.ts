@@ -1,28 +1,8 @@
 import type { AuthErrorCode } from '../errors/auth-error.js';
+import { AUTH_ERROR_STATUS } from '../errors/messages.js';
 
-/** Codes reserved by API.md for the next features; documented now so a client generated today knows them. */
-type ReservedCode = 'too_many_attempts' | 'auth_busy' | 'csrf_failed';
-
-/**
- * Every code the module may answer with, and its status. A `Record` over the
- * union, so a new code in `AuthErrorCode` fails the compile here until it is
- * documented.
- */
-export const AUTH_ERROR_STATUS: Readonly<Record<AuthErrorCode | ReservedCode, 401 | 403 | 429 | 503>> = {
-  token_missing: 401,
-  token_invalid: 401,
-  token_expired: 401,
-  token_revoked: 401,
-  api_key_invalid: 401,
-  invalid_credentials: 401,
-  permission_denied: 403,
-  csrf_failed: 403,
-  too_many_attempts: 429,
-  auth_unavailable: 503,
-  auth_busy: 503,
-};
-
-export type DocumentedAuthCode = keyof typeof AUTH_ERROR_STATUS;
+/** The codes an HTTP answer of the module can carry (the module's own status table). */
+export type DocumentedAuthCode = AuthErrorCode;
 
 export const AUTH_ERROR_SCHEMA_NAME = 'AuthErrorBody';
 

@@ -1,11 +1,11 @@
 import type { INestApplication } from '@nestjs/common';
 import { SwaggerModule, type OpenAPIObject, type SwaggerDocumentOptions } from '@nestjs/swagger';
 import { AUTH_OPTIONS } from '../auth.constants.js';
-import type { ResolvedAuthOptions } from '../auth.options.js';
+import type { ResolvedAuthOptions } from '../options/auth-options.js';
 import { collectRoutes, type AuthRoute } from '../route-table/collect-routes.js';
 import { describeAccess } from '../route-table/route-table.js';
 import type { RoutePolicyOf } from '../route-table/route-policy-source.js';
-import { LoginDto } from '../users/login.dto.js';
+import { LoginDto } from '../login/login.dto.js';
 import { RefreshTokenDto } from '../sessions/refresh-token.dto.js';
 import { AUTH_ERROR_SCHEMA_NAME, authErrorBodySchema, authErrorResponse, type DocumentedAuthCode } from './auth-error-schema.js';
 
@@ -86,17 +86,9 @@ export function createAuthOpenApiDocument(
   return document;
 }
 
-/** Cookie transport settings, read loosely: the `cookies` option (API.md "reserved") is being added by another change. */
-interface CookieSettings {
-  enabled?: boolean;
-  accessToken?: { name?: string };
-}
-
-/** Hook for the cookie transport: the cookie that carries the access token, or undefined when cookies are off. */
+/** The cookie that carries the access token when the cookie transport is on (`cookies.enabled`), else undefined. */
 export function accessTokenCookieOf(options: ResolvedAuthOptions): string | undefined {
-  const cookies = (options as unknown as { cookies?: CookieSettings }).cookies;
-  if (!cookies?.enabled) return undefined;
-  return cookies.accessToken?.name ?? 'access_token';
+  return options.cookies.enabled ? options.cookies.access.name : undefined;
 }
 
 function applySecuritySchemes(document: OpenAPIObject, options: ResolvedAuthOptions): void {
@@ -149,7 +141,7 @@ function annotateOperation(operation: Record<string, unknown>, route: AuthRoute,
   if (!route.isPublic) {
     add(401, ['token_missing', 'token_invalid', 'token_expired', 'token_revoked', ...(options.apiKeys.enabled ? (['api_key_invalid'] as const) : [])], challenge);
     const requires = route.permissions !== undefined || route.staff || route.superuser;
-    add(403, [...(requires ? (['permission_denied'] as const) : []), ...(cookies ? (['csrf_failed'] as const) : [])]);
+    add(403, [...(requires ? (['permission_denied'] as const) : []), ...(cookies && unsafe(route) ? (['csrf_failed'] as const) : [])]);
     add(503, ['auth_unavailable']);
     return;
   }
@@ -164,7 +156,12 @@ function annotateOperation(operation: Record<string, unknown>, route: AuthRoute,
   } else if (options.publicRoutes.invalidToken === 'reject') {
     add(401, ['token_invalid', 'token_expired', 'token_revoked'], challenge);
   }
-  if (cookies) add(403, ['csrf_failed']);
+  if (cookies && unsafe(route)) add(403, ['csrf_failed']);
+}
+
+/** CSRF is checked on state-changing methods only. */
+function unsafe(route: AuthRoute): boolean {
+  return !['GET', 'HEAD', 'OPTIONS'].includes(route.method);
 }
 
 function policyExtensionOf(route: AuthRoute): Record<string, unknown> {

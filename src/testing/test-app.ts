@@ -2,13 +2,14 @@ import 'reflect-metadata';
 import { ValidationPipe, type INestApplication, type LoggerService, type ModuleMetadata } from '@nestjs/common';
 import { Test, type TestingModuleBuilder } from '@nestjs/testing';
 import request from 'supertest';
-import { AUTH_OPTIONS, AUTH_RAW_OPTIONS } from '../auth.constants.js';
+import { AuditEmitter } from '../audit/audit.emitter.js';
+import { AUTH_OPTIONS } from '../auth.constants.js';
 import { AuthModule } from '../auth.module.js';
-import type { AuthModuleOptions, ResolvedAuthOptions } from '../auth.options.js';
-import { resolveAuthOptions } from '../auth.options.validate.js';
 import { AuthService, type TokenPair } from '../auth.service.js';
-import { AuthCore } from '../core/auth-core.js';
-import type { AuthUserRecord } from '../users/user.types.js';
+import type { AuthModuleOptions, ResolvedAuthOptions } from '../options/auth-options.js';
+import { RevocationGate } from '../revocation/revocation-gate.js';
+import { AuthStores } from '../store/auth-stores.js';
+import { TokenIssuer } from '../tokens/token-issuer.js';
 import { ControllableRevocationStore } from './controllable-revocation-store.js';
 import { RecordingAuditSink } from './recording-audit-sink.js';
 import { TestClock } from './test-clock.js';
@@ -20,15 +21,16 @@ export const TEST_JWT_SECRET = 'nest-auth-testing-secret-0123456789abcdef';
 export interface TestAppOptions extends ModuleMetadata {
   /**
    * Options of the `AuthModule.forRoot()` the test app gets [a test secret, `TestUsers`, a fast test hasher,
-   * the memory store with a `ControllableRevocationStore`]. `'imported'` when `imports` already bring the app's
-   * own AuthModule (e.g. the app's root module): its options are kept, only the audit sink is recorded.
+   * the memory store with a `ControllableRevocationStore`, the test clock, a recording audit sink]. `'imported'`
+   * when `imports` already bring the app's own AuthModule (e.g. the app's root module): its options are kept,
+   * the clock and the recording audit sink are put in.
    */
   auth?: Partial<AuthModuleOptions> | 'imported';
   /** ['express'] */
   adapter?: 'express' | 'fastify';
   /** Nest's logger [silent]. */
   logger?: LoggerService | false;
-  /** The clock the test moves [the one already installed by another test app of this process, else a new `TestClock`]. */
+  /** The clock the module reads (its `clock` option), which the test moves [a new `TestClock`]. */
   clock?: TestClock;
   /** Runs on the app before `init()` (pipes, prefix, versioning) [a whitelisting ValidationPipe]. */
   configure?: (app: INestApplication) => void | Promise<void>;
@@ -60,7 +62,7 @@ export interface TestAuthApp {
   login(username: string, password: string): Promise<TokenPair>;
   /** Requests as `user` (a fresh access token) or with a token the test already holds. */
   as(user: TestUser | string | TokenPair): AsClient;
-  /** Closes the app and gives `Date` back. */
+  /** Closes the app. */
   close(): Promise<void>;
 }
 
@@ -74,7 +76,7 @@ export interface TestAuthApp {
  *     await t.close();
  */
 export async function createTestApp(options: TestAppOptions = {}): Promise<TestAuthApp> {
-  const { auth = {}, adapter = 'express', logger = false, clock = TestClock.installed ?? new TestClock(), configure, override, imports = [], ...metadata } = options;
+  const { auth = {}, adapter = 'express', logger = false, clock = new TestClock(), configure, override, imports = [], ...metadata } = options;
   let users: TestUsers | undefined;
   let revocationStore: ControllableRevocationStore | undefined;
   let builder: TestingModuleBuilder;
@@ -83,18 +85,20 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
   if (auth === 'imported') {
     audit = new RecordingAuditSink();
     builder = Test.createTestingModule({ ...metadata, imports });
-    // Keep the app's own options; record its audit events (and still send them where the app sends them).
-    builder = builder.overrideProvider(AUTH_OPTIONS).useFactory({
-      factory: (raw: AuthModuleOptions) => {
-        audit = new RecordingAuditSink(raw.audit);
-        return resolveAuthOptions({ ...raw, audit });
+    // The app's own options stay; the test's clock and a recording sink (that still forwards to the app's) go in.
+    builder = builder.overrideProvider(AuditEmitter).useFactory({
+      factory: (resolved: ResolvedAuthOptions) => {
+        audit = new RecordingAuditSink(resolved.audit);
+        // Every reader of the clock reads `options.clock` when it needs the time, so swapping it here reaches them all.
+        resolved.clock = clock;
+        return new AuditEmitter({ ...resolved, audit });
       },
-      inject: [AUTH_RAW_OPTIONS],
+      inject: [AUTH_OPTIONS],
     });
   } else {
     audit = new RecordingAuditSink(auth.audit);
     if (auth.users === undefined) users = new TestUsers(auth.passwordHasher ?? new TestPasswordHasher());
-    const ownStore = auth.revocation?.store !== undefined || (auth.store !== undefined && auth.store !== 'memory');
+    const ownStore = auth.stores?.revocations !== undefined || auth.revocation?.store !== undefined || (auth.store !== undefined && auth.store !== 'memory');
     if (!ownStore) revocationStore = new ControllableRevocationStore();
     const moduleOptions: AuthModuleOptions = {
       ...auth,
@@ -102,10 +106,25 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       users: auth.users ?? users,
       passwordHasher: auth.passwordHasher ?? new TestPasswordHasher(),
       audit,
-      ...(revocationStore ? { revocation: { ...auth.revocation, store: revocationStore } } : {}),
+      clock,
+      ...(revocationStore ? { stores: { ...auth.stores, revocations: revocationStore } } : {}),
     };
     builder = Test.createTestingModule({ ...metadata, imports: [...imports, AuthModule.forRoot(moduleOptions)] });
   }
+  // The gate times its store's health with the clock it is given; a test that moves the clock must not make the
+  // gate believe its store went silent (that is 503 for every request until the next poll). Until the gate keeps
+  // that bound on a monotonic clock of its own, the test app gives it real time; tokens, sessions and cut-offs
+  // still follow the test clock (the services read `options.clock`).
+  builder = builder.overrideProvider(RevocationGate).useFactory({
+    factory: (stores: AuthStores, o: ResolvedAuthOptions) =>
+      new RevocationGate(stores, {
+        consistency: o.revocation.consistency,
+        syncIntervalMs: o.revocation.syncIntervalMs,
+        accessTokenTtl: o.jwt.accessTokenTtl,
+        maxTokenLifetime: o.jwt.maxTokenLifetime,
+      }),
+    inject: [AuthStores, AUTH_OPTIONS],
+  });
   if (override) builder = override(builder);
 
   const moduleRef = await builder.compile();
@@ -123,18 +142,17 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
   if (adapter === 'fastify') {
     await (app.getHttpAdapter().getInstance() as { ready(): Promise<unknown> }).ready();
   }
-  // After the boot: the gate's poll timers were set up on real time (see TestClock).
-  clock.install();
 
-  const core = app.get(AuthCore);
+  const issuer = app.get(TokenIssuer);
   const authService = app.get(AuthService);
   const resolved = app.get<ResolvedAuthOptions>(AUTH_OPTIONS);
   const header = resolved.jwt.header;
   const credential = (token: string) => (header === 'authorization' ? `Bearer ${token}` : token);
-  const recordOf = (user: TestUser): AuthUserRecord => (users ?? new TestUsers()).recordOf(user);
+  const records = users ?? new TestUsers();
 
+  // The module's own issuer (its keys, its claims, its clock): the token is one the app could have issued.
   const accessToken = (user: TestUser = {}, opts: { expiresIn?: number } = {}): string =>
-    core.codec.issue(claimsOf(recordOf(user)), 'access', { expiresIn: opts.expiresIn }, Math.floor(clock.now() / 1000)).token;
+    issuer.createTokenForUser(records.recordOf(user), { expiresIn: opts.expiresIn });
 
   const client = (): Client => request(app.getHttpServer());
 
@@ -175,7 +193,6 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       } as AsClient;
     },
     async close() {
-      clock.uninstall();
       await app.close();
     },
   };
@@ -185,14 +202,3 @@ function isPair(value: unknown): value is TokenPair {
   return typeof value === 'object' && value !== null && typeof (value as TokenPair).accessToken === 'string';
 }
 
-/** The user claims of an access token, by API.md's claim names. */
-function claimsOf(user: AuthUserRecord): Record<string, unknown> {
-  return {
-    sub: String(user.id),
-    username: user.username,
-    ...(user.email ? { email: user.email } : {}),
-    is_staff: user.isStaff === true,
-    is_superuser: user.isSuperuser === true,
-    permissions: [...(user.permissions ?? [])],
-  };
-}

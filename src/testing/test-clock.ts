@@ -1,29 +1,18 @@
-/** A clock: milliseconds since the epoch, as `Date.now()`. The shape proposed for the module's `clock` option. */
-export interface AuthClock {
-  now(): number;
-}
+import type { AuthClock } from '../options/auth-options.js';
 
 const RealDate = Date;
 const realNow = RealDate.now.bind(RealDate);
-let active: TestClock | undefined;
 
 /**
  * A clock a test moves: it runs with real time plus an offset that `advance()`
  * adds to, so a test sees a token expire or a session end without sleeping.
- *
- * Until AuthModule reads an injected clock, `install()` makes it the process's
- * `Date` (`Date.now()` and `new Date()`); `createTestApp` does that after the
- * app has booted, so the revocation gate's poll timers keep real time (moving
- * the clock must not make the gate think its store went silent).
+ * `createTestApp` gives it to the module as its `clock` option. For the app's
+ * own code that reads `Date`, `install()` makes it the process's `Date`
+ * (`Date.now()` and `new Date()`) until `uninstall()`.
  */
 export class TestClock implements AuthClock {
   private offsetMs = 0;
   private installs = 0;
-
-  /** The clock installed as `Date` right now, if any: a second test app in the same process shares it. */
-  static get installed(): TestClock | undefined {
-    return active;
-  }
 
   now(): number {
     return realNow() + this.offsetMs;
@@ -75,15 +64,11 @@ export class TestClock implements AuthClock {
     }
     globalThis.Date = ClockDate as DateConstructor;
     this.installs = 1;
-    active = this;
     return this;
   }
 
   uninstall(): void {
     if (this.installs === 0) return;
-    if (--this.installs === 0) {
-      globalThis.Date = RealDate;
-      active = undefined;
-    }
+    if (--this.installs === 0) globalThis.Date = RealDate;
   }
 }

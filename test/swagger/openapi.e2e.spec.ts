@@ -56,6 +56,22 @@ class Articles {
   }
 }
 
+/** API.md "Edges": a class-level @Public() does not open a method that carries its own authorization decorator. */
+@Public()
+@Controller('open')
+class OpenClass {
+  @Get()
+  index() {
+    return {};
+  }
+
+  @PermissionRequired('reports:read')
+  @Get('locked')
+  locked() {
+    return {};
+  }
+}
+
 @Controller()
 class Admin {
   @SuperuserOnly()
@@ -94,7 +110,7 @@ describe('OpenAPI document from the route policy', () => {
   let doc: ReturnType<typeof createAuthOpenApiDocument>;
 
   beforeAll(async () => {
-    t = await createTestApp({ auth: { apiKeys: { enabled: true } }, controllers: [AuthRoutes, Articles, Admin] });
+    t = await createTestApp({ auth: { apiKeys: { enabled: true } }, controllers: [AuthRoutes, Articles, Admin, OpenClass] });
     doc = createAuthOpenApiDocument(t.app, new DocumentBuilder().setTitle('test').build());
   });
   afterAll(() => t.close());
@@ -137,6 +153,12 @@ describe('OpenAPI document from the route policy', () => {
       expect(operation(doc as never, method, path).security).toEqual([]);
     }
     expect(operation(doc as never, 'get', '/health').responses).not.toHaveProperty('401');
+  });
+
+  test('a class-level @Public() does not open a method with @PermissionRequired: it keeps the lock', () => {
+    expect(operation(doc as never, 'get', '/open').security).toEqual([]);
+    expect(operation(doc as never, 'get', '/open/locked').security).toEqual([{ bearer: [] }, { apiKey: [] }]);
+    expect(operation(doc as never, 'get', '/open/locked').responses).toHaveProperty('403');
   });
 
   test('method-level policy overrides the class: any-of permissions', () => {

@@ -111,6 +111,8 @@ function assemble(definition: DynamicModule, rawExtras: AuthModuleExtras): Dynam
             channelSyncIntervalMs: o.revocation.channelSyncIntervalMs,
           },
           () => o.clock.now(),
+          // The stale bound is real elapsed time: a test that moves the module's clock must not make the gate fail closed.
+          () => performance.now(),
         ),
       inject: [AuthStores, AUTH_OPTIONS],
     },

@@ -101,6 +101,8 @@ export class RevocationGate {
     private readonly stores: GateStores,
     private readonly options: RevocationGateOptions,
     private readonly clock: () => number = Date.now,
+    /** What freshness is measured on (the stale bound): monotonic time in the module, the test's clock in unit specs. */
+    private readonly elapsed: () => number = clock,
   ) {
     this.staleAfterMs = Math.max(3 * options.syncIntervalMs, 3_000);
     this.timeoutMs = options.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS;
@@ -201,7 +203,7 @@ export class RevocationGate {
   }
 
   private checkCachedClaims(c: RevocationClaims): RevocationVerdict {
-    if (!this.fresh(this.clock())) return 'auth_unavailable';
+    if (!this.fresh(this.elapsed())) return 'auth_unavailable';
     return this.checkMemory(c);
   }
 
@@ -316,12 +318,13 @@ export class RevocationGate {
   private async pollOnce(initial: boolean): Promise<boolean> {
     const generation = ++this.pollGeneration;
     const start = this.clock();
+    const startElapsed = this.elapsed();
     try {
       const result = await withTimeout(this.readChanges(), this.timeoutMs);
       if (generation !== this.pollGeneration) return false;
       result.applyTo(this, start);
       this.lastPollStart = start;
-      this.lastSuccess = Math.max(this.lastSuccess, start);
+      this.lastSuccess = Math.max(this.lastSuccess, startElapsed);
       if (this.pollFailing) {
         this.pollFailing = false;
         this.logger.log('revocation poll succeeds again');
@@ -410,7 +413,7 @@ export class RevocationGate {
         alive: () => {
           const wasUp = this.channelUp;
           this.channelUp = true;
-          this.channelAliveAt = this.clock();
+          this.channelAliveAt = this.elapsed();
           // Back after an outage: what was published meanwhile is lost; the poll finds it now.
           if (!wasUp && !this.stopped) void this.runPoll(false).catch(() => false).finally(() => this.schedulePoll());
         },

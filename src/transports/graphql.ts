@@ -1,0 +1,75 @@
+import type { ExecutionContext } from '@nestjs/common';
+import type { AuthCarrier } from '../context/request-of.js';
+import type { AuthError } from '../errors/auth-error.js';
+import { DEFAULT_CARRIER_OPTIONS, plainHeaders, withToken, type CarrierOptions, type TransportCarrier } from './carrier.js';
+import { bodyOf, statusOf } from './transport-error.js';
+
+/** The part of graphql-ws's server `Context` the module reads (typed here: graphql-ws is an optional peer). */
+export interface GraphqlWsContext {
+  connectionParams?: Readonly<Record<string, unknown>>;
+  extra?: { socket?: { close(code?: number, reason?: string): void }; request?: { headers?: unknown } };
+  [key: string]: unknown;
+}
+
+/**
+ * GraphQL: queries and mutations carry the HTTP request as `context.req`
+ * (Express or Fastify, as @nestjs/apollo builds it). A subscription over
+ * graphql-ws carries graphql-ws's own connection context there (the driver
+ * puts it as `req` when the app's context does not set one): its token is in
+ * `connectionParams` or in the upgrade request's headers.
+ */
+export function graphqlCarrier(ctx: ExecutionContext, options: CarrierOptions = DEFAULT_CARRIER_OPTIONS): TransportCarrier | undefined {
+  const gqlContext = ctx.getArgs()[2] as { req?: unknown } | undefined;
+  const req = gqlContext?.req;
+  if (typeof req !== 'object' || req === null) return undefined;
+  if (isGraphqlWsContext(req)) return graphqlWsCarrier(req, options);
+  const headers = (req as { headers?: unknown }).headers;
+  return { type: 'graphql', request: req as AuthCarrier, headers: typeof headers === 'object' && headers !== null ? (headers as TransportCarrier['headers']) : {} };
+}
+
+/** The credentials of a graphql-ws connection: the upgrade's headers, then `connectionParams` (`authorization: 'Bearer …'` or `token: '…'`). */
+export function graphqlWsCarrier(wsContext: GraphqlWsContext, options: CarrierOptions = DEFAULT_CARRIER_OPTIONS): TransportCarrier {
+  const headers = plainHeaders(wsContext.extra?.request?.headers);
+  const params = wsContext.connectionParams ?? {};
+  withToken(headers, params.authorization ?? params.Authorization, options);
+  withToken(headers, params.token, options);
+  return { type: 'graphql', request: wsContext as AuthCarrier, headers };
+}
+
+export function isGraphqlWsContext(req: object): req is GraphqlWsContext {
+  return 'connectionParams' in req || ('extra' in req && typeof (req as GraphqlWsContext).extra?.socket === 'object');
+}
+
+const GRAPHQL_CODE = { 401: 'UNAUTHENTICATED', 403: 'FORBIDDEN', 503: 'SERVICE_UNAVAILABLE' } as const;
+
+/**
+ * A resolver failure as GraphQL clients expect it: `extensions.code` is the
+ * conventional `UNAUTHENTICATED` / `FORBIDDEN` (`SERVICE_UNAVAILABLE` for
+ * `auth_unavailable`), `extensions.authCode` the module's API.md code.
+ * A plain Error with `extensions`: graphql-js copies them onto the located
+ * GraphQLError, so the module needs no import of `graphql`, and Nest's HTTP
+ * error transform leaves it alone. The HTTP status follows the driver: 200
+ * with `errors` (and `data: null` for the field).
+ */
+export class AuthGraphqlError extends Error {
+  readonly extensions: { code: string; authCode: string };
+  constructor(err: AuthError) {
+    const body = bodyOf(err);
+    super(body.message);
+    this.name = 'AuthGraphqlError';
+    this.extensions = { code: GRAPHQL_CODE[statusOf(body.code)], authCode: body.code };
+  }
+}
+
+export function toGraphqlError(err: AuthError): AuthGraphqlError {
+  return new AuthGraphqlError(err);
+}
+
+/**
+ * Close code of a graphql-ws connection refused or ended by the module:
+ * 4401 (authentication), 4403 (permission), 4503 (store unavailable), with the
+ * API.md code as the close reason (what graphql-ws's client `closed` event shows).
+ */
+export function graphqlWsCloseOf(err: AuthError): { code: number; reason: string } {
+  return { code: 4000 + statusOf(err.code), reason: err.code };
+}

@@ -1,7 +1,7 @@
 import { type ExecutionContext } from '@nestjs/common';
 import type { AuthError } from '../errors/auth-error.js';
 import { toHttpException } from './http-error.js';
-import { DEFAULT_CARRIER_OPTIONS, type CarrierOptions, type TransportCarrier } from './carrier.js';
+import { DEFAULT_CARRIER_OPTIONS, type CarrierOptions, type TransportCarrier } from './transport-carrier.js';
 import { graphqlCarrier, toGraphqlError } from './graphql.js';
 import { rpcCarrier, toRpcException } from './rpc.js';
 import { toWsException, wsCarrier } from './ws.js';

@@ -1,7 +1,7 @@
 import type { ExecutionContext } from '@nestjs/common';
 import type { AuthCarrier } from '../context/request-of.js';
 import type { AuthError } from '../errors/auth-error.js';
-import { DEFAULT_CARRIER_OPTIONS, plainHeaders, withToken, type CarrierOptions, type TransportCarrier } from './carrier.js';
+import { DEFAULT_CARRIER_OPTIONS, plainHeaders, withToken, type CarrierOptions, type TransportCarrier } from './transport-carrier.js';
 import { bodyOf, statusOf } from './transport-error.js';
 
 /** The part of graphql-ws's server `Context` the module reads (typed here: graphql-ws is an optional peer). */

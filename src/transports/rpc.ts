@@ -1,7 +1,7 @@
 import type { ExecutionContext } from '@nestjs/common';
 import type { AuthCarrier } from '../context/request-of.js';
 import type { AuthError } from '../errors/auth-error.js';
-import { DEFAULT_CARRIER_OPTIONS, withToken, type CarrierHeaders, type CarrierOptions, type TransportCarrier } from './carrier.js';
+import { DEFAULT_CARRIER_OPTIONS, withToken, type CarrierHeaders, type CarrierOptions, type TransportCarrier } from './transport-carrier.js';
 import { transportPeers } from './optional-peers.js';
 import { bodyOf } from './transport-error.js';
 

@@ -8,7 +8,7 @@ import { AuthCore } from '../core/auth-core.js';
 import { AuthError, type AuthErrorCode } from '../errors/auth-error.js';
 import { bearerTokenOf, rawTokenOf } from '../guard/credentials.js';
 import { principalOf } from '../guard/principal.js';
-import type { CarrierOptions, TransportCarrier } from './carrier.js';
+import type { CarrierOptions, TransportCarrier } from './transport-carrier.js';
 import { graphqlWsCarrier, graphqlWsCloseOf, type GraphqlWsContext } from './graphql.js';
 import { LiveConnections } from './live-connections.js';
 import { loadTransportPeers } from './optional-peers.js';

@@ -2,7 +2,7 @@ import type { ExecutionContext } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
 import type { AuthCarrier } from '../context/request-of.js';
 import type { AuthError } from '../errors/auth-error.js';
-import { DEFAULT_CARRIER_OPTIONS, plainHeaders, withToken, type CarrierOptions, type TransportCarrier } from './carrier.js';
+import { DEFAULT_CARRIER_OPTIONS, plainHeaders, withToken, type CarrierOptions, type TransportCarrier } from './transport-carrier.js';
 import { transportPeers } from './optional-peers.js';
 import { bodyOf, statusOf, type TransportErrorBody } from './transport-error.js';
 

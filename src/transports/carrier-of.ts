@@ -1,23 +1,19 @@
-import { type ExecutionContext } from '@nestjs/common';
+import type { ExecutionContext } from '@nestjs/common';
 import type { AuthError } from '../errors/auth-error.js';
-import { toHttpException } from './http-error.js';
-import { DEFAULT_CARRIER_OPTIONS, type CarrierOptions, type TransportCarrier } from './transport-carrier.js';
+import { carrierOf, type Carrier } from './carrier.js';
+import { failureFor } from './errors.js';
 import { graphqlCarrier, toGraphqlError } from './graphql.js';
 import { rpcCarrier, toRpcException } from './rpc.js';
+import { DEFAULT_CARRIER_OPTIONS, type CarrierOptions } from './transport-carrier.js';
 import { toWsException, wsCarrier } from './ws.js';
 
-/** HTTP on Express and Fastify: the request is argument 0 (switchToHttp() would build closures), the response argument 1. */
-export function httpCarrier(ctx: ExecutionContext): TransportCarrier | undefined {
-  const request = ctx.getArgByIndex(0) as TransportCarrier['request'] | undefined;
-  if (typeof request !== 'object' || request === null) return undefined;
-  return { type: 'http', request, headers: (request.headers ?? {}) as TransportCarrier['headers'], response: ctx.getArgByIndex(1) };
-}
-
-/** The carrier of any context the module knows; undefined (deny) for the others. */
-export function carrierOf(ctx: ExecutionContext, options: CarrierOptions = DEFAULT_CARRIER_OPTIONS, type: string = ctx.getType<string>()): TransportCarrier | undefined {
+/**
+ * INTEGRATION: what `carrierOf(ctx)` in carrier.ts becomes: the transport
+ * readers of graphql.ts, ws.ts and rpc.ts, HTTP as before, undefined (deny)
+ * for any other context.
+ */
+export function transportCarrierOf(ctx: ExecutionContext, options: CarrierOptions = DEFAULT_CARRIER_OPTIONS, type: string = ctx.getType<string>()): Carrier | undefined {
   switch (type) {
-    case 'http':
-      return httpCarrier(ctx);
     case 'graphql':
       return graphqlCarrier(ctx, options);
     case 'ws':
@@ -25,16 +21,17 @@ export function carrierOf(ctx: ExecutionContext, options: CarrierOptions = DEFAU
     case 'rpc':
       return rpcCarrier(ctx, options);
     default:
-      return undefined;
+      return carrierOf(ctx, type);
   }
 }
 
 /**
- * The thing to throw for an auth failure in a context of `type`. An unknown
- * type gets Nest's HTTP exception: whatever the context, it is a refusal.
+ * INTEGRATION: what `failureFor(carrier, err, tokenPresented)` in errors.ts
+ * becomes: the thing to throw in the carrier's transport. HTTP (and a context
+ * without a carrier) keep Nest's HTTP exceptions and their headers.
  */
-export function transportErrorOf(type: string, err: AuthError): unknown {
-  switch (type) {
+export function transportFailureOf(carrier: Carrier | undefined, err: AuthError, tokenPresented: boolean): unknown {
+  switch (carrier?.type) {
     case 'graphql':
       return toGraphqlError(err);
     case 'ws':
@@ -42,6 +39,11 @@ export function transportErrorOf(type: string, err: AuthError): unknown {
     case 'rpc':
       return toRpcException(err);
     default:
-      return toHttpException(err);
+      return failureFor(carrier, err, tokenPresented);
   }
+}
+
+/** The failure for a context that has no carrier (unknown to the module), in the transport its type names. */
+export function unknownContextFailure(type: string, err: AuthError): unknown {
+  return transportFailureOf({ type, target: {}, headers: undefined, response: undefined }, err, false);
 }

@@ -1,7 +1,6 @@
 import type { ExecutionContext } from '@nestjs/common';
-import type { AuthCarrier } from '../context/request-of.js';
 import type { AuthError } from '../errors/auth-error.js';
-import { DEFAULT_CARRIER_OPTIONS, plainHeaders, withToken, type CarrierOptions, type TransportCarrier } from './transport-carrier.js';
+import { DEFAULT_CARRIER_OPTIONS, plainHeaders, transportCarrier, withToken, type CarrierOptions, type TransportCarrier } from './transport-carrier.js';
 import { bodyOf, statusOf } from './transport-error.js';
 
 /** The part of graphql-ws's server `Context` the module reads (typed here: graphql-ws is an optional peer). */
@@ -24,7 +23,7 @@ export function graphqlCarrier(ctx: ExecutionContext, options: CarrierOptions = 
   if (typeof req !== 'object' || req === null) return undefined;
   if (isGraphqlWsContext(req)) return graphqlWsCarrier(req, options);
   const headers = (req as { headers?: unknown }).headers;
-  return { type: 'graphql', request: req as AuthCarrier, headers: typeof headers === 'object' && headers !== null ? (headers as TransportCarrier['headers']) : {} };
+  return { type: 'graphql', target: req as TransportCarrier['target'], headers: typeof headers === 'object' && headers !== null ? (headers as TransportCarrier['headers']) : {}, response: (gqlContext as { res?: unknown }).res };
 }
 
 /** The credentials of a graphql-ws connection: the upgrade's headers, then `connectionParams` (`authorization: 'Bearer …'` or `token: '…'`). */
@@ -33,19 +32,19 @@ export function graphqlWsCarrier(wsContext: GraphqlWsContext, options: CarrierOp
   const params = wsContext.connectionParams ?? {};
   withToken(headers, params.authorization ?? params.Authorization, options);
   withToken(headers, params.token, options);
-  return { type: 'graphql', request: wsContext as AuthCarrier, headers };
+  return transportCarrier('graphql', wsContext, headers);
 }
 
 export function isGraphqlWsContext(req: object): req is GraphqlWsContext {
   return 'connectionParams' in req || ('extra' in req && typeof (req as GraphqlWsContext).extra?.socket === 'object');
 }
 
-const GRAPHQL_CODE = { 401: 'UNAUTHENTICATED', 403: 'FORBIDDEN', 503: 'SERVICE_UNAVAILABLE' } as const;
+const GRAPHQL_CODE: Readonly<Record<number, string>> = { 401: 'UNAUTHENTICATED', 403: 'FORBIDDEN', 429: 'TOO_MANY_REQUESTS', 503: 'SERVICE_UNAVAILABLE' };
 
 /**
  * A resolver failure as GraphQL clients expect it: `extensions.code` is the
  * conventional `UNAUTHENTICATED` / `FORBIDDEN` (`SERVICE_UNAVAILABLE` for
- * `auth_unavailable`), `extensions.authCode` the module's API.md code.
+ * `auth_unavailable`, `TOO_MANY_REQUESTS`), `extensions.authCode` the module's API.md code.
  * A plain Error with `extensions`: graphql-js copies them onto the located
  * GraphQLError, so the module needs no import of `graphql`, and Nest's HTTP
  * error transform leaves it alone. The HTTP status follows the driver: 200
@@ -67,7 +66,7 @@ export function toGraphqlError(err: AuthError): AuthGraphqlError {
 
 /**
  * Close code of a graphql-ws connection refused or ended by the module:
- * 4401 (authentication), 4403 (permission), 4503 (store unavailable), with the
+ * 4000 + the code's HTTP status (4401, 4403, 4429, 4503), with the
  * API.md code as the close reason (what graphql-ws's client `closed` event shows).
  */
 export function graphqlWsCloseOf(err: AuthError): { code: number; reason: string } {

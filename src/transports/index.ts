@@ -1,7 +1,7 @@
 // Subpath export `@democrai/nest-auth/transports`: the realtime and RPC transports.
 // Nothing here imports graphql, socket.io, ws or @nestjs/microservices statically.
 export type { TransportCarrier, TransportType, CarrierOptions, CarrierHeaders, CarrierReader } from './transport-carrier.js';
-export { carrierOf, httpCarrier, transportErrorOf } from './carrier-of.js';
+export { transportCarrierOf, transportFailureOf, unknownContextFailure } from './carrier-of.js';
 export { graphqlCarrier, graphqlWsCarrier, toGraphqlError, graphqlWsCloseOf, AuthGraphqlError, type GraphqlWsContext } from './graphql.js';
 export { wsCarrier, wsClientCarrier, toWsException, toSocketIoConnectError, wsCloseOf, type SocketIoClient, type WsClient } from './ws.js';
 export { rpcCarrier, toRpcException } from './rpc.js';

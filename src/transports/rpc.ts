@@ -1,7 +1,6 @@
 import type { ExecutionContext } from '@nestjs/common';
-import type { AuthCarrier } from '../context/request-of.js';
 import type { AuthError } from '../errors/auth-error.js';
-import { DEFAULT_CARRIER_OPTIONS, withToken, type CarrierHeaders, type CarrierOptions, type TransportCarrier } from './transport-carrier.js';
+import { DEFAULT_CARRIER_OPTIONS, transportCarrier, withToken, type CarrierHeaders, type CarrierOptions, type TransportCarrier } from './transport-carrier.js';
 import { transportPeers } from './optional-peers.js';
 import { bodyOf } from './transport-error.js';
 
@@ -32,7 +31,7 @@ export function rpcCarrier(ctx: ExecutionContext, options: CarrierOptions = DEFA
     return undefined;
   }
   withToken(headers, payloadTokenOf(rpc.getData()), options);
-  return { type: 'rpc', request: context as AuthCarrier, headers };
+  return transportCarrier('rpc', context, headers);
 }
 
 function natsHeaders(source: unknown): CarrierHeaders {

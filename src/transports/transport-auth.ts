@@ -1,17 +1,19 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
 import type { IncomingMessage } from 'node:http';
-import { ApiKeyService } from '../api-keys/api-key.service.js';
-import { AuthService } from '../auth.service.js';
+import { AUTH_OPTIONS } from '../auth.constants.js';
+import { Authenticator } from '../authentication/authenticator.js';
+import { principalOf } from '../authentication/principal.js';
 import type { AuthContextData } from '../context/auth-context.js';
-import type { AuthCarrier } from '../context/request-of.js';
-import { AuthCore } from '../core/auth-core.js';
+import { apiKeyHeaderSource, readCredential, tokenHeaderSource, type CredentialSource } from '../credentials/credential.js';
 import { AuthError, type AuthErrorCode } from '../errors/auth-error.js';
-import { bearerTokenOf, rawTokenOf } from '../guard/credentials.js';
-import { principalOf } from '../guard/principal.js';
-import type { CarrierOptions, TransportCarrier } from './transport-carrier.js';
+import type { ResolvedAuthOptions } from '../options/auth-options.js';
+import { RevocationGate } from '../revocation/revocation-gate.js';
+import type { AuthTarget } from './carrier.js';
 import { graphqlWsCarrier, graphqlWsCloseOf, type GraphqlWsContext } from './graphql.js';
 import { LiveConnections } from './live-connections.js';
 import { loadTransportPeers } from './optional-peers.js';
+import type { CarrierOptions, TransportCarrier } from './transport-carrier.js';
 import { asAuthError, bodyOf } from './transport-error.js';
 import { rememberUpgradeRequest, toSocketIoConnectError, wsClientCarrier, wsCloseOf, type SocketIoClient, type WsClient } from './ws.js';
 
@@ -42,33 +44,40 @@ export const SESSION_ENDED_EVENT = 'session.ended';
 @Injectable()
 export class TransportAuth implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
   readonly carrierOptions: CarrierOptions;
+  private readonly sources: CredentialSource[];
+  private authenticator!: Authenticator;
+  private gate!: RevocationGate;
   private live: LiveConnections | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private readonly logger = new Logger('AuthTransports');
 
   constructor(
-    private readonly core: AuthCore,
-    private readonly authService: AuthService,
-    private readonly apiKeys: ApiKeyService,
-    @Inject(TRANSPORT_OPTIONS) options: AuthTransportsOptions,
+    @Inject(AUTH_OPTIONS) private readonly options: ResolvedAuthOptions,
+    @Inject(TRANSPORT_OPTIONS) transportOptions: AuthTransportsOptions,
+    private readonly moduleRef: ModuleRef,
   ) {
-    this.carrierOptions = { tokenHeader: core.options.jwt.header, allowQueryToken: options.allowQueryToken === true };
+    this.carrierOptions = { tokenHeader: options.jwt.header, allowQueryToken: transportOptions.allowQueryToken === true };
+    this.sources = [tokenHeaderSource(options.jwt.header)];
+    if (options.apiKeys.enabled) this.sources.push(apiKeyHeaderSource(options.apiKeys.header));
   }
 
   async onModuleInit(): Promise<void> {
+    // INTEGRATION: AuthModule does not export these two; once TransportAuth lives in AuthModule (or they are exported), inject them.
+    this.authenticator = this.moduleRef.get(Authenticator, { strict: false });
+    this.gate = this.moduleRef.get(RevocationGate, { strict: false });
     await loadTransportPeers();
   }
 
   onApplicationBootstrap(): void {
-    const gate = this.core.gate;
-    this.live = new LiveConnections((c) => gate.check(c.jti, c.sid, c.sub, c.iat), this.core.options.jwt.clockTolerance);
+    const gate = this.gate;
+    this.live = new LiveConnections((c) => gate.check(c), this.options.jwt.clockTolerance, () => this.options.clock.now());
     // INTEGRATION: with a gate change hook (`gate.onChange(listener)`, called after every poll and local write),
     // sweep on it instead; this timer bounds the delay to poll interval + half an interval.
     const onChange = (gate as unknown as { onChange?: (listener: () => void) => void }).onChange;
     if (typeof onChange === 'function') {
       onChange.call(gate, () => void this.live?.sweep());
     } else {
-      this.sweepTimer = setInterval(() => void this.live?.sweep(), Math.max(50, Math.floor(this.core.options.revocation.syncIntervalMs / 2)));
+      this.sweepTimer = setInterval(() => void this.live?.sweep(), Math.max(50, Math.floor(this.options.revocation.syncIntervalMs / 2)));
       this.sweepTimer.unref();
     }
   }
@@ -94,36 +103,10 @@ export class TransportAuth implements OnModuleInit, OnApplicationBootstrap, OnAp
    * INTEGRATION: becomes the lead's credentials -> authenticate -> gate.check pipeline.
    */
   async authenticate(carrier: TransportCarrier): Promise<AuthContextData | undefined> {
-    const { jwt, apiKeys } = this.core.options;
-    let token: string | undefined;
-    let apiKey: string | undefined;
     try {
-      const value = carrier.headers[jwt.header];
-      token = jwt.header === 'authorization' ? bearerTokenOf(value) : rawTokenOf(value);
-      if (apiKeys.enabled) {
-        const raw = carrier.headers[apiKeys.header];
-        if (raw !== undefined && raw !== '') {
-          if (typeof raw !== 'string') throw new AuthError('api_key_invalid', 'Malformed API key header');
-          apiKey = raw;
-        }
-      }
-      if (token !== undefined && apiKey !== undefined) {
-        throw new AuthError('token_invalid', 'Send either a bearer token or an API key, not both');
-      }
-      if (apiKey !== undefined) return await this.apiKeys.authenticate(apiKey);
-      if (token === undefined) return undefined;
-      const claims = await this.authService.verifyAccessToken(token);
-      const permissions = Array.isArray(claims.permissions) ? claims.permissions.filter((p): p is string => typeof p === 'string') : [];
-      return {
-        userId: claims.sub,
-        username: typeof claims.username === 'string' ? claims.username : undefined,
-        isStaff: claims.is_staff === true,
-        isSuperuser: claims.is_superuser === true,
-        permissions,
-        backend: 'jwt',
-        claims: claims as unknown as Record<string, unknown>,
-        sessionId: typeof claims.sid === 'string' ? claims.sid : undefined,
-      };
+      const credential = readCredential(this.sources, carrier);
+      if (credential === undefined) return undefined;
+      return await this.authenticator.authenticate(credential);
     } catch (err) {
       throw this.authErrorOf(err);
     }
@@ -133,7 +116,7 @@ export class TransportAuth implements OnModuleInit, OnApplicationBootstrap, OnAp
   socketIoMiddleware(): SocketIoMiddleware {
     return (socket, next) => {
       const carrier = wsClientCarrier(socket, this.carrierOptions);
-      if (carrier === undefined) return next(toSocketIoConnectError(new AuthError('token_missing', 'Authentication is required')));
+      if (carrier === undefined) return next(toSocketIoConnectError(new AuthError('token_missing', 'unknown_client')));
       this.authenticate(carrier).then(
         (auth) => {
           if (auth !== undefined) {
@@ -178,8 +161,8 @@ export class TransportAuth implements OnModuleInit, OnApplicationBootstrap, OnAp
         try {
           const auth = await this.authenticate(graphqlWsCarrier(ctx, this.carrierOptions));
           if (auth !== undefined) {
-            admit(ctx as AuthCarrier, auth);
-            this.track(ctx, auth, (code) => closeGraphqlWs(ctx, new AuthError(code, code)));
+            admit(ctx, auth);
+            this.track(ctx, auth, (code) => closeGraphqlWs(ctx, new AuthError(code)));
           }
           return true;
         } catch (err) {
@@ -198,24 +181,24 @@ export class TransportAuth implements OnModuleInit, OnApplicationBootstrap, OnAp
   private authErrorOf(err: unknown): AuthError {
     const authError = asAuthError(err);
     if (authError !== undefined) return authError;
-    // Never a crash for a credential: log what broke (no token in it) and refuse.
+    // Not the credential's fault (a store, a bug): log what broke, with no token in it, and answer 503.
     this.logger.error(`credential check failed: ${err instanceof Error ? err.message : String(err)}`);
-    return new AuthError('token_invalid', 'Invalid credentials');
+    return new AuthError('auth_unavailable', 'unexpected_error');
   }
 }
 
 function admit(carrier: object, auth: AuthContextData): void {
-  (carrier as AuthCarrier).auth = auth;
-  (carrier as AuthCarrier).user = principalOf(auth);
+  (carrier as AuthTarget).auth = auth;
+  (carrier as AuthTarget).user = principalOf(auth);
 }
 
 function endSocketIo(socket: SocketIoClient, code: AuthErrorCode): void {
-  socket.emit(SESSION_ENDED_EVENT, bodyOf(new AuthError(code, code)));
+  socket.emit(SESSION_ENDED_EVENT, bodyOf(new AuthError(code)));
   socket.disconnect(true);
 }
 
 function endWs(client: WsClient, code: AuthErrorCode, event: string): void {
-  const err = new AuthError(code, code);
+  const err = new AuthError(code);
   const close = wsCloseOf(err);
   if (client.readyState === 1) client.send(JSON.stringify({ event, data: { status: 'error', ...bodyOf(err) } }));
   client.close(close.code, close.reason);

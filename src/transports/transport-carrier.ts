@@ -1,26 +1,25 @@
 import type { ExecutionContext } from '@nestjs/common';
-import type { AuthCarrier } from '../context/request-of.js';
+import type { AuthTarget, Carrier } from './carrier.js';
 
-/** The Nest context types a carrier reader knows. Anything else is denied. */
+/** The Nest context types the module knows. Anything else is denied. */
 export type TransportType = 'http' | 'graphql' | 'ws' | 'rpc';
 
 /** Plain, lower-case header names; a header sent twice (or by two channels that disagree) is an array. */
 export type CarrierHeaders = Record<string, string | string[] | undefined>;
 
 /**
- * Where one call's credentials are, whatever the transport:
- * `request` is the object the guard writes `auth`/`user` onto and that
- * `@CurrentUser()` reads (the HTTP request, GraphQL `context.req`, the
- * WebSocket client, the RPC context); `headers` are the credential headers
- * the credential sources read.
+ * The carrier of a non-HTTP call: `target` is what `@CurrentUser()` reads and
+ * the request context binds to (GraphQL `context.req`, the WebSocket client,
+ * the RPC context), `headers` hold every credential the transport carries,
+ * folded in from wherever it put them (handshake `auth`, `connectionParams`,
+ * NATS headers, a payload field), so the credential sources stay the HTTP ones.
  */
-export interface TransportCarrier {
-  type: TransportType;
-  request: AuthCarrier;
-  headers: CarrierHeaders;
-  /** HTTP only: where `WWW-Authenticate` goes. */
-  response?: unknown;
+export interface TransportCarrier extends Carrier {
+  readonly type: TransportType;
+  readonly headers: CarrierHeaders;
 }
+
+export type { AuthTarget };
 
 /** How credentials that do not travel in a header are folded into `headers`. */
 export interface CarrierOptions {
@@ -37,6 +36,10 @@ export interface CarrierOptions {
 export const DEFAULT_CARRIER_OPTIONS: CarrierOptions = { tokenHeader: 'authorization', allowQueryToken: false };
 
 export type CarrierReader = (ctx: ExecutionContext, options?: CarrierOptions) => TransportCarrier | undefined;
+
+export function transportCarrier(type: TransportType, target: object, headers: CarrierHeaders): TransportCarrier {
+  return { type, target: target as AuthTarget, headers, response: undefined };
+}
 
 /** Copies a Node/Fastify/ws header map into plain lower-case names (they already are for Node's IncomingMessage). */
 export function plainHeaders(source: unknown): CarrierHeaders {

@@ -1,8 +1,7 @@
 import type { ExecutionContext } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
-import type { AuthCarrier } from '../context/request-of.js';
 import type { AuthError } from '../errors/auth-error.js';
-import { DEFAULT_CARRIER_OPTIONS, plainHeaders, withToken, type CarrierOptions, type TransportCarrier } from './transport-carrier.js';
+import { DEFAULT_CARRIER_OPTIONS, plainHeaders, transportCarrier, withToken, type CarrierOptions, type TransportCarrier } from './transport-carrier.js';
 import { transportPeers } from './optional-peers.js';
 import { bodyOf, statusOf, type TransportErrorBody } from './transport-error.js';
 
@@ -58,10 +57,10 @@ export function wsClientCarrier(client: unknown, options: CarrierOptions = DEFAU
     const headers = plainHeaders(handshake.headers);
     withToken(headers, handshake.auth?.token, options);
     if (options.allowQueryToken) withToken(headers, handshake.query?.token, options);
-    return { type: 'ws', request: client as AuthCarrier, headers };
+    return transportCarrier('ws', client, headers);
   }
   if (isWsClient(client)) {
-    return { type: 'ws', request: client as AuthCarrier, headers: plainHeaders(upgradeRequests.get(client)?.headers) };
+    return transportCarrier('ws', client, plainHeaders(upgradeRequests.get(client)?.headers));
   }
   return undefined;
 }

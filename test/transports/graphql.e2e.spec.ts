@@ -43,6 +43,7 @@ describe.each(ADAPTERS)('GraphQL (Apollo), %s', (adapter) => {
       webSocketImpl: HeaderWebSocket,
       connectionParams,
       retryAttempts: 0,
+      onNonLazyError: () => undefined,
       lazy: false,
       on: { closed: (e) => onClosed(e as { code: number; reason: string }) },
     });

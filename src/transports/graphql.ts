@@ -5,9 +5,18 @@ import { bodyOf, statusOf } from './transport-error.js';
 
 /** The part of graphql-ws's server `Context` the module reads (typed here: graphql-ws is an optional peer). */
 export interface GraphqlWsContext {
-  connectionParams?: Readonly<Record<string, unknown>>;
-  extra?: { socket?: { close(code?: number, reason?: string): void }; request?: { headers?: unknown } };
-  [key: string]: unknown;
+  readonly connectionParams?: Readonly<Record<string, unknown>>;
+  /** With graphql-ws's `ws` server: `{ socket, request }` (the upgrade request). */
+  readonly extra?: unknown;
+}
+
+interface WsExtra {
+  socket?: { close(code?: number, reason?: string): void };
+  request?: { headers?: unknown };
+}
+
+export function extraOf(ctx: GraphqlWsContext): WsExtra | undefined {
+  return typeof ctx.extra === 'object' && ctx.extra !== null ? (ctx.extra as WsExtra) : undefined;
 }
 
 /**
@@ -28,7 +37,7 @@ export function graphqlCarrier(ctx: ExecutionContext, options: CarrierOptions = 
 
 /** The credentials of a graphql-ws connection: the upgrade's headers, then `connectionParams` (`authorization: 'Bearer …'` or `token: '…'`). */
 export function graphqlWsCarrier(wsContext: GraphqlWsContext, options: CarrierOptions = DEFAULT_CARRIER_OPTIONS): TransportCarrier {
-  const headers = plainHeaders(wsContext.extra?.request?.headers);
+  const headers = plainHeaders(extraOf(wsContext)?.request?.headers);
   const params = wsContext.connectionParams ?? {};
   withToken(headers, params.authorization ?? params.Authorization, options);
   withToken(headers, params.token, options);
@@ -36,7 +45,7 @@ export function graphqlWsCarrier(wsContext: GraphqlWsContext, options: CarrierOp
 }
 
 export function isGraphqlWsContext(req: object): req is GraphqlWsContext {
-  return 'connectionParams' in req || ('extra' in req && typeof (req as GraphqlWsContext).extra?.socket === 'object');
+  return 'connectionParams' in req || ('extra' in req && typeof extraOf(req as GraphqlWsContext)?.socket === 'object');
 }
 
 const GRAPHQL_CODE: Readonly<Record<number, string>> = { 401: 'UNAUTHENTICATED', 403: 'FORBIDDEN', 429: 'TOO_MANY_REQUESTS', 503: 'SERVICE_UNAVAILABLE' };

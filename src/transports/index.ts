@@ -7,6 +7,6 @@ export { wsCarrier, wsClientCarrier, toWsException, toSocketIoConnectError, wsCl
 export { rpcCarrier, toRpcException } from './rpc.js';
 export { loadTransportPeers } from './optional-peers.js';
 export { LiveConnections } from './live-connections.js';
-export { TransportAuth, SESSION_ENDED_EVENT, type AuthTransportsOptions, type SocketIoMiddleware } from './transport-auth.js';
+export { TransportAuth, SESSION_ENDED_EVENT, type AuthTransportsOptions, type SocketIoMiddleware, type GraphqlWsHooks } from './transport-auth.js';
 export { TransportsGuard } from './transports.guard.js';
 export { AuthTransportsModule } from './transports.module.js';

@@ -10,7 +10,7 @@ import { AuthError, type AuthErrorCode } from '../errors/auth-error.js';
 import type { ResolvedAuthOptions } from '../options/auth-options.js';
 import { RevocationGate } from '../revocation/revocation-gate.js';
 import type { AuthTarget } from './carrier.js';
-import { graphqlWsCarrier, graphqlWsCloseOf, type GraphqlWsContext } from './graphql.js';
+import { extraOf, graphqlWsCarrier, graphqlWsCloseOf, type GraphqlWsContext } from './graphql.js';
 import { LiveConnections } from './live-connections.js';
 import { loadTransportPeers } from './optional-peers.js';
 import type { CarrierOptions, TransportCarrier } from './transport-carrier.js';
@@ -26,6 +26,12 @@ export interface AuthTransportsOptions {
 
 /** A socket.io namespace or server middleware: `(socket, next) => void`. */
 export type SocketIoMiddleware = (socket: SocketIoClient, next: (err?: Error) => void) => void;
+
+/** graphql-ws server hooks (method syntax: graphql-ws's own Context type is accepted). */
+export interface GraphqlWsHooks {
+  onConnect(ctx: GraphqlWsContext): Promise<boolean>;
+  onClose(ctx: GraphqlWsContext): void;
+}
 
 /** Server event pushed to a socket.io client (and a ws client) before the module disconnects it. */
 export const SESSION_ENDED_EVENT = 'session.ended';
@@ -155,7 +161,7 @@ export class TransportAuth implements OnModuleInit, OnApplicationBootstrap, OnAp
   }
 
   /** graphql-ws server options: authenticate at `connection_init`, close with 4401/4403/4503 and the code as reason. */
-  graphqlWs(): { onConnect: (ctx: GraphqlWsContext) => Promise<boolean>; onClose: (ctx: GraphqlWsContext) => void } {
+  graphqlWs(): GraphqlWsHooks {
     return {
       onConnect: async (ctx) => {
         try {
@@ -206,5 +212,5 @@ function endWs(client: WsClient, code: AuthErrorCode, event: string): void {
 
 function closeGraphqlWs(ctx: GraphqlWsContext, err: AuthError): void {
   const close = graphqlWsCloseOf(err);
-  ctx.extra?.socket?.close(close.code, close.reason);
+  extraOf(ctx)?.socket?.close(close.code, close.reason);
 }

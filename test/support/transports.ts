@@ -26,10 +26,12 @@ export async function bootTransportApp(
   extra: TransportBootOptions = {},
 ): Promise<{ app: INestApplication; url: string; auth: AuthService }> {
   const { adapter = 'express', imports = [], providers = [], transports, logger, configure, ...metadata } = extra;
+  // AUTH_TEST_MODULE_GUARD=1 runs the suites on the module's own APP_GUARD: the check of the integration.
+  const moduleGuard = process.env.AUTH_TEST_MODULE_GUARD === '1';
   const moduleRef = await Test.createTestingModule({
     ...metadata,
-    imports: [...imports, AuthModule.forRoot({ ...options, globalGuard: false }), AuthTransportsModule.forRoot(transports)],
-    providers: [...providers, { provide: APP_GUARD, useExisting: TransportsGuard }],
+    imports: [...imports, AuthModule.forRoot(moduleGuard ? options : { ...options, globalGuard: false }), AuthTransportsModule.forRoot(transports)],
+    providers: moduleGuard ? providers : [...providers, { provide: APP_GUARD, useExisting: TransportsGuard }],
   }).compile();
   const app =
     adapter === 'fastify' ? moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter()) : moduleRef.createNestApplication();

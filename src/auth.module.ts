@@ -18,11 +18,12 @@ import { RoutePolicyService } from './authorization/route-table.js';
 import { RequestContextInterceptor } from './context/request-context.interceptor.js';
 import { AuthConfigError } from './errors/auth-error.js';
 import { AuthPipeline } from './guard/auth-pipeline.js';
+import { CookieJar } from './cookies/cookie-jar.js';
 import { JwtAuthGuard, NestAuthGuard } from './guard/auth.guard.js';
 import { RoutePolicyStamp } from './guard/policy-stamp.js';
 import { jwksControllerFor } from './jwks/jwks.controller.js';
 import { LoginService } from './login/login.service.js';
-import type { AuthModuleExtras, AuthModuleOptions, ResolvedAuthOptions } from './options/auth-options.js';
+import type { AuthModuleExtras, AuthModuleOptions, JwtOptions, ResolvedAuthOptions } from './options/auth-options.js';
 import { resolveAuthOptions, resolveExtras } from './options/resolve-options.js';
 import { JwtStrategy } from './passport/jwt.strategy.js';
 import { RevocationGate } from './revocation/revocation-gate.js';
@@ -46,6 +47,11 @@ const { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN, OPTIONS_TYPE, ASYNC_OPTIO
 export type AuthModuleForRootOptions = typeof OPTIONS_TYPE;
 /** What `forRootAsync()` takes: `useFactory` / `useClass` / `useExisting` (+ `inject`, `imports`) and the extras. */
 export type AuthModuleAsyncOptions = typeof ASYNC_OPTIONS_TYPE;
+
+/** `R` with no key that `Shape` does not have: a typo in an object literal becomes a compile error. */
+type Exactly<R, Shape> = R & Record<Exclude<keyof R, keyof Shape>, never>;
+/** The options a factory returns, checked at the top level and in `jwt`, where typos are likeliest. */
+type FactoryResult<R extends AuthModuleOptions> = Exactly<R, AuthModuleOptions> & { jwt: Exactly<R['jwt'], JwtOptions> };
 
 const EXTRAS = Symbol('AUTH_MODULE_EXTRAS');
 
@@ -119,6 +125,7 @@ function assemble(definition: DynamicModule, rawExtras: AuthModuleExtras): Dynam
       inject: [AuthStores, AUTH_OPTIONS],
     },
     AuditEmitter,
+    { provide: CookieJar, useFactory: (o: ResolvedAuthOptions) => new CookieJar(o.cookies), inject: [AUTH_OPTIONS] },
     AuthStores,
     ...storeTokenProviders,
     AuthUsers,
@@ -156,6 +163,7 @@ function assemble(definition: DynamicModule, rawExtras: AuthModuleExtras): Dynam
       RoutePolicyService,
       // Guards placed with @UseGuards are built in the app's modules: they need the pipeline.
       AuthPipeline,
+      CookieJar,
       ...storeTokenProviders.map((p) => p.provide),
     ],
   };
@@ -168,4 +176,13 @@ function assemble(definition: DynamicModule, rawExtras: AuthModuleExtras): Dynam
  * validated in options/, behaviour lives in the services.
  */
 @Module({})
-export class AuthModule extends ConfigurableModuleClass {}
+export class AuthModule extends ConfigurableModuleClass {
+  /** As the builder's, with the factory's result checked for unknown options (a returned object literal is not, otherwise). */
+  static override forRootAsync<R extends AuthModuleOptions>(
+    options: Omit<AuthModuleAsyncOptions, 'useFactory'> & {
+      useFactory?: (...args: any[]) => FactoryResult<R> | Promise<FactoryResult<R>>;
+    },
+  ): DynamicModule {
+    return super.forRootAsync(options as AuthModuleAsyncOptions);
+  }
+}

@@ -36,7 +36,8 @@ export class AuthService {
     return exposed(() => this.logins.login(username, password));
   }
 
-  refresh(refreshToken: string): Promise<TokenPair> {
+  /** With no argument and `cookies.enabled`, reads the refresh cookie (after the CSRF check). */
+  refresh(refreshToken?: string): Promise<TokenPair> {
     return exposed(() => this.sessions.refresh(refreshToken));
   }
 

@@ -3,7 +3,7 @@ import type { Carrier } from '../transports/carrier.js';
 import { bearerTokenOf, rawTokenOf } from './bearer.js';
 
 /** What a request presents. Sources read them; the authenticator turns them into a context. */
-export type Credential = { kind: 'bearer'; token: string } | { kind: 'api_key'; key: string };
+export type Credential = { kind: 'bearer'; token: string } | { kind: 'api_key'; key: string } | { kind: 'cookie'; token: string };
 
 /**
  * Reads one kind of credential from a carrier. Returns undefined when the

@@ -7,6 +7,7 @@ import { isAuthorized } from '../authorization/authorize.js';
 import type { RoutePolicy } from '../authorization/route-policy.js';
 import type { AuthContextData } from '../context/auth-context.js';
 import { readCredential, type Credential, type CredentialSource } from '../credentials/credential.js';
+import { CookieJar } from '../cookies/cookie-jar.js';
 import { AuthError } from '../errors/auth-error.js';
 import type { ResolvedAuthOptions } from '../options/auth-options.js';
 import { markGuarded, type Carrier } from '../transports/carrier.js';
@@ -28,6 +29,7 @@ export class AuthPipeline {
     private readonly authenticator: Authenticator,
     private readonly audit: AuditEmitter,
     @Inject(AUTH_OPTIONS) options: ResolvedAuthOptions,
+    private readonly cookies: CookieJar,
   ) {
     this.rejectInvalidOnPublic = options.publicRoutes.invalidToken === 'reject';
   }
@@ -46,7 +48,8 @@ export class AuthPipeline {
       if (policy.isPublic) return this.admitGuest(handler, carrier);
       throw failureFor(carrier, new AuthError('token_missing', 'no_credentials'), false);
     }
-    const bearer = credential.kind === 'bearer';
+    const bearer = credential.kind !== 'api_key';
+    const fromCookie = credential.kind === 'cookie';
     let auth: AuthContextData | Promise<AuthContextData>;
     try {
       auth = this.authenticator.authenticate(credential);
@@ -55,15 +58,16 @@ export class AuthPipeline {
     }
     if (auth instanceof Promise) {
       return auth.then(
-        (a) => this.admit(handler, carrier, policy, a),
+        (a) => this.admit(handler, carrier, policy, a, fromCookie),
         (err: unknown) => this.refuse(handler, carrier, policy, err, bearer),
       );
     }
-    return this.admit(handler, carrier, policy, auth);
+    return this.admit(handler, carrier, policy, auth, fromCookie);
   }
 
   /** Authenticated: record the principal, then authorize against the route's policy. */
-  private admit(handler: Function | undefined, carrier: Carrier, policy: RoutePolicy, auth: AuthContextData): true {
+  private admit(handler: Function | undefined, carrier: Carrier, policy: RoutePolicy, auth: AuthContextData, fromCookie = false): true {
+    if (fromCookie && !this.csrfPassed(carrier, policy, auth)) return this.admitGuest(handler, carrier);
     const target = carrier.target;
     target.auth = auth;
     target.user = principalOf(auth);
@@ -80,6 +84,28 @@ export class AuthPipeline {
     }
     markGuarded(handler, carrier, auth);
     return true;
+  }
+
+  /**
+   * The CSRF check of a call the access cookie authenticated. On a public route a failure leaves the caller
+   * a guest (false); on a private one it is 403 `csrf_failed`.
+   */
+  private csrfPassed(carrier: Carrier, policy: RoutePolicy, auth: AuthContextData): boolean {
+    try {
+      this.cookies.checkCsrf(carrier, auth);
+      return true;
+    } catch (err) {
+      if (!(err instanceof AuthError)) throw err;
+      if (policy.isPublic) return false;
+      this.audit.emit({
+        type: 'access.denied',
+        userId: auth.userId,
+        sessionId: auth.sessionId,
+        route: policy.route,
+        reason: `csrf_failed:${err.reason}`,
+      });
+      throw failureFor(carrier, err, false);
+    }
   }
 
   private admitGuest(handler: Function | undefined, carrier: Carrier): true {

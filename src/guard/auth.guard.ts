@@ -2,6 +2,8 @@ import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@ne
 import { AUTH_OPTIONS } from '../auth.constants.js';
 import { RoutePolicyCache } from '../authorization/route-policy.js';
 import { apiKeyHeaderSource, tokenHeaderSource, type CredentialSource } from '../credentials/credential.js';
+import { CookieJar } from '../cookies/cookie-jar.js';
+import { cookieCredentialSource } from '../credentials/cookie.js';
 import { AuthError } from '../errors/auth-error.js';
 import type { ResolvedAuthOptions } from '../options/auth-options.js';
 import { carrierOf } from '../transports/carrier.js';
@@ -37,9 +39,13 @@ abstract class PipelineGuard implements CanActivate {
  */
 @Injectable()
 export class NestAuthGuard extends PipelineGuard {
-  constructor(pipeline: AuthPipeline, @Inject(AUTH_OPTIONS) options: ResolvedAuthOptions) {
+  constructor(pipeline: AuthPipeline, @Inject(AUTH_OPTIONS) options: ResolvedAuthOptions, cookies: CookieJar) {
     const sources = [tokenHeaderSource(options.jwt.header)];
     if (options.apiKeys.enabled) sources.push(apiKeyHeaderSource(options.apiKeys.header));
+    // Last, and only when no credential header is sent: the header wins over the cookie.
+    if (cookies.enabled) {
+      sources.push(cookieCredentialSource(cookies, options.apiKeys.enabled ? [options.jwt.header, options.apiKeys.header] : [options.jwt.header]));
+    }
     super(pipeline, sources);
   }
 }

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { availableParallelism } from 'node:os';
 import { AuditEmitter } from '../audit/audit.emitter.js';
 import { currentContext } from '../context/request-context.js';
+import { CookieJar } from '../cookies/cookie-jar.js';
 import { AuthError } from '../errors/auth-error.js';
 import { SessionService } from '../sessions/session.service.js';
 import { clientOf } from '../sessions/client-of.js';
@@ -27,11 +28,14 @@ export class LoginService {
     private readonly sessions: SessionService,
     private readonly audit: AuditEmitter,
     codec: TokenCodec,
+    private readonly cookies: CookieJar,
   ) {
     this.fingerprint = new UsernameFingerprint(codec.ring.signingKey?.signKey);
   }
 
   async login(username: string, password: string): Promise<TokenPair> {
+    // Login CSRF: a foreign page posting the form is refused before any password work.
+    this.cookies.checkLoginOrigin(currentContext()?.carrier);
     const ip = clientOf(currentContext()?.carrier).ip;
     const fail = (reason: string, userId?: string, known = false): never => {
       // A known user's name is safe to log; an unknown one may be a password typed in the wrong field.

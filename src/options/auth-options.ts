@@ -2,6 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import type { Type } from '@nestjs/common';
 import type { ApiKeyStore } from '../api-keys/api-key.types.js';
 import type { AuditSink } from '../audit/audit-event.js';
+import type { CookiesOptions, ResolvedCookieOptions } from '../cookies/cookie.options.js';
 import type { RevocationStore, UserCutoffStore } from '../revocation/revocation-store.js';
 import type { SessionStore } from '../sessions/session-store.js';
 import type { JwsAlgorithm, JwtKeyOptions } from '../tokens/token.types.js';
@@ -92,6 +93,8 @@ export interface AuthModuleOptions {
   audit?: AuditSink;
   /** [Date.now] */
   clock?: AuthClock;
+  /** Carry the session in httpOnly cookies for browsers, with CSRF protection [off]. */
+  cookies?: CookiesOptions;
 }
 
 /** Settings that shape the module itself (its providers and routes), given beside the options. */
@@ -131,4 +134,5 @@ export interface ResolvedAuthOptions {
   publicRoutes: { invalidToken: 'ignore' | 'reject' };
   audit?: AuditSink;
   clock: AuthClock;
+  cookies: ResolvedCookieOptions;
 }

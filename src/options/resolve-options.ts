@@ -1,3 +1,4 @@
+import { resolveCookieOptions } from '../cookies/cookie.options.js';
 import { AuthConfigError } from '../errors/auth-error.js';
 import { JWS_ALGORITHMS, type JwsAlgorithm } from '../tokens/token.types.js';
 import type {
@@ -12,7 +13,7 @@ import type {
 
 /** The option names, checked against the option types by the compiler: a key added there must be added here. */
 const TOP_LEVEL = keysOf<AuthModuleOptions>({
-  jwt: 1, users: 1, passwordHasher: 1, store: 1, stores: 1, revocation: 1, apiKeys: 1, publicRoutes: 1, audit: 1, clock: 1,
+  jwt: 1, users: 1, passwordHasher: 1, store: 1, stores: 1, revocation: 1, apiKeys: 1, publicRoutes: 1, audit: 1, clock: 1, cookies: 1,
 });
 const EXTRAS = keysOf<AuthModuleExtras>({ globalGuard: 1, jwksRoute: 1, isGlobal: 1 });
 const JWT_KEYS = keysOf<JwtOptions>({
@@ -227,8 +228,9 @@ export function resolveAuthOptions(raw: AuthModuleOptions): ResolvedAuthOptions 
     invalidToken = v;
   }
   const { store: revocationStore, ...revocation } = resolveRevocation(raw.revocation);
+  const jwt = resolveJwt(raw.jwt);
   return {
-    jwt: resolveJwt(raw.jwt),
+    jwt,
     users: raw.users,
     passwordHasher: raw.passwordHasher,
     store: resolveStore(raw.store),
@@ -237,6 +239,7 @@ export function resolveAuthOptions(raw: AuthModuleOptions): ResolvedAuthOptions 
     apiKeys: resolveApiKeys(raw.apiKeys),
     publicRoutes: { invalidToken },
     audit: raw.audit,
+    cookies: resolveCookieOptions(raw.cookies, jwt),
     clock: raw.clock ?? { now: Date.now },
   };
 }

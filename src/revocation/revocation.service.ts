@@ -1,6 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { AuditEmitter } from '../audit/audit.emitter.js';
 import { AUTH_OPTIONS } from '../auth.constants.js';
+import { currentContext } from '../context/request-context.js';
+import { CookieJar } from '../cookies/cookie-jar.js';
 import type { ResolvedAuthOptions } from '../options/auth-options.js';
 import { SessionService } from '../sessions/session.service.js';
 import { TokenIssuer } from '../tokens/token-issuer.js';
@@ -15,6 +17,7 @@ export class RevocationService {
     private readonly sessions: SessionService,
     private readonly audit: AuditEmitter,
     @Inject(AUTH_OPTIONS) private readonly options: ResolvedAuthOptions,
+    private readonly cookies: CookieJar,
   ) {}
 
   /** One token, given as the token itself (access or refresh) or as its `jti`. */
@@ -40,6 +43,9 @@ export class RevocationService {
     await this.gate.cutOffUser(userId, new Date(this.options.clock.now()));
     await this.sessions.endAllForUser(userId, 'revoke_all');
     this.audit.emit({ type: 'token.revoked', userId, reason: 'revoke_all' });
+    // The caller signing themself out everywhere: this browser's cookies go too.
+    const context = currentContext();
+    if (context?.auth?.userId === userId) this.cookies.clear(context.carrier);
   }
 
   purgeExpired(): Promise<number> {

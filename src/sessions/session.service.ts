@@ -4,6 +4,8 @@ import { AuditEmitter } from '../audit/audit.emitter.js';
 import { AUTH_OPTIONS } from '../auth.constants.js';
 import type { AuthContextData } from '../context/auth-context.js';
 import { currentContext, requireAuthenticatedContext } from '../context/request-context.js';
+import { CookieJar } from '../cookies/cookie-jar.js';
+import { AUTH_ERROR_STATUS } from '../errors/messages.js';
 import { AuthError } from '../errors/auth-error.js';
 import type { ResolvedAuthOptions } from '../options/auth-options.js';
 import { RevocationGate } from '../revocation/revocation-gate.js';
@@ -40,6 +42,7 @@ export class SessionService {
     private readonly users: AuthUsers,
     private readonly audit: AuditEmitter,
     @Inject(AUTH_OPTIONS) private readonly options: ResolvedAuthOptions,
+    private readonly cookies: CookieJar,
   ) {}
 
   private now(): Date {
@@ -61,10 +64,30 @@ export class SessionService {
       ip: client.ip,
     });
     this.audit.emit({ type: 'login.succeeded', userId, username: user.username.slice(0, 150), sessionId: sid, ip: client.ip });
-    return pair;
+    // Inside an HTTP request with `cookies.enabled`: the cookies go on its response, and the body may withhold the tokens.
+    return this.cookies.setSession(currentContext()?.carrier, pair, sid) as TokenPair;
   }
 
-  async refresh(refreshToken: string): Promise<TokenPair> {
+  /** With no argument and `cookies.enabled`, the refresh token comes from the refresh cookie, after the CSRF check. */
+  async refresh(refreshToken?: string): Promise<TokenPair> {
+    if (refreshToken === undefined || refreshToken === '') {
+      const carrier = currentContext()?.carrier;
+      const fromCookie = this.cookies.refreshTokenOf(carrier);
+      if (fromCookie !== undefined) {
+        try {
+          return await this.refreshWith(fromCookie);
+        } catch (err) {
+          // A refresh cookie that can never work again (reused, revoked, expired) is dropped from the browser.
+          if (err instanceof AuthError && AUTH_ERROR_STATUS[err.code] === 401) this.cookies.clear(carrier);
+          throw err;
+        }
+      }
+      throw new AuthError('token_missing', 'no_refresh_token');
+    }
+    return this.refreshWith(refreshToken);
+  }
+
+  private async refreshWith(refreshToken: string): Promise<TokenPair> {
     const claims = this.tokens.verify(refreshToken, 'refresh');
     const sid = claims.sid;
     if (typeof sid !== 'string') throw new AuthError('token_invalid', 'refresh_token_without_session');
@@ -95,6 +118,7 @@ export class SessionService {
     if (auth.backend !== 'jwt' || claims === undefined) throw new AuthError('token_missing', 'logout_without_access_token');
     if (auth.sessionId) await this.endById(auth.sessionId, auth.userId, 'logout');
     await this.gate.revokeJti(claims.jti, new Date(claims.exp * 1000), { userId: auth.userId, reason: 'logout' });
+    this.cookies.clear(currentContext()?.carrier);
   }
 
   async list(): Promise<SessionInfo[]> {
@@ -151,8 +175,9 @@ export class SessionService {
     const { pair, refresh } = this.tokens.sessionPair(user, sid, refreshTtl);
     const won = await sessions.rotate(sid, fromJti, refresh.claims.jti, now, jwt.slidingSessions ? expiresAt : undefined);
     if (!won) return this.notCurrent(session, fromJti, now, presented);
-    this.audit.emit({ type: 'token.refreshed', userId, sessionId: sid, ip: clientOf(currentContext()?.carrier).ip });
-    return pair;
+    const carrier = currentContext()?.carrier;
+    this.audit.emit({ type: 'token.refreshed', userId, sessionId: sid, ip: clientOf(carrier).ip });
+    return this.cookies.setSession(carrier, pair, sid) as TokenPair;
   }
 
   /** A refresh token that is no longer current came back: within the grace period only refuse, else end the session. */

@@ -96,6 +96,8 @@ export class RevocationGate {
   private strictFailing = false;
   private readonly instanceId = randomUUID();
   private readonly logger = new Logger('RevocationGate');
+  private readonly listeners = new Set<() => void>();
+  private notifyPending = false;
 
   constructor(
     private readonly stores: GateStores,
@@ -264,19 +266,44 @@ export class RevocationGate {
     else if (!(err instanceof AuthError)) this.logger.error(`${what}: ${messageOf(err)}`);
   }
 
+  /**
+   * Calls `listener` (at most once per tick) after the gate learnt of a
+   * revocation, an ended session or a cut-off, from this instance, a poll or
+   * the channel: live connections are checked again then, not per message.
+   * Returns the function that removes it.
+   */
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private changed(): void {
+    if (this.notifyPending || this.listeners.size === 0) return;
+    this.notifyPending = true;
+    queueMicrotask(() => {
+      this.notifyPending = false;
+      for (const listener of this.listeners) listener();
+    });
+  }
+
   private noteRevoked(jti: string, expiresAtMs: number): void {
+    if (!this.revoked.has(jti)) this.changed();
     this.revoked.set(jti, Math.max(expiresAtMs, this.revoked.get(jti) ?? 0));
   }
 
   /** Kept for an access token's life from when this gate learnt of it: the writer's clock does not matter. */
   private noteEnded(sid: string, learntAt: number): void {
     const until = learntAt + this.options.accessTokenTtl * 1000;
+    if (!this.ended.has(sid)) this.changed();
     if ((this.ended.get(sid) ?? 0) < until) this.ended.set(sid, until);
   }
 
   private noteCutoff(userId: string, atMs: number): void {
     const seconds = Math.floor(atMs / 1000);
-    if ((this.cutoffs.get(userId) ?? -Infinity) < seconds) this.cutoffs.set(userId, seconds);
+    if ((this.cutoffs.get(userId) ?? -Infinity) < seconds) {
+      this.cutoffs.set(userId, seconds);
+      this.changed();
+    }
   }
 
   private apply(kind: RevocationChange['kind'], subject: string, atMs: number, now: number): void {

@@ -5,6 +5,7 @@ export interface RedisLike {
   eval(script: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>;
   del(...keys: string[]): Promise<number>;
   quit(): Promise<unknown>;
+  disconnect?(): void;
 }
 
 /** INCR, and PEXPIRE only when this hit opened the window (or the key somehow has no expiry): one atomic step. */
@@ -59,7 +60,12 @@ export class RedisThrottleStore implements ThrottleStore {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    if (this.options.ownsClient) await this.client.quit().catch(() => undefined);
+    if (!this.options.ownsClient) return;
+    // QUIT waits for an answer a dead or hung server never sends: give it a moment, then drop the socket.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.client.quit().catch(() => undefined), new Promise((r) => (timer = setTimeout(r, 500)))]);
+    clearTimeout(timer);
+    this.client.disconnect?.();
   }
 }
 

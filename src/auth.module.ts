@@ -28,6 +28,9 @@ import { JwtStrategy } from './passport/jwt.strategy.js';
 import { RevocationGate } from './revocation/revocation-gate.js';
 import { resolveRevocationChannel } from './revocation/resolve-channel.js';
 import { loadTransportPeers } from './transports/optional-peers.js';
+import { LoginThrottle } from './throttle/login-throttle.js';
+import { loginThrottleProviders } from './throttle/throttle.providers.js';
+import { THROTTLE_STORE } from './throttle/throttle-store.js';
 import { RevocationService } from './revocation/revocation.service.js';
 import { SessionService } from './sessions/session.service.js';
 import { AuthStores, storeTokenProviders } from './store/auth-stores.js';
@@ -137,6 +140,7 @@ function assemble(definition: DynamicModule, rawExtras: AuthModuleExtras): Dynam
     JwtStrategy,
     RoutePolicyService,
     AuthLifecycle,
+    ...loginThrottleProviders,
     { provide: APP_INTERCEPTOR, useClass: RequestContextInterceptor },
     extras.globalGuard
       ? { provide: APP_GUARD, useFactory: (guard: NestAuthGuard) => guard, inject: [NestAuthGuard] }
@@ -156,6 +160,8 @@ function assemble(definition: DynamicModule, rawExtras: AuthModuleExtras): Dynam
       JwtAuthGuard,
       JwtStrategy,
       RoutePolicyService,
+      LoginThrottle,
+      THROTTLE_STORE,
       // Guards placed with @UseGuards are built in the app's modules: they need the pipeline.
       AuthPipeline,
       // The transports module authenticates connections with these.

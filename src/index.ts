@@ -52,3 +52,21 @@ export type { JwsAlgorithm, JwtKeyOptions } from './tokens/token.types.js';
 export { definePermissions, type PermissionCatalog, type TypedPermissionRequired, type PermissionHolder, type NonEmpty } from './decorators/define-permissions.js';
 export { printRouteTable, formatRouteTable, describeAccess, assertPermissionsInCatalog } from './route-table/route-table.js';
 export { collectRoutes, type AuthRoute } from './route-table/collect-routes.js';
+
+// Login protection (#12): failed-login limits on a shared store, the bounded password-check queue.
+export { LoginThrottle, LoginAttempt } from './throttle/login-throttle.js';
+export { SkipLoginThrottle } from './throttle/skip-login-throttle.decorator.js';
+export { THROTTLE_STORE, type ThrottleStore, type ThrottleHit } from './throttle/throttle-store.js';
+export { InMemoryThrottleStore } from './throttle/in-memory-throttle.store.js';
+export { RedisThrottleStore } from './throttle/redis-throttle.store.js';
+export type { LoginThrottleOptions, ThrottleLimit } from './throttle/login-throttle.options.js';
+export { TooManyAttemptsException, AuthBusyException } from './throttle/throttle-errors.js';
+
+// Revocation push channels (#16) and bounded stores.
+export { REVOCATION_CHANNEL, type RevocationChannel, type RevocationEvent, type RevocationChannelListener } from './revocation/revocation-channel.js';
+export { PostgresRevocationChannel } from './revocation/postgres-revocation.channel.js';
+export { RedisRevocationChannel } from './revocation/redis-revocation.channel.js';
+export type { RevocationChannelOption } from './revocation/resolve-channel.js';
+export type { RevocationFeed, RevocationChange } from './revocation/revocation-feed.js';
+export type { RevocationVerdict, RevocationClaims } from './revocation/revocation-gate.js';
+export { boundStore } from './store/bounded-store.js';

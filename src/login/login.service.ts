@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import { availableParallelism } from 'node:os';
 import { AuditEmitter } from '../audit/audit.emitter.js';
 import { currentContext } from '../context/request-context.js';
 import { CookieJar } from '../cookies/cookie-jar.js';
@@ -9,7 +8,8 @@ import { clientOf } from '../sessions/client-of.js';
 import { TokenCodec } from '../tokens/token-codec.js';
 import type { TokenPair } from '../tokens/token-issuer.js';
 import { AuthUsers } from '../users/auth-users.js';
-import { ConcurrencyLimit } from './concurrency-limit.js';
+import { LoginThrottle } from '../throttle/login-throttle.js';
+import type { AuthUserRecord } from '../users/user.types.js';
 import { UsernameFingerprint } from './username-fingerprint.js';
 
 /**
@@ -19,14 +19,13 @@ import { UsernameFingerprint } from './username-fingerprint.js';
  */
 @Injectable()
 export class LoginService {
-  /** Leaves at least one core to the requests already authenticated. */
-  private readonly passwordChecks = new ConcurrencyLimit(Math.max(1, availableParallelism() - 1));
   private readonly fingerprint: UsernameFingerprint;
 
   constructor(
     private readonly users: AuthUsers,
     private readonly sessions: SessionService,
     private readonly audit: AuditEmitter,
+    private readonly throttle: LoginThrottle,
     codec: TokenCodec,
     private readonly cookies: CookieJar,
   ) {
@@ -47,13 +46,28 @@ export class LoginService {
       return fail('malformed');
     }
     const { users, hasher } = this.users;
-    const user = await users.findByUsername(username);
-    // The same password work whether or not the user exists: timing must not tell which usernames are real.
-    const hash = user ? user.passwordHash : await this.users.dummyPasswordHash();
-    const passwordOk = await this.passwordChecks.run(() => hasher.verify(hash, password));
-    if (!user) return fail('unknown_user');
-    if (!passwordOk) return fail('bad_password', String(user.id), true);
-    if (user.isActive === false) return fail('inactive', String(user.id), true);
+    // Over a limit: 429 before any lookup or hashing, for real and unknown usernames alike.
+    const attempt = await this.throttle.check(username, ip);
+    let user: AuthUserRecord | null;
+    let passwordOk: boolean;
+    try {
+      user = await users.findByUsername(username);
+      // The same password work whether or not the user exists: timing must not tell which usernames are real.
+      const hash = user ? user.passwordHash : await this.users.dummyPasswordHash();
+      // In the bounded queue: 503 auth_busy beyond it, dropped when the client has gone.
+      passwordOk = await this.throttle.verifyPassword(() => hasher.verify(hash, password));
+    } catch (err) {
+      await attempt.abandoned(); // no password was checked: it does not count
+      throw err;
+    }
+    if (!user || !passwordOk || user.isActive === false) {
+      await attempt.failed();
+      if (!user) return fail('unknown_user');
+      if (!passwordOk) return fail('bad_password', String(user.id), true);
+      return fail('inactive', String(user.id), true);
+    }
+    await attempt.succeeded();
+    await this.throttle.rehashIfNeeded(user, password);
     return this.sessions.start(user);
   }
 }

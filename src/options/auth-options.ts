@@ -6,6 +6,7 @@ import type { CookiesOptions, ResolvedCookieOptions } from '../cookies/cookie.op
 import type { RevocationStore, UserCutoffStore } from '../revocation/revocation-store.js';
 import type { RevocationChannelOption } from '../revocation/resolve-channel.js';
 import type { SessionStore } from '../sessions/session-store.js';
+import type { LoginThrottleOptions, ResolvedLoginThrottleOptions } from '../throttle/login-throttle.options.js';
 import type { JwsAlgorithm, JwtKeyOptions } from '../tokens/token.types.js';
 import type { PasswordHasher, UserProvider } from '../users/user.types.js';
 
@@ -102,6 +103,8 @@ export interface AuthModuleOptions {
   audit?: AuditSink;
   /** [Date.now] */
   clock?: AuthClock;
+  /** Failed-login limits and the bounded password-check queue [on, see README]; `false` turns the counting off. */
+  loginThrottle?: LoginThrottleOptions | false;
   /** Carry the session in httpOnly cookies for browsers, with CSRF protection [off]. */
   cookies?: CookiesOptions;
 }
@@ -143,5 +146,6 @@ export interface ResolvedAuthOptions {
   publicRoutes: { invalidToken: 'ignore' | 'reject' };
   audit?: AuditSink;
   clock: AuthClock;
+  loginThrottle: ResolvedLoginThrottleOptions;
   cookies: ResolvedCookieOptions;
 }

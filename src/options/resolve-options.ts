@@ -2,6 +2,7 @@ import { resolveCookieOptions } from '../cookies/cookie.options.js';
 import { AuthConfigError } from '../errors/auth-error.js';
 import { JWS_ALGORITHMS, type JwsAlgorithm } from '../tokens/token.types.js';
 import { isRevocationChannel } from '../revocation/resolve-channel.js';
+import { resolveLoginThrottleOptions } from '../throttle/login-throttle.options.js';
 import type {
   AuthModuleExtras,
   AuthModuleOptions,
@@ -14,7 +15,7 @@ import type {
 
 /** The option names, checked against the option types by the compiler: a key added there must be added here. */
 const TOP_LEVEL = keysOf<AuthModuleOptions>({
-  jwt: 1, users: 1, passwordHasher: 1, store: 1, stores: 1, revocation: 1, apiKeys: 1, publicRoutes: 1, audit: 1, clock: 1, cookies: 1,
+  jwt: 1, users: 1, passwordHasher: 1, store: 1, stores: 1, revocation: 1, apiKeys: 1, publicRoutes: 1, audit: 1, clock: 1, loginThrottle: 1, cookies: 1,
 });
 const EXTRAS = keysOf<AuthModuleExtras>({ globalGuard: 1, jwksRoute: 1, isGlobal: 1 });
 const JWT_KEYS = keysOf<JwtOptions>({
@@ -259,6 +260,7 @@ export function resolveAuthOptions(raw: AuthModuleOptions): ResolvedAuthOptions 
     audit: raw.audit,
     cookies: resolveCookieOptions(raw.cookies, jwt),
     clock: raw.clock ?? { now: Date.now },
+    loginThrottle: resolveLoginThrottleOptions(raw.loginThrottle, raw as never),
   };
 }
 

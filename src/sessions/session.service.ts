@@ -15,6 +15,7 @@ import type { VerifiedClaims } from '../tokens/token.types.js';
 import { AuthUsers } from '../users/auth-users.js';
 import type { AuthUserRecord } from '../users/user.types.js';
 import { clientOf } from './client-of.js';
+import { LoginThrottle } from '../throttle/login-throttle.js';
 import type { SessionRecord } from './session-store.js';
 
 /** A session as its owner may see it: never a token or a token id. */
@@ -43,6 +44,7 @@ export class SessionService {
     private readonly audit: AuditEmitter,
     @Inject(AUTH_OPTIONS) private readonly options: ResolvedAuthOptions,
     private readonly cookies: CookieJar,
+    private readonly throttle: LoginThrottle,
   ) {}
 
   private now(): Date {
@@ -69,7 +71,22 @@ export class SessionService {
   }
 
   /** With no argument and `cookies.enabled`, the refresh token comes from the refresh cookie, after the CSRF check. */
+  /** Rotates a refresh token (given, or the refresh cookie). Invalid refresh tokens are bounded per IP (`loginThrottle.refreshPerIp`). */
   async refresh(refreshToken?: string): Promise<TokenPair> {
+    const attempt = await this.throttle.checkRefresh(clientOf(currentContext()?.carrier).ip);
+    try {
+      const pair = await this.refreshOnce(refreshToken);
+      await attempt.succeeded();
+      return pair;
+    } catch (err) {
+      // A refused token counts against the IP; a store that failed does not.
+      if (err instanceof AuthError && AUTH_ERROR_STATUS[err.code] === 401) await attempt.failed();
+      else await attempt.abandoned();
+      throw err;
+    }
+  }
+
+  private async refreshOnce(refreshToken: string | undefined): Promise<TokenPair> {
     if (refreshToken === undefined || refreshToken === '') {
       const carrier = currentContext()?.carrier;
       const fromCookie = this.cookies.refreshTokenOf(carrier);

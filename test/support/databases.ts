@@ -20,7 +20,7 @@ export interface DbTarget {
   reset(): Promise<void>;
 }
 
-const TABLES = ['auth_session_rotations', 'auth_sessions', 'auth_revoked_tokens', 'auth_user_cutoffs', 'auth_api_keys', 'auth_revocation_log', 'migrations'];
+const TABLES = ['auth_session_rotations', 'auth_sessions', 'auth_revoked_tokens', 'auth_user_cutoffs', 'auth_api_keys', 'auth_revocation_log', 'auth_throttle_counters', 'migrations'];
 
 function sqliteTarget(): DbTarget {
   let file = join(mkdtempSync(join(tmpdir(), 'nest-auth-')), 'auth.sqlite');

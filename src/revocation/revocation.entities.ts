@@ -1,4 +1,4 @@
-import { EntitySchema } from 'typeorm';
+import { entitySchema } from '../store/entity-schema.js';
 import { idColumn, timeColumn } from '../store/columns.js';
 
 export interface RevokedTokenRow {
@@ -9,7 +9,7 @@ export interface RevokedTokenRow {
   reason: string | null;
 }
 
-export const RevokedTokenEntity = new EntitySchema<RevokedTokenRow>({
+export const RevokedTokenEntity = entitySchema<RevokedTokenRow>({
   name: 'AuthRevokedToken',
   tableName: 'auth_revoked_tokens',
   columns: {
@@ -31,7 +31,7 @@ export interface UserCutoffRow {
   updatedAt: Date;
 }
 
-export const UserCutoffEntity = new EntitySchema<UserCutoffRow>({
+export const UserCutoffEntity = entitySchema<UserCutoffRow>({
   name: 'AuthUserCutoff',
   tableName: 'auth_user_cutoffs',
   columns: {
@@ -64,7 +64,7 @@ const seqNumber = {
  * One row per revocation, ended session and cut-off, written in the same
  * transaction as the change itself. Polling `seq > cursor` needs no clock at all.
  */
-export const RevocationLogEntity = new EntitySchema<RevocationLogRow>({
+export const RevocationLogEntity = entitySchema<RevocationLogRow>({
   name: 'AuthRevocationLog',
   tableName: 'auth_revocation_log',
   columns: {

@@ -1,4 +1,5 @@
-import { LessThan, MoreThan, MoreThanOrEqual, type DataSource, type EntityManager, type Repository } from 'typeorm';
+import type { DataSource, EntityManager, Repository } from 'typeorm';
+import { typeorm } from '../store/typeorm-runtime.js';
 import {
   RevocationLogEntity,
   RevokedTokenEntity,
@@ -25,6 +26,7 @@ export class TypeOrmRevocationStore implements RevocationStore {
   }
 
   async revoke(jti: string, expiresAt: Date, meta: { userId?: string; reason?: string } = {}): Promise<void> {
+    const { LessThan } = await typeorm();
     await this.dataSource.transaction(async (m) => {
       const repo = m.getRepository(RevokedTokenEntity);
       // Idempotent: a second revoke of the same id never shortens how long it is kept.
@@ -44,6 +46,7 @@ export class TypeOrmRevocationStore implements RevocationStore {
   }
 
   async purgeExpired(now: Date = new Date()): Promise<number> {
+    const { LessThan } = await typeorm();
     const result = await this.repo.delete({ expiresAt: LessThan(now) });
     await purgeChanges(this.dataSource, 'jti', now);
     return result.affected ?? 0;
@@ -51,6 +54,7 @@ export class TypeOrmRevocationStore implements RevocationStore {
 
   /** Time-based feed, kept for custom setups; the gate reads `TypeOrmRevocationFeed` instead. */
   async revokedSince(since: Date): Promise<Array<{ jti: string; expiresAt: Date; revokedAt: Date }>> {
+    const { MoreThanOrEqual } = await typeorm();
     return this.repo.find({ select: { jti: true, expiresAt: true, revokedAt: true }, where: { revokedAt: MoreThanOrEqual(since) } });
   }
 }
@@ -68,6 +72,7 @@ export class TypeOrmUserCutoffStore implements UserCutoffStore {
   }
 
   async set(userId: string, at: Date): Promise<void> {
+    const { LessThan } = await typeorm();
     const now = new Date(this.clock());
     await this.dataSource.transaction(async (m) => {
       const repo = m.getRepository(UserCutoffEntity);
@@ -83,11 +88,13 @@ export class TypeOrmUserCutoffStore implements UserCutoffStore {
   }
 
   async since(since: Date): Promise<Array<{ userId: string; at: Date }>> {
+    const { MoreThanOrEqual } = await typeorm();
     const rows = await this.repo.find({ where: { updatedAt: MoreThanOrEqual(since) } });
     return rows.map((r) => ({ userId: r.userId, at: r.cutoffAt }));
   }
 
   async purgeOlderThan(before: Date): Promise<number> {
+    const { LessThan } = await typeorm();
     const affected = (await this.repo.delete({ cutoffAt: LessThan(before) })).affected ?? 0;
     await purgeChanges(this.dataSource, 'cutoff', before);
     return affected;
@@ -103,6 +110,7 @@ export class TypeOrmRevocationFeed implements RevocationFeed {
   }
 
   async changesAfter(after: number, limit: number): Promise<RevocationChange[]> {
+    const { MoreThan } = await typeorm();
     return this.repo.find({ where: { seq: MoreThan(after) }, order: { seq: 'ASC' }, take: limit });
   }
 }
@@ -119,6 +127,7 @@ export async function appendChanges(m: EntityManager, kind: RevocationChangeKind
  * restart, and an emptied table would hand out numbers the gates have passed.
  */
 export async function purgeChanges(dataSource: DataSource, kind: RevocationChangeKind, before: Date): Promise<void> {
+  const { LessThan } = await typeorm();
   const repo = dataSource.getRepository(RevocationLogEntity);
   const newest = await repo.find({ select: { seq: true }, order: { seq: 'DESC' }, take: 1 });
   if (newest.length === 0) return;

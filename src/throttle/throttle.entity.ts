@@ -1,4 +1,4 @@
-import { EntitySchema } from 'typeorm';
+import { entitySchema } from '../store/entity-schema.js';
 import { idColumn, timeColumn } from '../store/columns.js';
 
 export interface ThrottleCounterRow {
@@ -8,7 +8,7 @@ export interface ThrottleCounterRow {
 }
 
 /** One fixed-window counter of the login throttle. */
-export const ThrottleCounterEntity = new EntitySchema<ThrottleCounterRow>({
+export const ThrottleCounterEntity = entitySchema<ThrottleCounterRow>({
   name: 'AuthThrottleCounter',
   tableName: 'auth_throttle_counters',
   columns: {

@@ -123,7 +123,7 @@ describe('key ring and JWKS', () => {
 
 describe('key checks at boot name the option', () => {
   const here = dirname(fileURLToPath(import.meta.url));
-  const wycheproofE1 = JSON.parse(readFileSync(join(here, '../../../shared/vectors/json_web_key_test.json'), 'utf8')).testGroups.find(
+  const wycheproofE1 = JSON.parse(readFileSync(join(here, '../vectors/wycheproof/json_web_key_test.json'), 'utf8')).testGroups.find(
     (g: { comment: string }) => g.comment === 'exponentOne',
   ).private.keys[0];
   const weak = generateKeyPairSync('rsa', { modulusLength: 1024 });

@@ -7,9 +7,9 @@ import { ApiKeyService, AuthService, PermissionRequired, StaffOnly, SuperuserOnl
 import { bootApp, SECRET } from '../support/app.js';
 import { enabledDatabases, migratedDataSource, type DbTarget } from '../support/databases.js';
 import { CapturingLogger } from '../support/logger.js';
+import { sleep } from '../support/time.js';
 
 const SYNC_MS = 50;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 @Controller('keyed')
 class KeyedController {

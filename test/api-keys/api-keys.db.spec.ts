@@ -3,7 +3,15 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { Controller, Get, Req, type INestApplication } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import request from 'supertest';
-import { ApiKeyService, AuthService, PermissionRequired, StaffOnly, SuperuserOnly, type AuditEvent, type AuthModuleOptions } from '../../src/index.js';
+import {
+  ApiKeyService,
+  AuthService,
+  PermissionRequired,
+  StaffOnly,
+  SuperuserOnly,
+  type AuditEvent,
+  type AuthModuleOptions,
+} from '../../src/index.js';
 import { bootApp, SECRET } from '../support/app.js';
 import { enabledDatabases, migratedDataSource, type DbTarget } from '../support/databases.js';
 import { CapturingLogger } from '../support/logger.js';

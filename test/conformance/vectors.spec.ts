@@ -37,17 +37,34 @@ function verdict(jws: unknown, keys: () => KeyRing): 'valid' | 'invalid' {
   }
 }
 
-interface WycheproofTest { tcId: number; jws: unknown; result: 'valid' | 'invalid'; comment: string }
-interface WycheproofGroup { comment: string; private: Record<string, unknown>; public?: Record<string, unknown>; tests: WycheproofTest[] }
+interface WycheproofTest {
+  tcId: number;
+  jws: unknown;
+  result: 'valid' | 'invalid';
+  comment: string;
+}
+interface WycheproofGroup {
+  comment: string;
+  private: Record<string, unknown>;
+  public?: Record<string, unknown>;
+  tests: WycheproofTest[];
+}
 
 function runFile(file: string, ringOf: (group: WycheproofGroup) => KeyRing) {
   const data = JSON.parse(read(file)) as { testGroups: WycheproofGroup[] };
   const outcomes = data.testGroups.flatMap((group) =>
-    group.tests.map((t) => ({ tcId: t.tcId, expected: t.result, actual: verdict(t.jws, () => ringOf(group)), comment: `${group.comment}/${t.comment}` })),
+    group.tests.map((t) => ({
+      tcId: t.tcId,
+      expected: t.result,
+      actual: verdict(t.jws, () => ringOf(group)),
+      comment: `${group.comment}/${t.comment}`,
+    })),
   );
   const counted = outcomes.filter((o) => EXCLUDED[o.tcId] === undefined);
   const matched = counted.filter((o) => o.actual === o.expected).length;
-  process.stdout.write(`${file}: expected verdicts matched ${matched} / ${counted.length} (excluded ${outcomes.length - counted.length} of ${outcomes.length})\n`);
+  process.stdout.write(
+    `${file}: expected verdicts matched ${matched} / ${counted.length} (excluded ${outcomes.length - counted.length} of ${outcomes.length})\n`,
+  );
   return counted.filter((o) => o.actual !== o.expected);
 }
 

@@ -38,7 +38,9 @@ describe('the attack catalogue against a running app', () => {
   }
 
   test('control: a well-formed token signed the same way passes (so the refusals below are the checks, not the harness)', async () => {
-    const res = await request(hsApp.getHttpServer()).get('/private').set('Authorization', `Bearer ${forgeToken(header(), claims(iss))}`);
+    const res = await request(hsApp.getHttpServer())
+      .get('/private')
+      .set('Authorization', `Bearer ${forgeToken(header(), claims(iss))}`);
     expect(res.status).toBe(200);
     const rs = forgeToken({ alg: 'RS256', typ: 'at+jwt', kid: 'rs-1' }, claims(), rsa.privateKey);
     expect((await request(rsApp.getHttpServer()).get('/private').set('Authorization', `Bearer ${rs}`)).status).toBe(200);
@@ -178,7 +180,10 @@ describe('the attack catalogue against a running app', () => {
 
   test('oversized token and deeply nested payload: refused before they cost anything', async () => {
     await expectRefused(hsApp, forgeToken(header(), claims({ ...iss, pad: 'x'.repeat(9000) })));
-    await expectRefused(hsApp, hs(JSON.stringify(header()), JSON.stringify(claims(iss)).replace('}', `,"deep":${'['.repeat(2000)}${']'.repeat(2000)}}`)));
+    await expectRefused(
+      hsApp,
+      hs(JSON.stringify(header()), JSON.stringify(claims(iss)).replace('}', `,"deep":${'['.repeat(2000)}${']'.repeat(2000)}}`)),
+    );
   });
 
   test('token-type confusion: a refresh token, typ JWT and no typ are not access tokens', async () => {
@@ -192,7 +197,9 @@ describe('the attack catalogue against a running app', () => {
     await expectRefused(hsApp, forgeToken(header(), claims({ aud: 'api' })));
     await expectRefused(hsApp, forgeToken(header(), claims({ iss: 'https://iss.test', aud: 'other' })));
     await expectRefused(hsApp, forgeToken(header(), claims({ iss: 'https://iss.test' })));
-    const ok = await request(hsApp.getHttpServer()).get('/private').set('Authorization', `Bearer ${forgeToken(header(), claims({ iss: 'https://iss.test', aud: ['x', 'api'] }))}`);
+    const ok = await request(hsApp.getHttpServer())
+      .get('/private')
+      .set('Authorization', `Bearer ${forgeToken(header(), claims({ iss: 'https://iss.test', aud: ['x', 'api'] }))}`);
     expect(ok.status).toBe(200);
   });
 

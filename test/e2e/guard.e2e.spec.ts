@@ -81,7 +81,10 @@ describe.each(ADAPTERS)('global guard on %s', (adapter) => {
       ['bad signature', async () => `Bearer ${forgeAccessToken({}, {}, 'another-secret-of-at-least-32-bytes!!')}`],
       ['wrong typ', async () => `Bearer ${forgeAccessToken({}, { typ: 'JWT' })}`],
       ['nbf in the future', async () => `Bearer ${forgeAccessToken({ nbf: Math.floor(Date.now() / 1000) + 3600 })}`],
-      ['iat in the future', async () => `Bearer ${forgeAccessToken({ iat: Math.floor(Date.now() / 1000) + 3600, exp: Math.floor(Date.now() / 1000) + 3700 })}`],
+      [
+        'iat in the future',
+        async () => `Bearer ${forgeAccessToken({ iat: Math.floor(Date.now() / 1000) + 3600, exp: Math.floor(Date.now() / 1000) + 3700 })}`,
+      ],
       ['payload not a JSON object', async () => `Bearer ${signText(JSON.stringify(accessHeader()), '[1,2,3]')}`],
     ];
     test.each(cases)('%s', async (_name, header) => {

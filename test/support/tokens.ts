@@ -38,7 +38,10 @@ export function forgeToken(
 ): string {
   const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
   const alg = String(header.alg);
-  if (HMAC[alg]) return `${input}.${createHmac(HMAC[alg], key as string | Buffer).update(input).digest('base64url')}`;
+  if (HMAC[alg])
+    return `${input}.${createHmac(HMAC[alg], key as string | Buffer)
+      .update(input)
+      .digest('base64url')}`;
   if (alg !== 'RS256' && alg !== 'ES256') throw new Error(`forgeToken: no signer for alg ${alg}`);
   const privateKey = key as KeyObject;
   const signature = cryptoSign('sha256', Buffer.from(input), alg === 'ES256' ? { key: privateKey, dsaEncoding } : privateKey);
@@ -46,5 +49,8 @@ export function forgeToken(
 }
 
 /** An access token with the default header and claims plus overrides, signed with `key` (the app's secret by default). */
-export const forgeAccessToken = (claims: Record<string, unknown> = {}, header: Record<string, unknown> = {}, key: string | Buffer | KeyObject = SECRET) =>
-  forgeToken(accessHeader(header), accessClaims(claims), key);
+export const forgeAccessToken = (
+  claims: Record<string, unknown> = {},
+  header: Record<string, unknown> = {},
+  key: string | Buffer | KeyObject = SECRET,
+) => forgeToken(accessHeader(header), accessClaims(claims), key);

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import type { AuthStores } from '../store/create-stores.js';
+import type { AuthStores } from '../store/auth-stores.js';
 
 export type RevocationVerdict = 'token_revoked' | 'auth_unavailable' | null;
 
@@ -73,11 +73,11 @@ export class RevocationGate {
     return this.checkMemory(jti, sid, userId, iat);
   }
 
-  /** The check of the configured mode, for callers that can await (service, passport strategy). The guard uses the two below directly to stay synchronous. */
-  check(jti: string, sid: string | undefined, userId: string, iat: number): Promise<RevocationVerdict> {
+  /** The check of the configured mode: synchronous in `cached` mode (no promise on the hot path), a promise in `strict`. */
+  check(claims: { jti: string; sid?: string; sub: string; iat: number }): RevocationVerdict | Promise<RevocationVerdict> {
     return this.options.consistency === 'strict'
-      ? this.checkStrict(jti, sid, userId, iat)
-      : Promise.resolve(this.checkCached(jti, sid, userId, iat));
+      ? this.checkStrict(claims.jti, claims.sid, claims.sub, claims.iat)
+      : this.checkCached(claims.jti, claims.sid, claims.sub, claims.iat);
   }
 
   /** `strict` mode: asks the stores (and this instance's memory, which is always at least as fresh for its own writes). */

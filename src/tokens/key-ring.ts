@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey, createSecretKey, KeyObject, type JsonWebKey } from 'node:crypto';
-import type { ResolvedJwtOptions } from '../auth.options.js';
+import type { ResolvedJwtOptions } from '../options/auth-options.js';
 import { AuthConfigError, AuthError } from '../errors/auth-error.js';
 import { ALGORITHMS, isAlgorithm } from './algorithms.js';
 import { hasRocaFingerprint } from './roca.js';

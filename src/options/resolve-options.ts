@@ -1,12 +1,39 @@
-import { AuthConfigError } from './errors/auth-error.js';
-import type { AuthModuleOptions, ResolvedAuthOptions, ResolvedJwtOptions } from './auth.options.js';
-import { JWS_ALGORITHMS, type JwsAlgorithm } from './tokens/token.types.js';
+import { resolveCookieOptions } from '../cookies/cookie.options.js';
+import { AuthConfigError } from '../errors/auth-error.js';
+import { JWS_ALGORITHMS, type JwsAlgorithm } from '../tokens/token.types.js';
+import type {
+  AuthModuleExtras,
+  AuthModuleOptions,
+  JwtOptions,
+  ResolvedAuthOptions,
+  ResolvedJwtOptions,
+  RevocationOptions,
+  StoresOptions,
+} from './auth-options.js';
 
-const TOP_LEVEL = ['jwt', 'users', 'passwordHasher', 'store', 'revocation', 'apiKeys', 'globalGuard', 'publicRoutes', 'audit', 'jwksRoute'];
-const JWT_KEYS = [
-  'secret', 'privateKey', 'publicKey', 'keys', 'algorithms', 'issuer', 'audience', 'accessTokenTtl', 'refreshTokenTtl',
-  'slidingSessions', 'refreshReuseGraceSeconds', 'clockTolerance', 'header', 'maxTokenLength', 'maxTokenLifetime',
-];
+/** The option names, checked against the option types by the compiler: a key added there must be added here. */
+const TOP_LEVEL = keysOf<AuthModuleOptions>({
+  jwt: 1, users: 1, passwordHasher: 1, store: 1, stores: 1, revocation: 1, apiKeys: 1, publicRoutes: 1, audit: 1, clock: 1, cookies: 1,
+});
+const EXTRAS = keysOf<AuthModuleExtras>({ globalGuard: 1, jwksRoute: 1, isGlobal: 1 });
+const JWT_KEYS = keysOf<JwtOptions>({
+  secret: 1, privateKey: 1, publicKey: 1, keys: 1, algorithms: 1, issuer: 1, audience: 1, accessTokenTtl: 1, refreshTokenTtl: 1,
+  slidingSessions: 1, refreshReuseGraceSeconds: 1, clockTolerance: 1, header: 1, maxTokenLength: 1, maxTokenLifetime: 1,
+});
+const REVOCATION_KEYS = keysOf<RevocationOptions>({ store: 1, syncIntervalMs: 1, consistency: 1, storeTimeoutMs: 1 });
+const STORES_KEYS = keysOf<StoresOptions>({ sessions: 1, revocations: 1, cutoffs: 1, apiKeys: 1 });
+
+/** The methods each store must have, so a wrong object fails the boot and not the first request. */
+const STORE_METHODS: Readonly<Record<keyof StoresOptions, string[]>> = {
+  sessions: ['create', 'find', 'rotate', 'rotatedOutAt', 'end', 'endAllForUser', 'listForUser', 'endedSince', 'purgeEndedBefore'],
+  revocations: ['revoke', 'isRevoked', 'purgeExpired'],
+  cutoffs: ['set', 'get', 'since', 'purgeOlderThan'],
+  apiKeys: ['insert', 'findByPrefix', 'list', 'revoke', 'touch'],
+};
+
+function keysOf<T>(keys: Record<keyof Required<T>, 1>): readonly string[] {
+  return Object.keys(keys);
+}
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -58,8 +85,14 @@ function resolveAlgorithms(value: unknown): JwsAlgorithm[] {
 }
 
 function resolveJwt(raw: unknown): ResolvedJwtOptions {
-  if (!isObject(raw)) throw new AuthConfigError('jwt', 'is required (an object with at least a key)');
+  if (!isObject(raw)) throw new AuthConfigError('jwt', 'is required (an object with at least a key: jwt.secret, jwt.privateKey or jwt.keys)');
   onlyKnown(raw, JWT_KEYS, 'jwt.');
+  for (const key of ['secret', 'privateKey', 'publicKey'] as const) {
+    // `secret: process.env.JWT_SECRET` with the variable unset: say so, rather than "no key".
+    if (key in raw && (raw[key] === undefined || raw[key] === '')) {
+      throw new AuthConfigError(`jwt.${key}`, `is empty (${raw[key] === '' ? "''" : 'undefined'}): if it comes from an environment variable, that variable is not set`);
+    }
+  }
   const accessTokenTtl = positiveInt(raw.accessTokenTtl, 'jwt.accessTokenTtl', 900);
   const refreshTokenTtl = positiveInt(raw.refreshTokenTtl, 'jwt.refreshTokenTtl', 1_209_600);
   const audience = raw.audience;
@@ -106,10 +139,10 @@ function resolveStore(raw: unknown): ResolvedAuthOptions['store'] {
   throw new AuthConfigError('store', "must be 'memory', 'typeorm' or { type: 'typeorm', dataSource: 'name' }");
 }
 
-function resolveRevocation(raw: unknown): ResolvedAuthOptions['revocation'] {
-  if (raw === undefined) return { syncIntervalMs: 1000, consistency: 'cached' };
+function resolveRevocation(raw: unknown): ResolvedAuthOptions['revocation'] & { store?: RevocationOptions['store'] } {
+  if (raw === undefined) return { syncIntervalMs: 1000, consistency: 'cached', storeTimeoutMs: 2000 };
   if (!isObject(raw)) throw new AuthConfigError('revocation', 'must be an object');
-  onlyKnown(raw, ['store', 'syncIntervalMs', 'consistency'], 'revocation.');
+  onlyKnown(raw, REVOCATION_KEYS, 'revocation.');
   if (raw.store !== undefined && !hasMethods(raw.store, ['revoke', 'isRevoked', 'purgeExpired'])) {
     throw new AuthConfigError('revocation.store', 'must implement RevocationStore (revoke, isRevoked, purgeExpired)');
   }
@@ -124,9 +157,10 @@ function resolveRevocation(raw: unknown): ResolvedAuthOptions['revocation'] {
     );
   }
   return {
-    store: raw.store as ResolvedAuthOptions['revocation']['store'],
+    store: raw.store as RevocationOptions['store'],
     syncIntervalMs: positiveInt(raw.syncIntervalMs, 'revocation.syncIntervalMs', 1000),
     consistency,
+    storeTimeoutMs: positiveInt(raw.storeTimeoutMs, 'revocation.storeTimeoutMs', 2000),
   };
 }
 
@@ -142,9 +176,38 @@ function resolveApiKeys(raw: unknown): ResolvedAuthOptions['apiKeys'] {
   return { enabled: raw.enabled, header: optionalString(raw.header, 'apiKeys.header')?.toLowerCase() ?? 'x-api-key', pepper };
 }
 
+function resolveStores(raw: unknown, revocationStore: RevocationOptions['store'], consistency: string): StoresOptions {
+  if (raw !== undefined && !isObject(raw)) throw new AuthConfigError('stores', 'must be an object');
+  const given = (raw ?? {}) as Record<string, unknown>;
+  onlyKnown(given, STORES_KEYS, 'stores.');
+  for (const [name, methods] of Object.entries(STORE_METHODS)) {
+    const store = given[name];
+    if (store !== undefined && !hasMethods(store, methods)) {
+      throw new AuthConfigError(`stores.${name}`, `must implement ${methods.join(', ')}`);
+    }
+  }
+  if (revocationStore !== undefined && given.revocations !== undefined) {
+    throw new AuthConfigError('revocation.store', 'and stores.revocations both given: keep one');
+  }
+  const revocations = (given.revocations ?? revocationStore) as StoresOptions['revocations'];
+  if (consistency === 'cached' && revocations !== undefined && typeof revocations.revokedSince !== 'function') {
+    const option = revocationStore !== undefined ? 'revocation.store' : 'stores.revocations';
+    throw new AuthConfigError(
+      option,
+      "has no revokedSince(), so other instances' revocations could never reach the cache: implement it or use consistency: 'strict'",
+    );
+  }
+  return { ...(given as StoresOptions), revocations };
+}
+
 /** Validates what the app gave and fills the defaults. Throws `AuthConfigError` naming the option. */
 export function resolveAuthOptions(raw: AuthModuleOptions): ResolvedAuthOptions {
   if (!isObject(raw)) throw new AuthConfigError('options', 'AuthModule needs an options object');
+  for (const key of Object.keys(raw)) {
+    if (EXTRAS.includes(key)) {
+      throw new AuthConfigError(key, 'shapes the module itself: give it to forRootAsync() beside useFactory, not in the options the factory returns');
+    }
+  }
   onlyKnown(raw, TOP_LEVEL, '');
   if (raw.users !== undefined && typeof raw.users !== 'function' && !hasMethods(raw.users, ['findByUsername', 'findById'])) {
     throw new AuthConfigError('users', 'must be a UserProvider class or instance (findByUsername, findById)');
@@ -152,9 +215,7 @@ export function resolveAuthOptions(raw: AuthModuleOptions): ResolvedAuthOptions 
   if (raw.passwordHasher !== undefined && !hasMethods(raw.passwordHasher, ['hash', 'verify'])) {
     throw new AuthConfigError('passwordHasher', 'must implement PasswordHasher (hash, verify)');
   }
-  if (raw.globalGuard !== undefined && typeof raw.globalGuard !== 'boolean') {
-    throw new AuthConfigError('globalGuard', 'must be a boolean');
-  }
+  if (raw.clock !== undefined && !hasMethods(raw.clock, ['now'])) throw new AuthConfigError('clock', 'must be an AuthClock ({ now(): number })');
   if (raw.audit !== undefined && !hasMethods(raw.audit, ['emit'])) {
     throw new AuthConfigError('audit', 'must be an AuditSink (emit)');
   }
@@ -166,15 +227,34 @@ export function resolveAuthOptions(raw: AuthModuleOptions): ResolvedAuthOptions 
     if (v !== 'ignore' && v !== 'reject') throw new AuthConfigError('publicRoutes.invalidToken', "must be 'ignore' or 'reject'");
     invalidToken = v;
   }
+  const { store: revocationStore, ...revocation } = resolveRevocation(raw.revocation);
+  const jwt = resolveJwt(raw.jwt);
   return {
-    jwt: resolveJwt(raw.jwt),
+    jwt,
     users: raw.users,
     passwordHasher: raw.passwordHasher,
     store: resolveStore(raw.store),
-    revocation: resolveRevocation(raw.revocation),
+    stores: resolveStores(raw.stores, revocationStore, revocation.consistency),
+    revocation,
     apiKeys: resolveApiKeys(raw.apiKeys),
-    globalGuard: raw.globalGuard ?? true,
     publicRoutes: { invalidToken },
     audit: raw.audit,
+    cookies: resolveCookieOptions(raw.cookies, jwt),
+    clock: raw.clock ?? { now: Date.now },
+  };
+}
+
+/** The extras, checked while the module is defined (they decide its providers and routes). */
+export function resolveExtras(raw: AuthModuleExtras): Required<Omit<AuthModuleExtras, 'jwksRoute'>> & { jwksPath: string | undefined } {
+  if (raw.globalGuard !== undefined && typeof raw.globalGuard !== 'boolean') throw new AuthConfigError('globalGuard', 'must be a boolean');
+  if (raw.isGlobal !== undefined && typeof raw.isGlobal !== 'boolean') throw new AuthConfigError('isGlobal', 'must be a boolean');
+  const jwksRoute = raw.jwksRoute;
+  if (jwksRoute !== undefined && typeof jwksRoute !== 'boolean' && (typeof jwksRoute !== 'string' || jwksRoute.length === 0)) {
+    throw new AuthConfigError('jwksRoute', 'must be true, false or a route path');
+  }
+  return {
+    globalGuard: raw.globalGuard ?? true,
+    isGlobal: raw.isGlobal ?? true,
+    jwksPath: jwksRoute === true ? '.well-known/jwks.json' : jwksRoute || undefined,
   };
 }

@@ -10,26 +10,26 @@ import { AuthError } from '../errors/auth-error.js';
  */
 export function bearerTokenOf(value: unknown): string | undefined {
   if (value === undefined || value === '') return undefined;
-  if (typeof value !== 'string') throw new AuthError('token_invalid', 'Malformed Authorization header');
+  if (typeof value !== 'string') throw new AuthError('token_invalid', 'malformed_authorization_header');
   if (value.length < 6 || value.slice(0, 6).toLowerCase() !== 'bearer') return undefined;
-  if (value.length === 6) throw new AuthError('token_invalid', 'Bearer scheme without a token');
+  if (value.length === 6) throw new AuthError('token_invalid', 'bearer_without_token');
   if (value.charCodeAt(6) !== 32) {
     // "Bearerx ..." is another scheme; "Bearer\t..." is a malformed bearer header.
-    if (value.charCodeAt(6) === 9) throw new AuthError('token_invalid', 'Malformed Authorization header');
+    if (value.charCodeAt(6) === 9) throw new AuthError('token_invalid', 'malformed_authorization_header');
     return undefined;
   }
   let start = 7;
   while (start < value.length && value.charCodeAt(start) === 32) start++;
-  if (start === value.length) throw new AuthError('token_invalid', 'Bearer scheme without a token');
+  if (start === value.length) throw new AuthError('token_invalid', 'bearer_without_token');
   const token = start === 7 ? value.slice(7) : value.slice(start);
-  if (hasWhitespace(token)) throw new AuthError('token_invalid', 'The Authorization header must carry exactly one token');
+  if (hasWhitespace(token)) throw new AuthError('token_invalid', 'more_than_one_token');
   return token;
 }
 
 /** A raw token in a custom header (`jwt.header`). */
 export function rawTokenOf(value: unknown): string | undefined {
   if (value === undefined || value === '') return undefined;
-  if (typeof value !== 'string' || hasWhitespace(value)) throw new AuthError('token_invalid', 'Malformed token header');
+  if (typeof value !== 'string' || hasWhitespace(value)) throw new AuthError('token_invalid', 'malformed_token_header');
   return value;
 }
 

@@ -1,0 +1,59 @@
+import { Injectable } from '@nestjs/common';
+import { availableParallelism } from 'node:os';
+import { AuditEmitter } from '../audit/audit.emitter.js';
+import { currentContext } from '../context/request-context.js';
+import { CookieJar } from '../cookies/cookie-jar.js';
+import { AuthError } from '../errors/auth-error.js';
+import { SessionService } from '../sessions/session.service.js';
+import { clientOf } from '../sessions/client-of.js';
+import { TokenCodec } from '../tokens/token-codec.js';
+import type { TokenPair } from '../tokens/token-issuer.js';
+import { AuthUsers } from '../users/auth-users.js';
+import { ConcurrencyLimit } from './concurrency-limit.js';
+import { UsernameFingerprint } from './username-fingerprint.js';
+
+/**
+ * Username and password in, a session out. Unknown user, wrong password and
+ * inactive user give the same answer after the same work: the password check
+ * runs against a dummy hash when the user does not exist.
+ */
+@Injectable()
+export class LoginService {
+  /** Leaves at least one core to the requests already authenticated. */
+  private readonly passwordChecks = new ConcurrencyLimit(Math.max(1, availableParallelism() - 1));
+  private readonly fingerprint: UsernameFingerprint;
+
+  constructor(
+    private readonly users: AuthUsers,
+    private readonly sessions: SessionService,
+    private readonly audit: AuditEmitter,
+    codec: TokenCodec,
+    private readonly cookies: CookieJar,
+  ) {
+    this.fingerprint = new UsernameFingerprint(codec.ring.signingKey?.signKey);
+  }
+
+  async login(username: string, password: string): Promise<TokenPair> {
+    // Login CSRF: a foreign page posting the form is refused before any password work.
+    this.cookies.checkLoginOrigin(currentContext()?.carrier);
+    const ip = clientOf(currentContext()?.carrier).ip;
+    const fail = (reason: string, userId?: string, known = false): never => {
+      // A known user's name is safe to log; an unknown one may be a password typed in the wrong field.
+      const shown = known && typeof username === 'string' ? username.slice(0, 150) : this.fingerprint.of(username);
+      this.audit.emit({ type: 'login.failed', username: shown, userId, ip, reason });
+      throw new AuthError('invalid_credentials', reason);
+    };
+    if (typeof username !== 'string' || typeof password !== 'string' || username.length === 0 || password.length === 0) {
+      return fail('malformed');
+    }
+    const { users, hasher } = this.users;
+    const user = await users.findByUsername(username);
+    // The same password work whether or not the user exists: timing must not tell which usernames are real.
+    const hash = user ? user.passwordHash : await this.users.dummyPasswordHash();
+    const passwordOk = await this.passwordChecks.run(() => hasher.verify(hash, password));
+    if (!user) return fail('unknown_user');
+    if (!passwordOk) return fail('bad_password', String(user.id), true);
+    if (user.isActive === false) return fail('inactive', String(user.id), true);
+    return this.sessions.start(user);
+  }
+}

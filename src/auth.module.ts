@@ -16,7 +16,6 @@ import { AuthService } from './auth.service.js';
 import { Authenticator } from './authentication/authenticator.js';
 import { RoutePolicyService } from './authorization/route-table.js';
 import { RequestContextInterceptor } from './context/request-context.interceptor.js';
-import { AuthConfigError } from './errors/auth-error.js';
 import { AuthPipeline } from './guard/auth-pipeline.js';
 import { CookieJar } from './cookies/cookie-jar.js';
 import { JwtAuthGuard, NestAuthGuard } from './guard/auth.guard.js';
@@ -27,6 +26,7 @@ import type { AuthModuleExtras, AuthModuleOptions, JwtOptions, ResolvedAuthOptio
 import { resolveAuthOptions, resolveExtras } from './options/resolve-options.js';
 import { JwtStrategy } from './passport/jwt.strategy.js';
 import { RevocationGate } from './revocation/revocation-gate.js';
+import { resolveRevocationChannel } from './revocation/resolve-channel.js';
 import { RevocationService } from './revocation/revocation.service.js';
 import { SessionService } from './sessions/session.service.js';
 import { AuthStores, storeTokenProviders } from './store/auth-stores.js';
@@ -71,11 +71,10 @@ class AuthLifecycle implements OnModuleInit, OnApplicationShutdown {
     this.routes.build(this.extras.globalGuard, isModuleGuard);
     await this.users.resolve();
     await this.stores.resolve();
-    try {
-      await this.gate.start();
-    } catch (err) {
-      throw storeStartError(err, this.options);
+    if (this.options.revocation.consistency === 'cached') {
+      this.gate.attachChannel(resolveRevocationChannel(this.options.revocation.channel, this.stores.dataSource));
     }
+    await this.gate.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -88,17 +87,6 @@ function isModuleGuard(guard: unknown): boolean {
   // AuthGuard('jwt') of @nestjs/passport is a mixin class: tell it by its shape, it runs the module's strategy.
   const proto = (typeof guard === 'function' ? guard.prototype : undefined) as Record<string, unknown> | undefined;
   return typeof proto?.getAuthenticateOptions === 'function' && typeof proto?.handleRequest === 'function';
-}
-
-/** A store that cannot be read at boot: a missing table says which migrations to run. */
-function storeStartError(err: unknown, options: ResolvedAuthOptions): Error {
-  if (options.store.type === 'typeorm' && err instanceof Error && err.name === 'QueryFailedError') {
-    return new AuthConfigError(
-      'store',
-      `the module's tables cannot be read in DataSource "${options.store.dataSource}" (${err.message}): run authMigrations.sqlite, authMigrations.postgres or authMigrations.mysql for your database (or synchronize in development)`,
-    );
-  }
-  return err instanceof Error ? err : new Error(String(err));
 }
 
 function assemble(definition: DynamicModule, rawExtras: AuthModuleExtras): DynamicModule {
@@ -119,6 +107,8 @@ function assemble(definition: DynamicModule, rawExtras: AuthModuleExtras): Dynam
             syncIntervalMs: o.revocation.syncIntervalMs,
             accessTokenTtl: o.jwt.accessTokenTtl,
             maxTokenLifetime: o.jwt.maxTokenLifetime,
+            storeTimeoutMs: o.revocation.storeTimeoutMs,
+            channelSyncIntervalMs: o.revocation.channelSyncIntervalMs,
           },
           () => o.clock.now(),
         ),

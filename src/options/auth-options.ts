@@ -4,6 +4,7 @@ import type { ApiKeyStore } from '../api-keys/api-key.types.js';
 import type { AuditSink } from '../audit/audit-event.js';
 import type { CookiesOptions, ResolvedCookieOptions } from '../cookies/cookie.options.js';
 import type { RevocationStore, UserCutoffStore } from '../revocation/revocation-store.js';
+import type { RevocationChannelOption } from '../revocation/resolve-channel.js';
 import type { SessionStore } from '../sessions/session-store.js';
 import type { JwsAlgorithm, JwtKeyOptions } from '../tokens/token.types.js';
 import type { PasswordHasher, UserProvider } from '../users/user.types.js';
@@ -50,6 +51,14 @@ export interface RevocationOptions {
   consistency?: 'cached' | 'strict';
   /** The longest any store call may take before it counts as a failure (503 `auth_unavailable`) [2000]. */
   storeTimeoutMs?: number;
+  /**
+   * Where revocations are pushed to the other instances at once, polling staying as the safety net:
+   * `'auto'` [default: PostgreSQL LISTEN/NOTIFY when the TypeORM store is on PostgreSQL, else none], `'none'`,
+   * `'postgres'`, `{ type: 'redis', url?, channel? }` (needs ioredis), or a `RevocationChannel`.
+   */
+  channel?: RevocationChannelOption;
+  /** The safety-net poll interval while a channel is up [max(10 × syncIntervalMs, 10000)]. */
+  channelSyncIntervalMs?: number;
 }
 
 /** Stores of your own, each replacing the one `store` gives. */
@@ -129,7 +138,7 @@ export interface ResolvedAuthOptions {
   passwordHasher?: PasswordHasher;
   store: { type: 'memory' } | { type: 'typeorm'; dataSource: string };
   stores: StoresOptions;
-  revocation: Defaulted<Omit<RevocationOptions, 'store'>, 'syncIntervalMs' | 'consistency' | 'storeTimeoutMs'>;
+  revocation: Defaulted<Omit<RevocationOptions, 'store'>, 'syncIntervalMs' | 'consistency' | 'storeTimeoutMs' | 'channelSyncIntervalMs'>;
   apiKeys: Defaulted<ApiKeysOptions, 'header'>;
   publicRoutes: { invalidToken: 'ignore' | 'reject' };
   audit?: AuditSink;

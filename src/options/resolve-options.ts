@@ -1,6 +1,7 @@
 import { resolveCookieOptions } from '../cookies/cookie.options.js';
 import { AuthConfigError } from '../errors/auth-error.js';
 import { JWS_ALGORITHMS, type JwsAlgorithm } from '../tokens/token.types.js';
+import { isRevocationChannel } from '../revocation/resolve-channel.js';
 import type {
   AuthModuleExtras,
   AuthModuleOptions,
@@ -20,7 +21,7 @@ const JWT_KEYS = keysOf<JwtOptions>({
   secret: 1, privateKey: 1, publicKey: 1, keys: 1, algorithms: 1, issuer: 1, audience: 1, accessTokenTtl: 1, refreshTokenTtl: 1,
   slidingSessions: 1, refreshReuseGraceSeconds: 1, clockTolerance: 1, header: 1, maxTokenLength: 1, maxTokenLifetime: 1,
 });
-const REVOCATION_KEYS = keysOf<RevocationOptions>({ store: 1, syncIntervalMs: 1, consistency: 1, storeTimeoutMs: 1 });
+const REVOCATION_KEYS = keysOf<RevocationOptions>({ store: 1, syncIntervalMs: 1, consistency: 1, storeTimeoutMs: 1, channel: 1, channelSyncIntervalMs: 1 });
 const STORES_KEYS = keysOf<StoresOptions>({ sessions: 1, revocations: 1, cutoffs: 1, apiKeys: 1 });
 
 /** The methods each store must have, so a wrong object fails the boot and not the first request. */
@@ -140,7 +141,7 @@ function resolveStore(raw: unknown): ResolvedAuthOptions['store'] {
 }
 
 function resolveRevocation(raw: unknown): ResolvedAuthOptions['revocation'] & { store?: RevocationOptions['store'] } {
-  if (raw === undefined) return { syncIntervalMs: 1000, consistency: 'cached', storeTimeoutMs: 2000 };
+  if (raw === undefined) return { syncIntervalMs: 1000, consistency: 'cached', storeTimeoutMs: 2000, channelSyncIntervalMs: 10_000 };
   if (!isObject(raw)) throw new AuthConfigError('revocation', 'must be an object');
   onlyKnown(raw, REVOCATION_KEYS, 'revocation.');
   if (raw.store !== undefined && !hasMethods(raw.store, ['revoke', 'isRevoked', 'purgeExpired'])) {
@@ -156,11 +157,28 @@ function resolveRevocation(raw: unknown): ResolvedAuthOptions['revocation'] & { 
       "has no revokedSince(), so other instances' revocations could never reach the cache: implement it or use consistency: 'strict'",
     );
   }
+  const syncIntervalMs = positiveInt(raw.syncIntervalMs, 'revocation.syncIntervalMs', 1000);
+  const channelSyncIntervalMs = positiveInt(raw.channelSyncIntervalMs, 'revocation.channelSyncIntervalMs', Math.max(10 * syncIntervalMs, 10_000));
+  if (channelSyncIntervalMs < syncIntervalMs) throw new AuthConfigError('revocation.channelSyncIntervalMs', 'must be at least revocation.syncIntervalMs');
+  const channel: unknown = raw.channel;
+  if (
+    channel !== undefined &&
+    !['auto', 'none', 'postgres'].includes(channel as string) &&
+    !(isObject(channel) && (channel.type === 'postgres' || channel.type === 'redis')) &&
+    !isRevocationChannel(channel)
+  ) {
+    throw new AuthConfigError('revocation.channel', "must be 'auto', 'none', 'postgres', { type: 'postgres' | 'redis', ... } or a RevocationChannel");
+  }
+  if (isObject(channel) && typeof channel.channel === 'string' && !/^[a-z_][a-z0-9_]{0,62}$/.test(channel.channel)) {
+    throw new AuthConfigError('revocation.channel', 'channel names are lower-case letters, digits and _ (at most 63)');
+  }
   return {
     store: raw.store as RevocationOptions['store'],
-    syncIntervalMs: positiveInt(raw.syncIntervalMs, 'revocation.syncIntervalMs', 1000),
+    syncIntervalMs,
     consistency,
     storeTimeoutMs: positiveInt(raw.storeTimeoutMs, 'revocation.storeTimeoutMs', 2000),
+    channel: channel as RevocationOptions['channel'],
+    channelSyncIntervalMs,
   };
 }
 

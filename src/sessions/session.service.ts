@@ -92,7 +92,7 @@ export class SessionService {
     const sid = claims.sid;
     if (typeof sid !== 'string') throw new AuthError('token_invalid', 'refresh_token_without_session');
     // Refresh is rare: ask the store itself, whatever the consistency mode.
-    const verdict = await this.gate.checkStrict(claims.jti, sid, claims.sub, claims.iat);
+    const verdict = await this.gate.checkInStore({ jti: claims.jti, sid, sub: claims.sub, iat: claims.iat });
     if (verdict !== null) throw new AuthError(verdict, 'refresh_token_revoked');
     return this.rotate(sid, claims.sub, claims.jti, true);
   }

@@ -7,9 +7,11 @@ import { AUTH_OPTIONS } from '../auth.constants.js';
 import { AuthConfigError } from '../errors/auth-error.js';
 import type { ResolvedAuthOptions } from '../options/auth-options.js';
 import { InMemoryRevocationStore, InMemoryUserCutoffStore } from '../revocation/in-memory-revocation.store.js';
+import { InMemoryRevocationLog, type RevocationFeed } from '../revocation/revocation-feed.js';
 import type { RevocationStore, UserCutoffStore } from '../revocation/revocation-store.js';
 import { InMemorySessionStore } from '../sessions/in-memory-session.store.js';
 import type { SessionStore } from '../sessions/session-store.js';
+import { boundStore } from './bounded-store.js';
 
 /** Injection tokens of the stores, for apps that read them (after the module has initialised). */
 export const SESSION_STORE = Symbol('SESSION_STORE');
@@ -31,6 +33,10 @@ export class AuthStores {
   revocations!: RevocationStore;
   cutoffs!: UserCutoffStore;
   apiKeys!: ApiKeyStore;
+  /** The clock-independent change log the gate polls (absent for a set of custom stores that keeps none). */
+  feed: RevocationFeed | undefined;
+  /** The TypeORM DataSource, when the stores live in one (the PostgreSQL push channel uses it). */
+  dataSource: DataSource | undefined;
   private readonly logger = new Logger('AuthModule');
 
   constructor(
@@ -39,21 +45,31 @@ export class AuthStores {
   ) {}
 
   async resolve(): Promise<void> {
-    const { store, stores } = this.options;
+    const { store, stores, revocation } = this.options;
+    let made: { sessions: SessionStore; revocations: RevocationStore; cutoffs: UserCutoffStore; apiKeys: ApiKeyStore; feed: RevocationFeed };
     if (store.type === 'memory') {
-      this.sessions = stores.sessions ?? new InMemorySessionStore();
-      this.revocations = stores.revocations ?? new InMemoryRevocationStore();
-      this.cutoffs = stores.cutoffs ?? new InMemoryUserCutoffStore();
-      this.apiKeys = stores.apiKeys ?? new InMemoryApiKeyStore();
-      return;
+      const log = new InMemoryRevocationLog();
+      made = {
+        sessions: new InMemorySessionStore(log),
+        revocations: new InMemoryRevocationStore(log),
+        cutoffs: new InMemoryUserCutoffStore(log),
+        apiKeys: new InMemoryApiKeyStore(),
+        feed: log,
+      };
+    } else {
+      this.dataSource = await this.resolveDataSource(store.dataSource);
+      const typeorm = await import('./typeorm-stores.js');
+      made = typeorm.createTypeOrmStores(this.dataSource);
+      await typeorm.checkTables(this.dataSource, store.dataSource);
     }
-    const dataSource = await this.resolveDataSource(store.dataSource);
-    const typeorm = await import('./typeorm-stores.js');
-    const made = typeorm.createTypeOrmStores(dataSource);
-    this.sessions = stores.sessions ?? made.sessions;
-    this.revocations = stores.revocations ?? made.revocations;
-    this.cutoffs = stores.cutoffs ?? made.cutoffs;
-    this.apiKeys = stores.apiKeys ?? made.apiKeys;
+    // Every store call is bounded: one that fails or hangs is a 503 `auth_unavailable` within storeTimeoutMs.
+    const bound = <T extends object>(value: T, name: string): T => boundStore(value, revocation.storeTimeoutMs, name);
+    this.sessions = bound(stores.sessions ?? made.sessions, 'sessions');
+    this.revocations = bound(stores.revocations ?? made.revocations, 'revocations');
+    this.cutoffs = bound(stores.cutoffs ?? made.cutoffs, 'cutoffs');
+    this.apiKeys = bound(stores.apiKeys ?? made.apiKeys, 'apiKeys');
+    // A custom session or cut-off store writes no change log: the gate then polls the stores by time.
+    this.feed = stores.sessions || stores.cutoffs ? undefined : bound(made.feed, 'feed');
   }
 
   private async resolveDataSource(name: string): Promise<DataSource> {

@@ -56,10 +56,16 @@ function sqliteTarget(): DbTarget {
   };
 }
 
-function serverTarget(name: 'postgres' | 'mysql', serverUrl: string): DbTarget {
-  // MariaDB reports column defaults its own way: TypeORM must be told which server it talks to.
-  const type = name === 'mysql' && process.env.AUTH_TEST_MYSQL_FLAVOR !== 'mysql' ? 'mariadb' : name;
-  const quote = (identifier: string) => (name === 'mysql' ? `\`${identifier}\`` : `"${identifier}"`);
+/** A name no other run or suite uses: for databases, and for pub/sub channels on shared servers. */
+export const uniqueTestName = (prefix: string) => `${prefix}_${process.pid}_${randomBytes(5).toString('hex')}`;
+
+/**
+ * Creates a new, empty database on the server `serverUrl` names (connecting
+ * to the database in that URL for the statement) and returns the URL of the
+ * new one; it is dropped after the suite.
+ */
+export async function createTestDatabase(kind: 'postgres' | 'mysql', serverUrl: string): Promise<string> {
+  const type = typeOrmType(kind);
   const admin = async (sql: string) => {
     const ds = await new DataSource({ type, url: serverUrl } as DataSourceOptions).initialize();
     try {
@@ -68,21 +74,29 @@ function serverTarget(name: 'postgres' | 'mysql', serverUrl: string): DbTarget {
       await ds.destroy();
     }
   };
-  let database: string | undefined;
+  const name = uniqueTestName('auth_t');
+  const quoted = kind === 'mysql' ? `\`${name}\`` : `"${name}"`;
+  await admin(`CREATE DATABASE ${quoted}`);
+  // FORCE: a connection a failed test left open must not keep the database alive.
+  cleanups.push(() => admin(`DROP DATABASE IF EXISTS ${quoted}${kind === 'postgres' ? ' WITH (FORCE)' : ''}`));
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+// MariaDB reports column defaults its own way: TypeORM must be told which server it talks to.
+const typeOrmType = (kind: 'postgres' | 'mysql') => (kind === 'mysql' && process.env.AUTH_TEST_MYSQL_FLAVOR !== 'mysql' ? 'mariadb' : kind);
+
+function serverTarget(name: 'postgres' | 'mysql', serverUrl: string): DbTarget {
+  let url: string | undefined;
   return {
     name,
     options: (extra = {}) => {
-      if (database === undefined) throw new Error(`${name}: call target.reset() first, it creates the suite's own database`);
-      const url = new URL(serverUrl);
-      url.pathname = `/${database}`;
-      return { type, url: url.toString(), entities: entitiesWith(extra), migrations: authMigrations[name] } as DataSourceOptions;
+      if (url === undefined) throw new Error(`${name}: call target.reset() first, it creates the suite's own database`);
+      return { type: typeOrmType(name), url, entities: entitiesWith(extra), migrations: authMigrations[name] } as DataSourceOptions;
     },
     reset: async () => {
-      const created = `auth_t_${process.pid}_${randomBytes(5).toString('hex')}`;
-      await admin(`CREATE DATABASE ${quote(created)}`);
-      // FORCE: a connection a failed test left open must not keep the database alive.
-      cleanups.push(() => admin(`DROP DATABASE IF EXISTS ${quote(created)}${name === 'postgres' ? ' WITH (FORCE)' : ''}`));
-      database = created;
+      url = await createTestDatabase(name, serverUrl);
     },
   };
 }

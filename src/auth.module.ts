@@ -27,6 +27,7 @@ import { resolveAuthOptions, resolveExtras } from './options/resolve-options.js'
 import { JwtStrategy } from './passport/jwt.strategy.js';
 import { RevocationGate } from './revocation/revocation-gate.js';
 import { resolveRevocationChannel } from './revocation/resolve-channel.js';
+import { loadTransportPeers } from './transports/optional-peers.js';
 import { RevocationService } from './revocation/revocation.service.js';
 import { SessionService } from './sessions/session.service.js';
 import { AuthStores, storeTokenProviders } from './store/auth-stores.js';
@@ -75,6 +76,8 @@ class AuthLifecycle implements OnModuleInit, OnApplicationShutdown {
       this.gate.attachChannel(resolveRevocationChannel(this.options.revocation.channel, this.stores.dataSource));
     }
     await this.gate.start();
+    // The exception classes of @nestjs/websockets and @nestjs/microservices, when the app has them: loaded once, here.
+    await loadTransportPeers();
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -111,6 +114,8 @@ function assemble(definition: DynamicModule, rawExtras: AuthModuleExtras): Dynam
             channelSyncIntervalMs: o.revocation.channelSyncIntervalMs,
           },
           () => o.clock.now(),
+          // The stale bound is real elapsed time: a test that moves the module's clock must not make the gate fail closed.
+          () => performance.now(),
         ),
       inject: [AuthStores, AUTH_OPTIONS],
     },
@@ -153,6 +158,9 @@ function assemble(definition: DynamicModule, rawExtras: AuthModuleExtras): Dynam
       RoutePolicyService,
       // Guards placed with @UseGuards are built in the app's modules: they need the pipeline.
       AuthPipeline,
+      // The transports module authenticates connections with these.
+      Authenticator,
+      RevocationGate,
       CookieJar,
       ...storeTokenProviders.map((p) => p.provide),
     ],

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { currentContext } from './context/request-context.js';
 import { AuthError } from './errors/auth-error.js';
-import { RETRY_AFTER, toHttpException } from './errors/http-exception.js';
+import { toHttpException } from './errors/http-exception.js';
+import { failureFor } from './transports/errors.js';
 import { LoginService } from './login/login.service.js';
 import { RevocationService } from './revocation/revocation.service.js';
 import { Authenticator } from './authentication/authenticator.js';
@@ -104,15 +105,20 @@ export class AuthService {
   }
 }
 
-/** Runs a service call and turns its `AuthError` into Nest's HTTP exception (with `Retry-After` on the response). */
+/**
+ * Runs a service call and turns its `AuthError` into the failure of the
+ * transport it was called in: a `WsException` in a gateway, an `RpcException`
+ * in a message handler, a GraphQL error in a resolver, and otherwise Nest's
+ * HTTP exception (with `Retry-After` on the response).
+ */
 async function exposed<T>(call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (err) {
     if (!(err instanceof AuthError)) throw err;
-    const exception = toHttpException(err);
-    const retryAfter = (exception as unknown as Record<symbol, number | undefined>)[RETRY_AFTER];
-    if (retryAfter !== undefined) setResponseHeader(currentContext()?.carrier.response, 'Retry-After', String(retryAfter));
-    throw exception;
+    const carrier = currentContext()?.carrier;
+    if (carrier !== undefined && carrier.type !== 'http') throw failureFor(carrier, err, false);
+    if (err.retryAfterSeconds !== undefined) setResponseHeader(carrier?.response, 'Retry-After', String(err.retryAfterSeconds));
+    throw toHttpException(err);
   }
 }

@@ -47,3 +47,8 @@ export { ApiKeyService } from './api-keys/api-key.service.js';
 
 export type { AuditEvent, AuditEventType, AuditSink } from './audit/audit-event.js';
 export type { JwsAlgorithm, JwtKeyOptions } from './tokens/token.types.js';
+
+// Typed permissions and the route policy table (kit, #15). Subpaths: ./swagger (OpenAPI), ./testing (test helpers).
+export { definePermissions, type PermissionCatalog, type TypedPermissionRequired, type PermissionHolder, type NonEmpty } from './decorators/define-permissions.js';
+export { printRouteTable, formatRouteTable, describeAccess, assertPermissionsInCatalog } from './route-table/route-table.js';
+export { collectRoutes, type AuthRoute } from './route-table/collect-routes.js';

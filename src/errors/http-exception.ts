@@ -16,9 +16,6 @@ export interface AuthErrorBody {
   code: AuthErrorCode;
 }
 
-/** Reads the seconds a 429/503 asks the client to wait, for `Retry-After`. */
-export const RETRY_AFTER = Symbol('nest-auth:retry-after');
-
 /**
  * The HTTP answer of an `AuthError`: Nest's own exception classes, so an app's
  * filters and tests can use `instanceof UnauthorizedException` and friends.
@@ -43,7 +40,6 @@ export function toHttpException(err: AuthError): HttpException {
   }
   // `code` on the exception too, so `catch (e) { e.code }` and `rejects.toMatchObject({ code })` read it directly.
   Object.assign(exception, { code: err.code });
-  if (err.retryAfterSeconds !== undefined) (exception as unknown as Record<symbol, number>)[RETRY_AFTER] = err.retryAfterSeconds;
   return exception;
 }
 

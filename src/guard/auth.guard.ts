@@ -1,4 +1,4 @@
-import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Inject, Injectable, Optional, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { AUTH_OPTIONS } from '../auth.constants.js';
 import { RoutePolicyCache } from '../authorization/route-policy.js';
 import { apiKeyHeaderSource, tokenHeaderSource, type CredentialSource } from '../credentials/credential.js';
@@ -7,6 +7,8 @@ import { cookieCredentialSource } from '../credentials/cookie.js';
 import { AuthError } from '../errors/auth-error.js';
 import type { ResolvedAuthOptions } from '../options/auth-options.js';
 import { carrierOf } from '../transports/carrier.js';
+import { TRANSPORT_OPTIONS, type AuthTransportsOptions } from '../transports/transport-auth.js';
+import type { CarrierOptions } from '../transports/transport-carrier.js';
 import { failureFor } from '../transports/errors.js';
 import { AuthPipeline } from './auth-pipeline.js';
 import { stampCall } from './policy-stamp.js';
@@ -14,17 +16,25 @@ import { stampCall } from './policy-stamp.js';
 /** Shared by the module's guards: the policy of the handler, the carrier, one pass of the pipeline. */
 abstract class PipelineGuard implements CanActivate {
   private readonly policies = new RoutePolicyCache();
+  private readonly carrierOptions: CarrierOptions;
 
   constructor(
     private readonly pipeline: AuthPipeline,
     private readonly sources: readonly CredentialSource[],
-  ) {}
+    options: ResolvedAuthOptions,
+    transports: AuthTransportsOptions | undefined,
+  ) {
+    this.carrierOptions = { tokenHeader: options.jwt.header, allowQueryToken: transports?.allowQueryToken === true };
+  }
 
   canActivate(ctx: ExecutionContext): boolean | Promise<boolean> {
     const policy = this.policies.get(ctx.getHandler(), ctx.getClass());
-    const carrier = carrierOf(ctx);
-    // A transport this guard does not know: deny, never let through.
-    if (carrier === undefined) throw failureFor(undefined, new AuthError('token_missing', 'unknown_transport'), false);
+    const type = ctx.getType<string>();
+    const carrier = carrierOf(ctx, type, this.carrierOptions);
+    // A transport (or a custom RPC context) this guard does not know: deny, never let through, in that transport's terms.
+    if (carrier === undefined) {
+      throw failureFor({ type, target: {}, headers: undefined, response: undefined }, new AuthError('token_missing', 'unknown_transport'), false);
+    }
     const handler = ctx.getHandler();
     stampCall(carrier, policy, handler);
     return this.pipeline.run(handler, carrier, policy, this.sources);
@@ -39,14 +49,19 @@ abstract class PipelineGuard implements CanActivate {
  */
 @Injectable()
 export class NestAuthGuard extends PipelineGuard {
-  constructor(pipeline: AuthPipeline, @Inject(AUTH_OPTIONS) options: ResolvedAuthOptions, cookies: CookieJar) {
+  constructor(
+    pipeline: AuthPipeline,
+    @Inject(AUTH_OPTIONS) options: ResolvedAuthOptions,
+    cookies: CookieJar,
+    @Optional() @Inject(TRANSPORT_OPTIONS) transports?: AuthTransportsOptions,
+  ) {
     const sources = [tokenHeaderSource(options.jwt.header)];
     if (options.apiKeys.enabled) sources.push(apiKeyHeaderSource(options.apiKeys.header));
     // Last, and only when no credential header is sent: the header wins over the cookie.
     if (cookies.enabled) {
       sources.push(cookieCredentialSource(cookies, options.apiKeys.enabled ? [options.jwt.header, options.apiKeys.header] : [options.jwt.header]));
     }
-    super(pipeline, sources);
+    super(pipeline, sources, options, transports);
   }
 }
 
@@ -57,7 +72,11 @@ export class NestAuthGuard extends PipelineGuard {
  */
 @Injectable()
 export class JwtAuthGuard extends PipelineGuard {
-  constructor(pipeline: AuthPipeline, @Inject(AUTH_OPTIONS) options: ResolvedAuthOptions) {
-    super(pipeline, [tokenHeaderSource(options.jwt.header)]);
+  constructor(
+    pipeline: AuthPipeline,
+    @Inject(AUTH_OPTIONS) options: ResolvedAuthOptions,
+    @Optional() @Inject(TRANSPORT_OPTIONS) transports?: AuthTransportsOptions,
+  ) {
+    super(pipeline, [tokenHeaderSource(options.jwt.header)], options, transports);
   }
 }

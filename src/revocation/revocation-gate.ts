@@ -96,11 +96,15 @@ export class RevocationGate {
   private strictFailing = false;
   private readonly instanceId = randomUUID();
   private readonly logger = new Logger('RevocationGate');
+  private readonly listeners = new Set<() => void>();
+  private notifyPending = false;
 
   constructor(
     private readonly stores: GateStores,
     private readonly options: RevocationGateOptions,
     private readonly clock: () => number = Date.now,
+    /** What freshness is measured on (the stale bound): monotonic time in the module, the test's clock in unit specs. */
+    private readonly elapsed: () => number = clock,
   ) {
     this.staleAfterMs = Math.max(3 * options.syncIntervalMs, 3_000);
     this.timeoutMs = options.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS;
@@ -201,7 +205,7 @@ export class RevocationGate {
   }
 
   private checkCachedClaims(c: RevocationClaims): RevocationVerdict {
-    if (!this.fresh(this.clock())) return 'auth_unavailable';
+    if (!this.fresh(this.elapsed())) return 'auth_unavailable';
     return this.checkMemory(c);
   }
 
@@ -262,19 +266,44 @@ export class RevocationGate {
     else if (!(err instanceof AuthError)) this.logger.error(`${what}: ${messageOf(err)}`);
   }
 
+  /**
+   * Calls `listener` (at most once per tick) after the gate learnt of a
+   * revocation, an ended session or a cut-off, from this instance, a poll or
+   * the channel: live connections are checked again then, not per message.
+   * Returns the function that removes it.
+   */
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private changed(): void {
+    if (this.notifyPending || this.listeners.size === 0) return;
+    this.notifyPending = true;
+    queueMicrotask(() => {
+      this.notifyPending = false;
+      for (const listener of this.listeners) listener();
+    });
+  }
+
   private noteRevoked(jti: string, expiresAtMs: number): void {
+    if (!this.revoked.has(jti)) this.changed();
     this.revoked.set(jti, Math.max(expiresAtMs, this.revoked.get(jti) ?? 0));
   }
 
   /** Kept for an access token's life from when this gate learnt of it: the writer's clock does not matter. */
   private noteEnded(sid: string, learntAt: number): void {
     const until = learntAt + this.options.accessTokenTtl * 1000;
+    if (!this.ended.has(sid)) this.changed();
     if ((this.ended.get(sid) ?? 0) < until) this.ended.set(sid, until);
   }
 
   private noteCutoff(userId: string, atMs: number): void {
     const seconds = Math.floor(atMs / 1000);
-    if ((this.cutoffs.get(userId) ?? -Infinity) < seconds) this.cutoffs.set(userId, seconds);
+    if ((this.cutoffs.get(userId) ?? -Infinity) < seconds) {
+      this.cutoffs.set(userId, seconds);
+      this.changed();
+    }
   }
 
   private apply(kind: RevocationChange['kind'], subject: string, atMs: number, now: number): void {
@@ -316,12 +345,13 @@ export class RevocationGate {
   private async pollOnce(initial: boolean): Promise<boolean> {
     const generation = ++this.pollGeneration;
     const start = this.clock();
+    const startElapsed = this.elapsed();
     try {
       const result = await withTimeout(this.readChanges(), this.timeoutMs);
       if (generation !== this.pollGeneration) return false;
       result.applyTo(this, start);
       this.lastPollStart = start;
-      this.lastSuccess = Math.max(this.lastSuccess, start);
+      this.lastSuccess = Math.max(this.lastSuccess, startElapsed);
       if (this.pollFailing) {
         this.pollFailing = false;
         this.logger.log('revocation poll succeeds again');
@@ -410,7 +440,7 @@ export class RevocationGate {
         alive: () => {
           const wasUp = this.channelUp;
           this.channelUp = true;
-          this.channelAliveAt = this.clock();
+          this.channelAliveAt = this.elapsed();
           // Back after an outage: what was published meanwhile is lost; the poll finds it now.
           if (!wasUp && !this.stopped) void this.runPoll(false).catch(() => false).finally(() => this.schedulePoll());
         },

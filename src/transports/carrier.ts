@@ -1,5 +1,9 @@
 import type { ExecutionContext } from '@nestjs/common';
 import type { AuthContextData, AuthPrincipal } from '../context/auth-context.js';
+import { graphqlCarrier } from './graphql.js';
+import { rpcCarrier } from './rpc.js';
+import { DEFAULT_CARRIER_OPTIONS, type CarrierOptions } from './transport-carrier.js';
+import { wsCarrier } from './ws.js';
 
 /** The object `auth` and `user` are written to: the HTTP request, the GraphQL request, the socket, the RPC context. */
 export interface AuthTarget {
@@ -25,25 +29,26 @@ export interface Carrier {
  * WebSocket (the client; headers from its handshake) and RPC (the message
  * context). Undefined for a context it does not know: the guard denies it.
  */
-export function carrierOf(ctx: ExecutionContext, type: string = ctx.getType<string>()): Carrier | undefined {
-  const target = targetOf(ctx, type);
-  if (target === undefined) return undefined;
+export function carrierOf(
+  ctx: ExecutionContext,
+  type: string = ctx.getType<string>(),
+  options: CarrierOptions = DEFAULT_CARRIER_OPTIONS,
+): Carrier | undefined {
   switch (type) {
-    case 'http':
+    case 'http': {
       // The request is argument 0 and the response argument 1: switchToHttp() would build closures on every call.
+      const target = ctx.getArgByIndex(0) as AuthTarget | undefined;
+      if (!isRecord(target)) return undefined;
       return { type, target, headers: target.headers as Record<string, unknown> | undefined, response: ctx.getArgByIndex(1) };
+    }
     case 'graphql':
-      return { type, target, headers: target.headers as Record<string, unknown> | undefined, response: target.res };
-    case 'ws': {
-      const handshake = target.handshake as { headers?: Record<string, unknown> } | undefined;
-      const upgrade = target.request as { headers?: Record<string, unknown> } | undefined;
-      return { type, target, headers: handshake?.headers ?? upgrade?.headers, response: undefined };
-    }
-    default: {
-      const getHeaders = target.getHeaders as (() => unknown) | undefined;
-      const headers = typeof getHeaders === 'function' ? getHeaders.call(target) : target.headers;
-      return { type, target, headers: isRecord(headers) ? headers : undefined, response: undefined };
-    }
+      return graphqlCarrier(ctx, options);
+    case 'ws':
+      return wsCarrier(ctx, options);
+    case 'rpc':
+      return rpcCarrier(ctx, options);
+    default:
+      return undefined;
   }
 }
 

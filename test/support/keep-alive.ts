@@ -4,7 +4,6 @@ import type { INestApplication } from '@nestjs/common';
 
 export interface KeepAliveResponse {
   status: number;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed JSON, read in tests as supertest's res.body is
   body: any;
   /** True when the request went out on a socket an earlier request had used. */
   reusedSocket: boolean;

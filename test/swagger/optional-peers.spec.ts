@@ -58,11 +58,15 @@ describe('optional peers: the main entry needs none of @nestjs/swagger, supertes
       await app.close();
       console.log(JSON.stringify({ booted: true, loginErrors: errors.map((e) => e.property), swagger }));
     `;
-    const run = spawnSync(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(HIDE_PEERS)}`, '--input-type=module', '-e', script], {
-      cwd: root,
-      encoding: 'utf8',
-      env: { ...process.env, NODE_OPTIONS: '' },
-    });
+    const run = spawnSync(
+      process.execPath,
+      ['--import', `data:text/javascript,${encodeURIComponent(HIDE_PEERS)}`, '--input-type=module', '-e', script],
+      {
+        cwd: root,
+        encoding: 'utf8',
+        env: { ...process.env, NODE_OPTIONS: '' },
+      },
+    );
     expect(run.stderr).toBe('');
     expect(JSON.parse(run.stdout.trim().split('\n').pop()!)).toEqual({ booted: true, loginErrors: ['username'], swagger: 'ERR_MODULE_NOT_FOUND' });
   });

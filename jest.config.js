@@ -11,7 +11,7 @@ export default {
     '^@democrai/nest-auth/(testing|swagger)$': '<rootDir>/src/$1/index.ts',
   },
   transform: {
-    '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json', diagnostics: false }],
+    '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json', diagnostics: true }],
   },
   testTimeout: 30000,
 };

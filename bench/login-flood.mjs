@@ -22,48 +22,13 @@ else await main();
 
 async function server(mode, port) {
   await import('reflect-metadata');
-  const { Body, Controller, Get, HttpCode, Module, Post, Global } = await import('@nestjs/common');
+  const { Body, Controller, Get, HttpCode, Module, Post } = await import('@nestjs/common');
   const { NestFactory } = await import('@nestjs/core');
   const lib = await import(join(root, 'dist/index.js'));
-  const { AuthCore } = await import(join(root, 'dist/core/auth-core.js'));
-  const { currentRequest } = await import(join(root, 'dist/context/request-context.js'));
-  const { AuthHttpException } = await import(join(root, 'dist/errors/http-errors.js'));
-  const { LoginThrottle, LOGIN_THROTTLE_OPTIONS, ipOf } = await import(join(root, 'dist/throttle/login-throttle.js'));
-  const { resolveLoginThrottleOptions } = await import(join(root, 'dist/throttle/login-throttle.options.js'));
-  const { loginThrottleCoreProviders } = await import(join(root, 'dist/throttle/throttle.providers.js'));
 
   const hasher = new lib.Argon2PasswordHasher();
   const user = { id: 1, username: 'bench', passwordHash: await hasher.hash(PASSWORD), permissions: [] };
   const users = { findByUsername: async (u) => (u === 'bench' ? user : null), findById: async (id) => (id === '1' ? user : null) };
-
-  // The integration the lead's LoginService gets (same calls as test/support/throttle-app.ts).
-  class ThrottledAuthService extends lib.AuthService {
-    constructor(core, throttle) {
-      super(core);
-      this.c = core;
-      this.throttle = throttle;
-    }
-    async login(username, password) {
-      const request = currentRequest.getStore();
-      const ip = ipOf(request);
-      const attempt = await this.throttle.check(username, ip);
-      let found, ok;
-      try {
-        found = await this.c.users.findByUsername(username);
-        const hash = found ? found.passwordHash : await this.c.dummyPasswordHash();
-        ok = await this.throttle.verifyPassword(() => this.c.hasher.verify(hash, password));
-      } catch (err) {
-        await attempt.abandoned();
-        throw err;
-      }
-      if (!found || !ok) {
-        await attempt.failed();
-        throw new AuthHttpException('invalid_credentials', 'Invalid username or password');
-      }
-      await attempt.succeeded();
-      return this.startSession(found, request);
-    }
-  }
 
   class Routes {
     constructor(auth) {
@@ -80,7 +45,12 @@ async function server(mode, port) {
     }
   }
   // Decorators by hand: this script is plain JavaScript.
-  Reflect.decorate([lib.Public(), Post('auth/login'), HttpCode(200)], Routes.prototype, 'login', Object.getOwnPropertyDescriptor(Routes.prototype, 'login'));
+  Reflect.decorate(
+    [lib.Public(), Post('auth/login'), HttpCode(200)],
+    Routes.prototype,
+    'login',
+    Object.getOwnPropertyDescriptor(Routes.prototype, 'login'),
+  );
   Body()(Routes.prototype, 'login', 0);
   Reflect.decorate([Get('me')], Routes.prototype, 'me', Object.getOwnPropertyDescriptor(Routes.prototype, 'me'));
   lib.CurrentUser()(Routes.prototype, 'me', 0);
@@ -88,17 +58,14 @@ async function server(mode, port) {
   Reflect.defineMetadata('design:paramtypes', [lib.AuthService], Routes);
   Controller()(Routes);
 
-  const authOptions = { jwt: { secret: SECRET }, users, audit: { emit: () => undefined } };
-  const imports = [lib.AuthModule.forRoot(authOptions)];
+  // 'baseline': the throttle's counting off (the queue is bounded either way); 'protected': counting on, limits
+  // raised so what is measured is the queue bound, not the 429s.
+  const loginThrottle =
+    mode === 'protected'
+      ? { perIp: { limit: 1_000_000, windowSeconds: 60 }, perAccount: { limit: 1_000_000, windowSeconds: 60 } }
+      : { enabled: false };
+  const imports = [lib.AuthModule.forRoot({ jwt: { secret: SECRET }, users, audit: { emit: () => undefined }, loginThrottle })];
   const providers = [];
-  if (mode === 'protected') {
-    const resolved = resolveLoginThrottleOptions({ perIp: { limit: 1_000_000, windowSeconds: 60 }, perAccount: { limit: 1_000_000, windowSeconds: 60 } }, authOptions);
-    class ThrottleShim {}
-    Global()(ThrottleShim);
-    Module({ providers: [{ provide: LOGIN_THROTTLE_OPTIONS, useValue: resolved }, ...loginThrottleCoreProviders], exports: [LoginThrottle] })(ThrottleShim);
-    imports.unshift(ThrottleShim);
-    providers.push({ provide: lib.AuthService, useFactory: (core, t) => new ThrottledAuthService(core, t), inject: [AuthCore, LoginThrottle] });
-  }
   class Root {}
   // Routes resolves AuthService in its own module first: the throttled one when there is one.
   Module({ imports, controllers: [Routes], providers })(Root);
@@ -111,9 +78,21 @@ async function loadChild(spec) {
   const { default: autocannon } = await import('autocannon');
   const { floodBodies, ...rest } = spec;
   // Functions do not survive the JSON hop to this process: the flood's bodies are made here.
-  if (floodBodies) rest.requests = [{ setupRequest: (req) => ({ ...req, body: JSON.stringify({ username: `flood-${Math.random()}`, password: 'wrong' }) }) }];
+  if (floodBodies)
+    rest.requests = [{ setupRequest: (req) => ({ ...req, body: JSON.stringify({ username: `flood-${Math.random()}`, password: 'wrong' }) }) }];
   const result = await autocannon({ ...rest, timeout: 60 });
-  process.stdout.write(JSON.stringify({ p50: result.latency.p50, p99: result.latency.p99, count: result.requests.total, non2xx: result.non2xx, rps: result.requests.average, statuses: result.statusCodeStats ?? {}, errors: result.errors, timeouts: result.timeouts }));
+  process.stdout.write(
+    JSON.stringify({
+      p50: result.latency.p50,
+      p99: result.latency.p99,
+      count: result.requests.total,
+      non2xx: result.non2xx,
+      rps: result.requests.average,
+      statuses: result.statusCodeStats ?? {},
+      errors: result.errors,
+      timeouts: result.timeouts,
+    }),
+  );
 }
 
 function pinned(cpu, args) {
@@ -132,7 +111,9 @@ function run(cpu, args, onReady) {
     out += d;
     if (onReady && out.includes('ready')) onReady();
   });
-  const done = new Promise((resolve, reject) => child.on('exit', (code) => (code === 0 || onReady ? resolve(out) : reject(new Error(`exited ${code}`)))));
+  const done = new Promise((resolve, reject) =>
+    child.on('exit', (code) => (code === 0 || onReady ? resolve(out) : reject(new Error(`exited ${code}`)))),
+  );
   return { child, done };
 }
 
@@ -155,7 +136,13 @@ async function measure(mode, port) {
 
 async function measureOn(mode, port) {
   const base = `http://127.0.0.1:${port}`;
-  const login = await (await fetch(`${base}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'bench', password: PASSWORD }) })).json();
+  const login = await (
+    await fetch(`${base}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'bench', password: PASSWORD }),
+    })
+  ).json();
   const me = { url: `${base}/me`, connections: 10, headers: { authorization: `Bearer ${login.accessToken}` } };
   const idleSeconds = Number(process.env.IDLE_SECONDS ?? 5);
   const floodSeconds = Number(process.env.FLOOD_SECONDS ?? 10);
@@ -178,19 +165,34 @@ async function measureOn(mode, port) {
   });
   await new Promise((r) => setTimeout(r, 300));
   const t0 = performance.now();
-  const normal = await fetch(`${base}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'bench', password: PASSWORD }) });
+  const normal = await fetch(`${base}/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'bench', password: PASSWORD }),
+  });
   const normalMs = performance.now() - t0;
   const during = await load({ ...me, duration: Math.max(1, floodSeconds - 2) });
   const logins = await flood;
   clearInterval(sampler);
-  return { mode, rest, during, logins, normal: { status: normal.status, ms: Math.round(normalMs) }, rssBeforeMb: Math.round(rssBefore / 1e6), rssPeakMb: Math.round(Math.max(rssBefore, ...rss) / 1e6) };
+  return {
+    mode,
+    rest,
+    during,
+    logins,
+    normal: { status: normal.status, ms: Math.round(normalMs) },
+    rssBeforeMb: Math.round(rssBefore / 1e6),
+    rssPeakMb: Math.round(Math.max(rssBefore, ...rss) / 1e6),
+  };
 }
 
 async function main() {
   let port = 43000 + Math.floor(Math.random() * 1000);
   const results = [];
   for (const mode of (process.env.FLOOD_MODES ?? 'baseline,protected').split(',')) results.push(await measure(mode, port++));
-  const lines = ['| server | /me p99 at rest (ms) | /me p99 in flood (ms) | ratio | flood logins/s | flood statuses | normal login (status, ms) | RSS before / peak (MB) |', '|---|---|---|---|---|---|---|---|'];
+  const lines = [
+    '| server | /me p99 at rest (ms) | /me p99 in flood (ms) | ratio | flood logins/s | flood statuses | normal login (status, ms) | RSS before / peak (MB) |',
+    '|---|---|---|---|---|---|---|---|',
+  ];
   for (const r of results) {
     lines.push(
       `| ${r.mode} | ${r.rest.p99} (${r.rest.count} req) | ${r.during.p99} (${r.during.count} req, ${r.during.non2xx} non-2xx, ${r.during.errors} errors) | ${(r.during.p99 / Math.max(1, r.rest.p99)).toFixed(2)}× | ${Math.round(r.logins.rps)} | ${JSON.stringify(Object.fromEntries(Object.entries(r.logins.statuses).map(([k, v]) => [k, v.count])))} | ${r.normal.status}, ${r.normal.ms} | ${r.rssBeforeMb} / ${r.rssPeakMb} |`,

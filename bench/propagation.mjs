@@ -19,7 +19,16 @@ const IDLE_S = Number(process.argv[3] ?? 20);
 const INSTANCES = 4;
 
 const setup = await new DataSource({ type: 'postgres', url: pgUrl, entities: authEntities, migrations: authMigrations.postgres }).initialize();
-for (const t of ['auth_session_rotations', 'auth_sessions', 'auth_revoked_tokens', 'auth_user_cutoffs', 'auth_api_keys', 'auth_revocation_log', 'migrations']) await setup.query(`DROP TABLE IF EXISTS "${t}"`);
+for (const t of [
+  'auth_session_rotations',
+  'auth_sessions',
+  'auth_revoked_tokens',
+  'auth_user_cutoffs',
+  'auth_api_keys',
+  'auth_revocation_log',
+  'migrations',
+])
+  await setup.query(`DROP TABLE IF EXISTS "${t}"`);
 await setup.runMigrations();
 await setup.destroy();
 
@@ -36,8 +45,19 @@ async function instances(mode) {
     const counter = { polls: 0 };
     const inner = new TypeOrmRevocationFeed(ds);
     const feed = { changesAfter: (a, l) => (counter.polls++, inner.changesAfter(a, l)) };
-    const stores = { revocations: new TypeOrmRevocationStore(ds), sessions: new TypeOrmSessionStore(ds), cutoffs: new TypeOrmUserCutoffStore(ds), feed };
-    const gate = new RevocationGate(stores, { consistency: 'cached', syncIntervalMs: 1000, accessTokenTtl: 900, maxTokenLifetime: 86_400, channel: channelOf[mode]() });
+    const stores = {
+      revocations: new TypeOrmRevocationStore(ds),
+      sessions: new TypeOrmSessionStore(ds),
+      cutoffs: new TypeOrmUserCutoffStore(ds),
+      feed,
+    };
+    const gate = new RevocationGate(stores, {
+      consistency: 'cached',
+      syncIntervalMs: 1000,
+      accessTokenTtl: 900,
+      maxTokenLifetime: 86_400,
+      channel: channelOf[mode](),
+    });
     await gate.start();
     out.push({ ds, gate, counter });
   }
@@ -86,13 +106,24 @@ async function measure(mode) {
   }
   samples.sort((a, b) => a - b);
   const heartbeatsPerMin = mode === 'polling' ? 0 : 60;
-  return { mode, n: samples.length, p50: pct(samples, 50), p99: pct(samples, 99), max: samples[samples.length - 1], idleFeedQueriesPerMin: idlePerMin, heartbeatsPerMin };
+  return {
+    mode,
+    n: samples.length,
+    p50: pct(samples, 50),
+    p99: pct(samples, 99),
+    max: samples[samples.length - 1],
+    idleFeedQueriesPerMin: idlePerMin,
+    heartbeatsPerMin,
+  };
 }
 
 const rows = [];
 for (const mode of (process.env.BENCH_MODES ?? 'polling,postgres,redis').split(',')) rows.push(await measure(mode));
 const f = (x) => x.toFixed(1);
 process.stdout.write(`\n4 instances, ${N} revocations each mode (${N * 3} samples), idle ${IDLE_S} s\n`);
-process.stdout.write('| mode | p50 ms | p99 ms | max ms | idle feed queries / instance / min | channel heartbeats / instance / min |\n|---|---|---|---|---|---|\n');
-for (const r of rows) process.stdout.write(`| ${r.mode} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.max)} | ${f(r.idleFeedQueriesPerMin)} | ${r.heartbeatsPerMin} |\n`);
+process.stdout.write(
+  '| mode | p50 ms | p99 ms | max ms | idle feed queries / instance / min | channel heartbeats / instance / min |\n|---|---|---|---|---|---|\n',
+);
+for (const r of rows)
+  process.stdout.write(`| ${r.mode} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.max)} | ${f(r.idleFeedQueriesPerMin)} | ${r.heartbeatsPerMin} |\n`);
 process.exit(0);

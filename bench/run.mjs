@@ -81,7 +81,10 @@ async function throughput(adapter) {
     }
   }
   return Object.fromEntries(
-    VARIANTS.map((v) => [v, { rps: median(samples[v].map((s) => s.rps)), p50: median(samples[v].map((s) => s.p50)), p99: median(samples[v].map((s) => s.p99)) }]),
+    VARIANTS.map((v) => [
+      v,
+      { rps: median(samples[v].map((s) => s.rps)), p50: median(samples[v].map((s) => s.p50)), p99: median(samples[v].map((s) => s.p99)) },
+    ]),
   );
 }
 
@@ -102,7 +105,9 @@ async function loginFlood() {
 function topOfProfile() {
   const dir = join(here, 'profiles');
   if (!existsSync(dir)) return '';
-  const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort();
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .sort();
   if (files.length === 0) return '';
   const profile = JSON.parse(readFileSync(join(dir, files.at(-1)), 'utf8'));
   const self = new Map();
@@ -145,7 +150,11 @@ for (const adapter of ADAPTERS) {
       target = `≥ ${t.bare}× bare: ${ratio >= t.bare ? 'met' : 'NOT met'}; ${fmt(vsRecipe, 1)}× recipe (≥ ${t.recipe}×): ${vsRecipe >= t.recipe ? 'met' : 'NOT met'}`;
       summary.push(`${adapter}: AuthModule ${fmt(ratio, 2)}× bare, ${fmt(vsRecipe, 1)}× recipe`);
     }
-    const name = { bare: 'bare Nest', auth: 'AuthModule (HS256, permission, TypeORM/SQLite cached revocation)', recipe: 'docs recipe (passport-jwt, string secret, permissions guard)' }[v];
+    const name = {
+      bare: 'bare Nest',
+      auth: 'AuthModule (HS256, permission, TypeORM/SQLite cached revocation)',
+      recipe: 'docs recipe (passport-jwt, string secret, permissions guard)',
+    }[v];
     lines.push(`| ${adapter} | ${name} | ${fmt(r[v].rps)} | ${r[v].p50} | ${r[v].p99} | ${fmt(ratio, 2)} | ${target} |`);
   }
 }

@@ -16,7 +16,16 @@ function time(fn, iterations) {
 
 export async function verifierTable() {
   const { TokenCodec } = await import(pathToFileURL(join(here, '../dist/tokens/token-codec.js')).href);
-  const base = { accessTokenTtl: 900, refreshTokenTtl: 1209600, slidingSessions: false, refreshReuseGraceSeconds: 0, clockTolerance: 0, header: 'authorization', maxTokenLength: 8192, maxTokenLifetime: 1209600 };
+  const base = {
+    accessTokenTtl: 900,
+    refreshTokenTtl: 1209600,
+    slidingSessions: false,
+    refreshReuseGraceSeconds: 0,
+    clockTolerance: 0,
+    header: 'authorization',
+    maxTokenLength: 8192,
+    maxTokenLifetime: 1209600,
+  };
   const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const ed = generateKeyPairSync('ed25519');

@@ -38,19 +38,19 @@ import { TokenCodec } from './tokens/token-codec.js';
 import { TokenIssuer } from './tokens/token-issuer.js';
 import { AuthUsers } from './users/auth-users.js';
 
-const { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN, OPTIONS_TYPE, ASYNC_OPTIONS_TYPE } =
-  new ConfigurableModuleBuilder<AuthModuleOptions>({ moduleName: 'Auth' })
-    .setClassMethodName('forRoot')
-    .setFactoryMethodName('createAuthOptions')
-    .setExtras<AuthModuleExtras>({ globalGuard: true, jwksRoute: false, isGlobal: true }, (definition, extras) =>
-      assemble(definition, extras),
-    )
-    .build();
+const definition = new ConfigurableModuleBuilder<AuthModuleOptions>({
+  moduleName: 'Auth',
+})
+  .setClassMethodName('forRoot')
+  .setFactoryMethodName('createAuthOptions')
+  .setExtras<AuthModuleExtras>({ globalGuard: true, jwksRoute: false, isGlobal: true }, (definition, extras) => assemble(definition, extras))
+  .build();
+const { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN } = definition;
 
 /** What `forRoot()` takes: the options, and the extras beside them. */
-export type AuthModuleForRootOptions = typeof OPTIONS_TYPE;
+export type AuthModuleForRootOptions = typeof definition.OPTIONS_TYPE;
 /** What `forRootAsync()` takes: `useFactory` / `useClass` / `useExisting` (+ `inject`, `imports`) and the extras. */
-export type AuthModuleAsyncOptions = typeof ASYNC_OPTIONS_TYPE;
+export type AuthModuleAsyncOptions = typeof definition.ASYNC_OPTIONS_TYPE;
 
 /** `R` with no key that `Shape` does not have: a typo in an object literal becomes a compile error. */
 type Exactly<R, Shape> = R & Record<Exclude<keyof R, keyof Shape>, never>;
@@ -184,7 +184,7 @@ export class AuthModule extends ConfigurableModuleClass {
   /** As the builder's, with the factory's result checked for unknown options (a returned object literal is not, otherwise). */
   static override forRootAsync<R extends AuthModuleOptions>(
     options: Omit<AuthModuleAsyncOptions, 'useFactory'> & {
-      useFactory?: (...args: any[]) => FactoryResult<R> | Promise<FactoryResult<R>>;
+      useFactory?: (...args: never[]) => FactoryResult<R> | Promise<FactoryResult<R>>;
     },
   ): DynamicModule {
     return super.forRootAsync(options as AuthModuleAsyncOptions);

@@ -49,7 +49,13 @@ export type { AuditEvent, AuditEventType, AuditSink } from './audit/audit-event.
 export type { JwsAlgorithm, JwtKeyOptions } from './tokens/token.types.js';
 
 // Typed permissions and the route policy table (kit, #15). Subpaths: ./swagger (OpenAPI), ./testing (test helpers).
-export { definePermissions, type PermissionCatalog, type TypedPermissionRequired, type PermissionHolder, type NonEmpty } from './decorators/define-permissions.js';
+export {
+  definePermissions,
+  type PermissionCatalog,
+  type TypedPermissionRequired,
+  type PermissionHolder,
+  type NonEmpty,
+} from './decorators/define-permissions.js';
 export { printRouteTable, formatRouteTable, describeAccess, assertPermissionsInCatalog } from './route-table/route-table.js';
 export { collectRoutes, type AuthRoute } from './route-table/collect-routes.js';
 

@@ -24,7 +24,10 @@ import { join } from 'node:path';
 import { RECIPE_SECRET, RecipeJwtGuard, RecipeJwtStrategy, RecipePermissions, RecipePermissionsGuard, RecipePublic } from './recipe.js';
 
 const [variant, adapter, portArg] = process.argv.slice(2);
-const ARTICLES = [{ id: 1, title: 'hello' }, { id: 2, title: 'world' }];
+const ARTICLES = [
+  { id: 1, title: 'hello' },
+  { id: 2, title: 'world' },
+];
 export const BENCH_USER = { username: 'bench', password: 'bench-password-123' };
 
 @Controller()
@@ -124,11 +127,7 @@ function moduleFor(kind: string): Type | DynamicModule {
   @Module({
     imports: [JwtModule.register({ secret: RECIPE_SECRET })],
     controllers: [RecipeController],
-    providers: [
-      RecipeJwtStrategy,
-      { provide: APP_GUARD, useClass: RecipeJwtGuard },
-      { provide: APP_GUARD, useClass: RecipePermissionsGuard },
-    ],
+    providers: [RecipeJwtStrategy, { provide: APP_GUARD, useClass: RecipeJwtGuard }, { provide: APP_GUARD, useClass: RecipePermissionsGuard }],
   })
   class RecipeModule {}
   return RecipeModule;

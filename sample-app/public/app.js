@@ -24,7 +24,11 @@ async function send(method, path, body) {
   const res = await fetch(path, { method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await res.text();
   let data = null;
-  try { data = text ? JSON.parse(text) : null; } catch { data = { message: text }; }
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = { message: text };
+  }
   return { status: res.status, data };
 }
 
@@ -97,11 +101,17 @@ async function loadSessions() {
   list.replaceChildren();
   if (r.status !== 200) return;
   for (const s of r.data) {
-    const li = item(`${s.current ? 'this browser' : 'other'} · since ${new Date(s.createdAt).toLocaleString()} · ${s.userAgent ?? ''}`.slice(0, 120), s.current ? 'current' : '');
+    const li = item(
+      `${s.current ? 'this browser' : 'other'} · since ${new Date(s.createdAt).toLocaleString()} · ${s.userAgent ?? ''}`.slice(0, 120),
+      s.current ? 'current' : '',
+    );
     if (!s.current) {
       const end = document.createElement('button');
       end.textContent = 'End';
-      end.onclick = async () => { await api('DELETE', `/auth/sessions/${encodeURIComponent(s.id)}`); loadSessions(); };
+      end.onclick = async () => {
+        await api('DELETE', `/auth/sessions/${encodeURIComponent(s.id)}`);
+        loadSessions();
+      };
       li.append(' ', end);
     }
     list.append(li);

@@ -28,9 +28,20 @@ describe('sample app', () => {
   afterAll(() => t?.close());
 
   test('readers read articles; writers write; nobody else', async () => {
-    await t.as({ permissions: ['articles:read'] }).get('/articles').expect(200);
-    await t.as({ permissions: ['articles:read'] }).post('/articles').send({ title: 'x' }).expect(403);
-    const created = await t.as({ username: 'wendy', permissions: ['articles:publish'] }).post('/articles').send({ title: 'Hello' }).expect(201);
+    await t
+      .as({ permissions: ['articles:read'] })
+      .get('/articles')
+      .expect(200);
+    await t
+      .as({ permissions: ['articles:read'] })
+      .post('/articles')
+      .send({ title: 'x' })
+      .expect(403);
+    const created = await t
+      .as({ username: 'wendy', permissions: ['articles:publish'] })
+      .post('/articles')
+      .send({ title: 'Hello' })
+      .expect(201);
     expect(created.body).toMatchObject({ title: 'Hello', author: 'wendy' });
     const anonymous = await t.request().get('/articles').expect(401);
     expect(anonymous.body.code).toBe('token_missing');
@@ -68,7 +79,10 @@ describe('sample app', () => {
     const ops = Object.entries(doc.paths as Record<string, Record<string, { security: unknown[] }>>).flatMap(([path, item]) =>
       Object.entries(item).map(([method, op]) => [`${method.toUpperCase()} ${path}`, op.security] as const),
     );
-    const open = ops.filter(([, security]) => security.length === 0).map(([name]) => name).sort();
+    const open = ops
+      .filter(([, security]) => security.length === 0)
+      .map(([name]) => name)
+      .sort();
     expect(open).toEqual(['GET /', 'GET /health', 'GET /static/app.js', 'GET /static/style.css', 'POST /auth/login', 'POST /auth/refresh']);
     for (const [name, security] of ops) if (!open.includes(name)) expect([name, security[0]]).toEqual([name, { bearer: [] }]);
     expect(ops.length).toBeGreaterThan(open.length);

@@ -1,10 +1,4 @@
-import {
-  IS_PUBLIC,
-  REQUIRED_PERMISSIONS,
-  STAFF_ONLY,
-  SUPERUSER_ONLY,
-  type PermissionRequirement,
-} from '../decorators/metadata-keys.js';
+import { IS_PUBLIC, REQUIRED_PERMISSIONS, STAFF_ONLY, SUPERUSER_ONLY, type PermissionRequirement } from '../decorators/metadata-keys.js';
 
 /** What a handler demands, read once from its decorators. */
 export interface RoutePolicy {

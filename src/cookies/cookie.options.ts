@@ -194,7 +194,7 @@ function resolvePath(value: unknown, option: string): string {
 
 function resolveDomain(value: unknown): string | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'string' || !HOSTNAME.test(value) || !value.replace(/^\./, '').includes('.') && value !== 'localhost') {
+  if (typeof value !== 'string' || !HOSTNAME.test(value) || (!value.replace(/^\./, '').includes('.') && value !== 'localhost')) {
     throw new AuthConfigError('cookies.domain', 'must be a host name such as "example.com" (no scheme, port or path)');
   }
   return value.replace(/^\./, '').toLowerCase();
@@ -207,7 +207,10 @@ function resolveOrigins(value: unknown): ReadonlySet<string> {
   for (const entry of value) {
     const origin = typeof entry === 'string' ? normalizeOrigin(entry) : undefined;
     if (origin === undefined) {
-      throw new AuthConfigError('cookies.csrf.trustedOrigins', `${JSON.stringify(entry)} is not an origin such as "https://app.example.com" (no path, no wildcard)`);
+      throw new AuthConfigError(
+        'cookies.csrf.trustedOrigins',
+        `${JSON.stringify(entry)} is not an origin such as "https://app.example.com" (no path, no wildcard)`,
+      );
     }
     out.add(origin);
   }

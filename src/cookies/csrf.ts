@@ -7,13 +7,7 @@ import { headerOf, methodOf, type CookieCarrier } from './http-cookies.js';
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 
 export type CsrfFailureReason =
-  | 'origin_null'
-  | 'origin_malformed'
-  | 'foreign_origin'
-  | 'cross_site_request'
-  | 'csrf_token_missing'
-  | 'csrf_token_mismatch'
-  | 'no_session';
+  'origin_null' | 'origin_malformed' | 'foreign_origin' | 'cross_site_request' | 'csrf_token_missing' | 'csrf_token_mismatch' | 'no_session';
 
 /** `csrf_failed`; the reason goes to logs and audit only. */
 export function csrfFailed(reason: CsrfFailureReason): AuthError {

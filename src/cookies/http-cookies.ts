@@ -47,15 +47,17 @@ export function methodOf(carrier: CookieCarrier): string {
 /** Appends Set-Cookie values on an Express response, a Fastify reply or a bare Node response. False when there is none. */
 export function appendSetCookie(response: unknown, values: string[]): boolean {
   if (values.length === 0) return true;
-  const res = response as {
-    append?: (name: string, value: string[]) => unknown;
-    cookie?: unknown;
-    header?: (name: string, value: string[]) => unknown;
-    getHeader?: (name: string) => unknown;
-    setHeader?: (name: string, value: string[]) => unknown;
-    headersSent?: boolean;
-    sent?: boolean;
-  } | undefined;
+  const res = response as
+    | {
+        append?: (name: string, value: string[]) => unknown;
+        cookie?: unknown;
+        header?: (name: string, value: string[]) => unknown;
+        getHeader?: (name: string) => unknown;
+        setHeader?: (name: string, value: string[]) => unknown;
+        headersSent?: boolean;
+        sent?: boolean;
+      }
+    | undefined;
   if (!res || res.headersSent === true || res.sent === true) return false;
   if (typeof res.append === 'function' && typeof res.cookie === 'function') {
     res.append('Set-Cookie', values); // Express

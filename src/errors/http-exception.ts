@@ -1,10 +1,4 @@
-import {
-  ForbiddenException,
-  HttpException,
-  HttpStatus,
-  ServiceUnavailableException,
-  UnauthorizedException,
-} from '@nestjs/common';
+import { ForbiddenException, HttpException, HttpStatus, ServiceUnavailableException, UnauthorizedException } from '@nestjs/common';
 import { AuthError, type AuthErrorCode } from './auth-error.js';
 import { AUTH_ERROR_MESSAGES, AUTH_ERROR_STATUS } from './messages.js';
 

@@ -10,7 +10,12 @@ export class UsernameFingerprint {
   private readonly key: Buffer;
 
   constructor(signingKey: KeyObject | undefined) {
-    const material = signingKey === undefined ? randomBytes(32) : signingKey.type === 'secret' ? signingKey.export() : signingKey.export({ format: 'der', type: 'pkcs8' });
+    const material =
+      signingKey === undefined
+        ? randomBytes(32)
+        : signingKey.type === 'secret'
+          ? signingKey.export()
+          : signingKey.export({ format: 'der', type: 'pkcs8' });
     this.key = createHmac('sha256', material).update('nest-auth username fingerprint v1').digest();
   }
 

@@ -15,14 +15,45 @@ import type {
 
 /** The option names, checked against the option types by the compiler: a key added there must be added here. */
 const TOP_LEVEL = keysOf<AuthModuleOptions>({
-  jwt: 1, users: 1, passwordHasher: 1, store: 1, stores: 1, revocation: 1, apiKeys: 1, publicRoutes: 1, audit: 1, clock: 1, loginThrottle: 1, cookies: 1,
+  jwt: 1,
+  users: 1,
+  passwordHasher: 1,
+  store: 1,
+  stores: 1,
+  revocation: 1,
+  apiKeys: 1,
+  publicRoutes: 1,
+  audit: 1,
+  clock: 1,
+  loginThrottle: 1,
+  cookies: 1,
 });
 const EXTRAS = keysOf<AuthModuleExtras>({ globalGuard: 1, jwksRoute: 1, isGlobal: 1 });
 const JWT_KEYS = keysOf<JwtOptions>({
-  secret: 1, privateKey: 1, publicKey: 1, keys: 1, algorithms: 1, issuer: 1, audience: 1, accessTokenTtl: 1, refreshTokenTtl: 1,
-  slidingSessions: 1, refreshReuseGraceSeconds: 1, clockTolerance: 1, header: 1, maxTokenLength: 1, maxTokenLifetime: 1,
+  secret: 1,
+  privateKey: 1,
+  publicKey: 1,
+  keys: 1,
+  algorithms: 1,
+  issuer: 1,
+  audience: 1,
+  accessTokenTtl: 1,
+  refreshTokenTtl: 1,
+  slidingSessions: 1,
+  refreshReuseGraceSeconds: 1,
+  clockTolerance: 1,
+  header: 1,
+  maxTokenLength: 1,
+  maxTokenLifetime: 1,
 });
-const REVOCATION_KEYS = keysOf<RevocationOptions>({ store: 1, syncIntervalMs: 1, consistency: 1, storeTimeoutMs: 1, channel: 1, channelSyncIntervalMs: 1 });
+const REVOCATION_KEYS = keysOf<RevocationOptions>({
+  store: 1,
+  syncIntervalMs: 1,
+  consistency: 1,
+  storeTimeoutMs: 1,
+  channel: 1,
+  channelSyncIntervalMs: 1,
+});
 const STORES_KEYS = keysOf<StoresOptions>({ sessions: 1, revocations: 1, cutoffs: 1, apiKeys: 1 });
 
 /** The methods each store must have, so a wrong object fails the boot and not the first request. */
@@ -92,7 +123,10 @@ function resolveJwt(raw: unknown): ResolvedJwtOptions {
   for (const key of ['secret', 'privateKey', 'publicKey'] as const) {
     // `secret: process.env.JWT_SECRET` with the variable unset: say so, rather than "no key".
     if (key in raw && (raw[key] === undefined || raw[key] === '')) {
-      throw new AuthConfigError(`jwt.${key}`, `is empty (${raw[key] === '' ? "''" : 'undefined'}): if it comes from an environment variable, that variable is not set`);
+      throw new AuthConfigError(
+        `jwt.${key}`,
+        `is empty (${raw[key] === '' ? "''" : 'undefined'}): if it comes from an environment variable, that variable is not set`,
+      );
     }
   }
   const accessTokenTtl = positiveInt(raw.accessTokenTtl, 'jwt.accessTokenTtl', 900);
@@ -160,7 +194,8 @@ function resolveRevocation(raw: unknown): ResolvedAuthOptions['revocation'] & { 
   }
   const syncIntervalMs = positiveInt(raw.syncIntervalMs, 'revocation.syncIntervalMs', 1000);
   const channelSyncIntervalMs = positiveInt(raw.channelSyncIntervalMs, 'revocation.channelSyncIntervalMs', Math.max(10 * syncIntervalMs, 10_000));
-  if (channelSyncIntervalMs < syncIntervalMs) throw new AuthConfigError('revocation.channelSyncIntervalMs', 'must be at least revocation.syncIntervalMs');
+  if (channelSyncIntervalMs < syncIntervalMs)
+    throw new AuthConfigError('revocation.channelSyncIntervalMs', 'must be at least revocation.syncIntervalMs');
   const channel: unknown = raw.channel;
   if (
     channel !== undefined &&

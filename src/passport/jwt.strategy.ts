@@ -50,7 +50,7 @@ export class JwtStrategy implements OnModuleInit {
 
   /** The object passport calls: `authenticate(req)` with success/error/pass bound on `this`. */
   passportStrategy(): { name: string; authenticate(this: PassportActions, req: AuthTarget): void } {
-    const strategy = this;
+    const { pipeline, sources } = this;
     return {
       name: 'jwt',
       authenticate(this: PassportActions, req: AuthTarget) {
@@ -58,7 +58,7 @@ export class JwtStrategy implements OnModuleInit {
         const carrier: Carrier = call?.carrier ?? { type: 'http', target: req, headers: req.headers as Record<string, unknown>, response: req.res };
         const finish = () => (carrier.target.user !== undefined ? this.success(carrier.target.user) : this.pass());
         try {
-          const verdict = strategy.pipeline.run(call?.handler, carrier, call?.policy ?? UNSTAMPED_POLICY, strategy.sources);
+          const verdict = pipeline.run(call?.handler, carrier, call?.policy ?? UNSTAMPED_POLICY, sources);
           if (verdict instanceof Promise) verdict.then(finish, (err: unknown) => this.error(err));
           else finish();
         } catch (err) {

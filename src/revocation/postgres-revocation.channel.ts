@@ -69,7 +69,8 @@ export class PostgresRevocationChannel implements RevocationChannel {
 
   constructor(private readonly config: PostgresRevocationChannelOptions) {
     this.channel = config.channel ?? 'nest_auth_revocation';
-    if (!CHANNEL_NAME.test(this.channel)) throw new AuthConfigError('revocation.channel', 'the PostgreSQL channel name must be a lower-case SQL identifier');
+    if (!CHANNEL_NAME.test(this.channel))
+      throw new AuthConfigError('revocation.channel', 'the PostgreSQL channel name must be a lower-case SQL identifier');
   }
 
   async start(listener: RevocationChannelListener, options: RevocationChannelStartOptions): Promise<void> {
@@ -155,7 +156,15 @@ function destroy(client: Client): void {
 }
 
 /** The `pg` client configuration of a TypeORM PostgreSQL DataSource's options. */
-export function pgConfigOf(options: { url?: string; host?: string; port?: number; username?: string; password?: unknown; database?: string; ssl?: unknown }): ClientConfig {
+export function pgConfigOf(options: {
+  url?: string;
+  host?: string;
+  port?: number;
+  username?: string;
+  password?: unknown;
+  database?: string;
+  ssl?: unknown;
+}): ClientConfig {
   if (options.url) return { connectionString: options.url, ...(options.ssl ? { ssl: options.ssl } : {}) };
   return {
     host: options.host,

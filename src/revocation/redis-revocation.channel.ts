@@ -87,7 +87,11 @@ export class RedisRevocationChannel implements RevocationChannel {
       void this.confirm(options.timeoutMs);
     });
     await Promise.all([this.sub.connect().catch(() => undefined), this.pub.connect().catch(() => undefined)]);
-    if (!this.subscribed) await this.sub.subscribe(this.channel).then(() => (this.subscribed = true), () => undefined);
+    if (!this.subscribed)
+      await this.sub.subscribe(this.channel).then(
+        () => (this.subscribed = true),
+        () => undefined,
+      );
     if (this.subscribed && this.sub.status === 'ready') this.listener?.alive();
     this.heartbeatTimer = setInterval(() => {
       const sub = this.sub;

@@ -13,12 +13,7 @@ import type { RevocationChannel } from './revocation-channel.js';
  * - a `RevocationChannel` instance.
  */
 export type RevocationChannelOption =
-  | 'auto'
-  | 'none'
-  | 'postgres'
-  | { type: 'postgres'; channel?: string }
-  | ({ type: 'redis' } & RedisRevocationChannelOptions)
-  | RevocationChannel;
+  'auto' | 'none' | 'postgres' | { type: 'postgres'; channel?: string } | ({ type: 'redis' } & RedisRevocationChannelOptions) | RevocationChannel;
 
 export function isRevocationChannel(value: unknown): value is RevocationChannel {
   const v = value as Partial<RevocationChannel> | null;
@@ -26,7 +21,10 @@ export function isRevocationChannel(value: unknown): value is RevocationChannel 
 }
 
 /** The channel an option names; `dataSource` is the TypeORM store's, when that store is used. Only in `cached` mode. */
-export function resolveRevocationChannel(option: RevocationChannelOption | undefined, dataSource: DataSource | undefined): RevocationChannel | undefined {
+export function resolveRevocationChannel(
+  option: RevocationChannelOption | undefined,
+  dataSource: DataSource | undefined,
+): RevocationChannel | undefined {
   const value = option ?? 'auto';
   if (isRevocationChannel(value)) return value;
   if (value === 'none') return undefined;
@@ -45,5 +43,8 @@ export function resolveRevocationChannel(option: RevocationChannelOption | undef
 }
 
 function postgresChannel(dataSource: DataSource, channel?: string): RevocationChannel {
-  return new PostgresRevocationChannel({ connection: pgConfigOf(dataSource.options as Parameters<typeof pgConfigOf>[0]), ...(channel ? { channel } : {}) });
+  return new PostgresRevocationChannel({
+    connection: pgConfigOf(dataSource.options as Parameters<typeof pgConfigOf>[0]),
+    ...(channel ? { channel } : {}),
+  });
 }

@@ -442,13 +442,19 @@ export class RevocationGate {
           this.channelUp = true;
           this.channelAliveAt = this.elapsed();
           // Back after an outage: what was published meanwhile is lost; the poll finds it now.
-          if (!wasUp && !this.stopped) void this.runPoll(false).catch(() => false).finally(() => this.schedulePoll());
+          if (!wasUp && !this.stopped)
+            void this.runPoll(false)
+              .catch(() => false)
+              .finally(() => this.schedulePoll());
         },
         down: (reason) => {
           if (!this.channelUp) return;
           this.channelUp = false;
           this.logger.warn(`revocation channel ${channel.name} down (${reason}): polling every ${this.options.syncIntervalMs} ms`);
-          if (!this.stopped) void this.runPoll(false).catch(() => false).finally(() => this.schedulePoll());
+          if (!this.stopped)
+            void this.runPoll(false)
+              .catch(() => false)
+              .finally(() => this.schedulePoll());
         },
       },
       { heartbeatMs: this.options.syncIntervalMs, timeoutMs: this.timeoutMs },
@@ -465,7 +471,9 @@ export class RevocationGate {
     if (!channel) return;
     // After the write committed; a lost message is caught by the next poll.
     void withTimeout(channel.publish({ ...e, origin: this.instanceId }), this.timeoutMs).catch((err: unknown) => {
-      this.logger.warn(`revocation channel ${channel.name}: publish failed (${reasonOf(err) ?? messageOf(err)}); other instances learn it from their next poll`);
+      this.logger.warn(
+        `revocation channel ${channel.name}: publish failed (${reasonOf(err) ?? messageOf(err)}); other instances learn it from their next poll`,
+      );
     });
   }
 }

@@ -10,7 +10,9 @@ export function describeAccess(route: Pick<AuthRoute, 'isPublic' | 'permissions'
   if (route.staff) parts.push('staff');
   if (route.permissions !== undefined) {
     const list = route.permissions.join(', ');
-    parts.push(route.permissionMode === 'any' && route.permissions.length > 1 ? `any(${list})` : route.permissions.length > 1 ? `all(${list})` : list);
+    parts.push(
+      route.permissionMode === 'any' && route.permissions.length > 1 ? `any(${list})` : route.permissions.length > 1 ? `all(${list})` : list,
+    );
   }
   return parts.length > 0 ? parts.join(' + ') : 'authenticated';
 }

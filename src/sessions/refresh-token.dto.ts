@@ -18,7 +18,8 @@ export class RefreshTokenDto {
         type: () => String,
         minLength: 1,
         maxLength: 16384,
-        description: 'The refresh token of the pair returned by login or the previous refresh; it stops working once used. Omitted when the refresh cookie carries it (cookies.enabled).',
+        description:
+          'The refresh token of the pair returned by login or the previous refresh; it stops working once used. Omitted when the refresh cookie carries it (cookies.enabled).',
       },
     };
   }

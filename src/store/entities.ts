@@ -4,4 +4,12 @@ import { SessionEntity, SessionRotationEntity } from '../sessions/session.entity
 import { ThrottleCounterEntity } from '../throttle/throttle.entity.js';
 
 /** The TypeORM entities of the module: add them to your DataSource's `entities`. */
-export const authEntities = [SessionEntity, SessionRotationEntity, RevokedTokenEntity, UserCutoffEntity, ApiKeyEntity, RevocationLogEntity, ThrottleCounterEntity];
+export const authEntities = [
+  SessionEntity,
+  SessionRotationEntity,
+  RevokedTokenEntity,
+  UserCutoffEntity,
+  ApiKeyEntity,
+  RevocationLogEntity,
+  ThrottleCounterEntity,
+];

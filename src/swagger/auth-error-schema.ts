@@ -24,7 +24,11 @@ export function authErrorBodySchema(): Record<string, unknown> {
 }
 
 /** A response object for `status` that may carry `codes`, with an example per code. */
-export function authErrorResponse(status: 401 | 403 | 429 | 503, codes: readonly DocumentedAuthCode[], headers?: Record<string, unknown>): Record<string, unknown> {
+export function authErrorResponse(
+  status: 401 | 403 | 429 | 503,
+  codes: readonly DocumentedAuthCode[],
+  headers?: Record<string, unknown>,
+): Record<string, unknown> {
   const examples: Record<string, unknown> = {};
   for (const code of codes) {
     examples[code] = { value: { statusCode: status, error: ERROR_NAME[status], message: '…', code } };

@@ -60,9 +60,7 @@ export function createAuthOpenApiDocument(
     byMarker.set(marker, route);
     const own = Reflect.getOwnMetadata(API_EXTENSION, handler) as Record<string, unknown> | undefined;
     Reflect.defineMetadata(API_EXTENSION, { ...own, [MARKER]: marker }, handler);
-    restore.push(() =>
-      own === undefined ? Reflect.deleteMetadata(API_EXTENSION, handler) : Reflect.defineMetadata(API_EXTENSION, own, handler),
-    );
+    restore.push(() => (own === undefined ? Reflect.deleteMetadata(API_EXTENSION, handler) : Reflect.defineMetadata(API_EXTENSION, own, handler)));
   });
   let document: OpenAPIObject;
   try {
@@ -139,7 +137,11 @@ function annotateOperation(operation: Record<string, unknown>, route: AuthRoute,
   const cookies = accessTokenCookieOf(options) !== undefined;
 
   if (!route.isPublic) {
-    add(401, ['token_missing', 'token_invalid', 'token_expired', 'token_revoked', ...(options.apiKeys.enabled ? (['api_key_invalid'] as const) : [])], challenge);
+    add(
+      401,
+      ['token_missing', 'token_invalid', 'token_expired', 'token_revoked', ...(options.apiKeys.enabled ? (['api_key_invalid'] as const) : [])],
+      challenge,
+    );
     const requires = route.permissions !== undefined || route.staff || route.superuser;
     add(403, [...(requires ? (['permission_denied'] as const) : []), ...(cookies && unsafe(route) ? (['csrf_failed'] as const) : [])]);
     add(503, ['auth_unavailable']);

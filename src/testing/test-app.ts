@@ -96,7 +96,8 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
   } else {
     audit = new RecordingAuditSink(auth.audit);
     if (auth.users === undefined) users = new TestUsers(auth.passwordHasher ?? new TestPasswordHasher());
-    const ownStore = auth.stores?.revocations !== undefined || auth.revocation?.store !== undefined || (auth.store !== undefined && auth.store !== 'memory');
+    const ownStore =
+      auth.stores?.revocations !== undefined || auth.revocation?.store !== undefined || (auth.store !== undefined && auth.store !== 'memory');
     if (!ownStore) revocationStore = new ControllableRevocationStore();
     const moduleOptions: AuthModuleOptions = {
       ...auth,
@@ -162,10 +163,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       const token = typeof user === 'string' ? user : isPair(user) ? user.accessToken : accessToken(user);
       const value = credential(token);
       const http = client();
-      const withAuth =
-        (method: keyof AsClient) =>
-        (url: string) =>
-          http[method](url).set(header, value);
+      const withAuth = (method: keyof AsClient) => (url: string) => http[method](url).set(header, value);
       return {
         get: withAuth('get'),
         post: withAuth('post'),
@@ -185,4 +183,3 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
 function isPair(value: unknown): value is TokenPair {
   return typeof value === 'object' && value !== null && typeof (value as TokenPair).accessToken === 'string';
 }
-

@@ -48,14 +48,14 @@ export class TestClock implements AuthClock {
       return this;
     }
     if (globalThis.Date !== RealDate) throw new Error('TestClock.install(): another clock is installed; uninstall it first');
-    const clock = this;
+    const now = () => this.now();
     class ClockDate extends RealDate {
       constructor(...args: unknown[]) {
-        if (args.length === 0) super(clock.now());
+        if (args.length === 0) super(now());
         else super(...(args as [string | number | Date]));
       }
       static override now(): number {
-        return clock.now();
+        return now();
       }
       // Dates made before the install (or by code holding the real Date) are still Dates.
       static override [Symbol.hasInstance](value: unknown): boolean {

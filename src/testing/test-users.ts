@@ -20,13 +20,17 @@ export interface TestUser {
 export class TestPasswordHasher implements PasswordHasher {
   async hash(plain: string): Promise<string> {
     const salt = randomBytes(8).toString('hex');
-    return `test-sha256$${salt}$${createHash('sha256').update(salt + plain).digest('hex')}`;
+    return `test-sha256$${salt}$${createHash('sha256')
+      .update(salt + plain)
+      .digest('hex')}`;
   }
 
   async verify(hash: string, plain: string): Promise<boolean> {
     const [scheme, salt, digest] = hash.split('$');
     if (scheme !== 'test-sha256' || salt === undefined || digest === undefined) return false;
-    const actual = createHash('sha256').update(salt + plain).digest();
+    const actual = createHash('sha256')
+      .update(salt + plain)
+      .digest();
     const expected = Buffer.from(digest, 'hex');
     return expected.length === actual.length && timingSafeEqual(expected, actual);
   }

@@ -32,7 +32,12 @@ export class LoginThrottleInterceptor implements NestInterceptor {
     return next.handle().pipe(
       catchError((err: unknown) => {
         if (isRetryLater(err)) {
-          const response = context.getArgByIndex(1) as { header?: (n: string, v: string) => unknown; setHeader?: (n: string, v: string) => unknown; headersSent?: boolean; sent?: boolean };
+          const response = context.getArgByIndex(1) as {
+            header?: (n: string, v: string) => unknown;
+            setHeader?: (n: string, v: string) => unknown;
+            headersSent?: boolean;
+            sent?: boolean;
+          };
           const value = String(Math.max(1, Math.ceil(err.retryAfterSeconds)));
           // Express and Fastify both have header(name, value); a bare Node response has setHeader.
           if (typeof response?.header === 'function') response.header('Retry-After', value);

@@ -64,7 +64,18 @@ export const LOGIN_THROTTLE_DEFAULTS = {
   refreshPerIp: { limit: 30, windowSeconds: 60 },
 } as const;
 
-const KNOWN = ['enabled', 'perAccountAndIp', 'perAccount', 'perIp', 'refreshPerIp', 'store', 'redis', 'fingerprintKey', 'storeTimeoutMs', 'passwordChecks'];
+const KNOWN = [
+  'enabled',
+  'perAccountAndIp',
+  'perAccount',
+  'perIp',
+  'refreshPerIp',
+  'store',
+  'redis',
+  'fingerprintKey',
+  'storeTimeoutMs',
+  'passwordChecks',
+];
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -143,16 +154,22 @@ export function resolveLoginThrottleOptions(raw: unknown, context: LoginThrottle
     if (keyPrefix !== undefined && (typeof keyPrefix !== 'string' || keyPrefix.length === 0)) {
       throw new AuthConfigError('loginThrottle.redis.keyPrefix', 'must be a non-empty string');
     }
-    redis = { url: url as string | undefined, client: client as RedisLike | undefined, keyPrefix: (keyPrefix as string | undefined) ?? 'nest-auth:throttle:' };
+    redis = {
+      url: url as string | undefined,
+      client: client as RedisLike | undefined,
+      keyPrefix: (keyPrefix as string | undefined) ?? 'nest-auth:throttle:',
+    };
   }
   if (store === 'redis' && !redis) throw new AuthConfigError('loginThrottle.redis', "store 'redis' needs redis: { url } or { client }");
 
   const key = resolveFingerprintKey(raw.fingerprintKey, context.jwt);
   const concurrencyDefault = Math.max(1, availableParallelism() - 1);
   const checks = raw.passwordChecks;
-  if (checks !== undefined && !isObject(checks)) throw new AuthConfigError('loginThrottle.passwordChecks', 'must be { concurrency?, maxQueued?, retryAfterSeconds? }');
+  if (checks !== undefined && !isObject(checks))
+    throw new AuthConfigError('loginThrottle.passwordChecks', 'must be { concurrency?, maxQueued?, retryAfterSeconds? }');
   for (const k of Object.keys(checks ?? {})) {
-    if (!['concurrency', 'maxQueued', 'retryAfterSeconds'].includes(k)) throw new AuthConfigError(`loginThrottle.passwordChecks.${k}`, 'unknown option');
+    if (!['concurrency', 'maxQueued', 'retryAfterSeconds'].includes(k))
+      throw new AuthConfigError(`loginThrottle.passwordChecks.${k}`, 'unknown option');
   }
   const concurrency = positiveInt(checks?.concurrency, 'loginThrottle.passwordChecks.concurrency', concurrencyDefault);
   const timeoutFallback = Number.isSafeInteger(context.revocation?.storeTimeoutMs) ? (context.revocation!.storeTimeoutMs as number) : 2000;
@@ -185,7 +202,8 @@ function resolveFingerprintKey(raw: unknown, jwt: LoginThrottleContext['jwt']): 
     if (key.length < 32) throw new AuthConfigError('loginThrottle.fingerprintKey', 'must be at least 32 bytes');
     return { key, random: false };
   }
-  const material = keyMaterial(jwt?.secret) ?? keyMaterial(jwt?.privateKey) ?? keyMaterial(jwt?.keys?.[0]?.secret) ?? keyMaterial(jwt?.keys?.[0]?.privateKey);
+  const material =
+    keyMaterial(jwt?.secret) ?? keyMaterial(jwt?.privateKey) ?? keyMaterial(jwt?.keys?.[0]?.secret) ?? keyMaterial(jwt?.keys?.[0]?.privateKey);
   if (material) return { key: createHmac('sha256', material).update('nest-auth/login-throttle/fingerprint').digest(), random: false };
   return { key: randomBytes(32), random: true };
 }
@@ -195,7 +213,10 @@ function keyMaterial(value: unknown): Buffer | undefined {
   if (Buffer.isBuffer(value) && value.length > 0) return createHash('sha256').update(value).digest();
   if (value instanceof KeyObject) {
     if (value.type === 'secret') return createHash('sha256').update(value.export()).digest();
-    if (value.type === 'private') return createHash('sha256').update(value.export({ format: 'der', type: 'pkcs8' })).digest();
+    if (value.type === 'private')
+      return createHash('sha256')
+        .update(value.export({ format: 'der', type: 'pkcs8' }))
+        .digest();
   }
   return undefined;
 }

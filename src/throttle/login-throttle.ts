@@ -88,7 +88,9 @@ export class LoginThrottle implements OnModuleInit, OnApplicationShutdown {
 
   onModuleInit(): void {
     if (this.options.enabled && this.options.fingerprintKeyIsRandom && this.options.store !== 'memory') {
-      this.logger.warn('loginThrottle: no fingerprintKey and no JWT key to derive one from: instances sharing the throttle store will not count together');
+      this.logger.warn(
+        'loginThrottle: no fingerprintKey and no JWT key to derive one from: instances sharing the throttle store will not count together',
+      );
     }
     if (this.options.enabled && typeof this.store.purgeExpired === 'function') {
       this.purgeTimer = setInterval(() => void this.store.purgeExpired!().catch(() => undefined), 10 * 60_000);
@@ -241,5 +243,8 @@ function normaliseIp(ip: string | undefined): string {
   const left = head ? head.split(':') : [];
   const right = tail ? tail.split(':') : [];
   const groups = ip.includes('::') ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right] : left;
-  return `${groups.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(':')}::/64`;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => parseInt(g, 16).toString(16))
+    .join(':')}::/64`;
 }

@@ -22,7 +22,12 @@ export class TooManyAttemptsException extends HttpException implements RetryLate
     readonly reason: string,
   ) {
     super(
-      { statusCode: HttpStatus.TOO_MANY_REQUESTS, error: 'Too Many Requests', message: 'Too many attempts: try again later', code: 'too_many_attempts' },
+      {
+        statusCode: HttpStatus.TOO_MANY_REQUESTS,
+        error: 'Too Many Requests',
+        message: 'Too many attempts: try again later',
+        code: 'too_many_attempts',
+      },
       HttpStatus.TOO_MANY_REQUESTS,
     );
   }
@@ -35,7 +40,12 @@ export class AuthBusyException extends ServiceUnavailableException implements Re
     readonly retryAfterSeconds: number,
     readonly reason: string,
   ) {
-    super({ statusCode: HttpStatus.SERVICE_UNAVAILABLE, error: 'Service Unavailable', message: 'Too many logins at once: try again shortly', code: 'auth_busy' });
+    super({
+      statusCode: HttpStatus.SERVICE_UNAVAILABLE,
+      error: 'Service Unavailable',
+      message: 'Too many logins at once: try again shortly',
+      code: 'auth_busy',
+    });
   }
 }
 

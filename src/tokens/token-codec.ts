@@ -39,7 +39,13 @@ export class TokenCodec {
     if (!key) throw new Error('No signing key: jwt.privateKey (or a secret) is needed to issue tokens');
     const { iat: _iat, exp: _exp, nbf: _nbf, jti: _jti, iss: _iss, aud: _aud, ...rest } = claims;
     const ttl = opts.expiresIn ?? (kind === 'access' ? this.jwt.accessTokenTtl : this.jwt.refreshTokenTtl);
-    const out: VerifiedClaims = { ...rest, sub: String(claims.sub), jti: opts.jti ?? randomBytes(16).toString('base64url'), iat: nowSeconds, exp: nowSeconds + ttl };
+    const out: VerifiedClaims = {
+      ...rest,
+      sub: String(claims.sub),
+      jti: opts.jti ?? randomBytes(16).toString('base64url'),
+      iat: nowSeconds,
+      exp: nowSeconds + ttl,
+    };
     if (this.jwt.issuer !== undefined) out.iss = this.jwt.issuer;
     const audience = opts.audience ?? this.jwt.audience;
     if (audience !== undefined) out.aud = audience;

@@ -1,6 +1,13 @@
 import type { ExecutionContext } from '@nestjs/common';
 import type { AuthError } from '../errors/auth-error.js';
-import { DEFAULT_CARRIER_OPTIONS, plainHeaders, transportCarrier, withToken, type CarrierOptions, type TransportCarrier } from './transport-carrier.js';
+import {
+  DEFAULT_CARRIER_OPTIONS,
+  plainHeaders,
+  transportCarrier,
+  withToken,
+  type CarrierOptions,
+  type TransportCarrier,
+} from './transport-carrier.js';
 import { bodyOf, statusOf } from './transport-error.js';
 
 /** The part of graphql-ws's server `Context` the module reads (typed here: graphql-ws is an optional peer). */
@@ -32,7 +39,12 @@ export function graphqlCarrier(ctx: ExecutionContext, options: CarrierOptions = 
   if (typeof req !== 'object' || req === null) return undefined;
   if (isGraphqlWsContext(req)) return graphqlWsCarrier(req, options);
   const headers = (req as { headers?: unknown }).headers;
-  return { type: 'graphql', target: req as TransportCarrier['target'], headers: typeof headers === 'object' && headers !== null ? (headers as TransportCarrier['headers']) : {}, response: (gqlContext as { res?: unknown }).res };
+  return {
+    type: 'graphql',
+    target: req as TransportCarrier['target'],
+    headers: typeof headers === 'object' && headers !== null ? (headers as TransportCarrier['headers']) : {},
+    response: (gqlContext as { res?: unknown }).res,
+  };
 }
 
 /** The credentials of a graphql-ws connection: the upgrade's headers, then `connectionParams` (`authorization: 'Bearer …'` or `token: '…'`). */
@@ -48,7 +60,12 @@ export function isGraphqlWsContext(req: object): req is GraphqlWsContext {
   return 'connectionParams' in req || ('extra' in req && typeof extraOf(req as GraphqlWsContext)?.socket === 'object');
 }
 
-const GRAPHQL_CODE: Readonly<Record<number, string>> = { 401: 'UNAUTHENTICATED', 403: 'FORBIDDEN', 429: 'TOO_MANY_REQUESTS', 503: 'SERVICE_UNAVAILABLE' };
+const GRAPHQL_CODE: Readonly<Record<number, string>> = {
+  401: 'UNAUTHENTICATED',
+  403: 'FORBIDDEN',
+  429: 'TOO_MANY_REQUESTS',
+  503: 'SERVICE_UNAVAILABLE',
+};
 
 /**
  * A resolver failure as GraphQL clients expect it: `extensions.code` is the

@@ -17,8 +17,14 @@ let loading: Promise<TransportPeers> | undefined;
 
 export function loadTransportPeers(): Promise<TransportPeers> {
   loading ??= Promise.all([
-    import('@nestjs/websockets').then((m) => (peers.WsException = m.WsException as ErrorClass), () => undefined),
-    import('@nestjs/microservices').then((m) => (peers.RpcException = m.RpcException as ErrorClass), () => undefined),
+    import('@nestjs/websockets').then(
+      (m) => (peers.WsException = m.WsException as ErrorClass),
+      () => undefined,
+    ),
+    import('@nestjs/microservices').then(
+      (m) => (peers.RpcException = m.RpcException as ErrorClass),
+      () => undefined,
+    ),
   ]).then(() => peers);
   return loading;
 }

@@ -1,6 +1,13 @@
 import type { ExecutionContext } from '@nestjs/common';
 import type { AuthError } from '../errors/auth-error.js';
-import { DEFAULT_CARRIER_OPTIONS, transportCarrier, withToken, type CarrierHeaders, type CarrierOptions, type TransportCarrier } from './transport-carrier.js';
+import {
+  DEFAULT_CARRIER_OPTIONS,
+  transportCarrier,
+  withToken,
+  type CarrierHeaders,
+  type CarrierOptions,
+  type TransportCarrier,
+} from './transport-carrier.js';
 import { transportPeers } from './optional-peers.js';
 import { bodyOf } from './transport-error.js';
 

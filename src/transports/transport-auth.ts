@@ -72,7 +72,11 @@ export class TransportAuth implements OnModuleInit, OnApplicationBootstrap, OnAp
 
   onApplicationBootstrap(): void {
     const gate = this.gate;
-    this.live = new LiveConnections((c) => gate.check(c), this.options.jwt.clockTolerance, () => this.options.clock.now());
+    this.live = new LiveConnections(
+      (c) => gate.check(c),
+      this.options.jwt.clockTolerance,
+      () => this.options.clock.now(),
+    );
     // Cached mode: the gate says when it learnt of a revocation (poll, channel, this instance), and the live
     // connections are checked then. Strict mode keeps nothing in memory to watch: a sweep every half interval.
     // A macrotask later: a handler that logged its own connection out answers before the connection ends.

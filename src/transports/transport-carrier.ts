@@ -63,7 +63,7 @@ export function withToken(headers: CarrierHeaders, token: unknown, options: Carr
   const name = options.tokenHeader;
   let value: string | string[];
   if (typeof token !== 'string') {
-    value = [String(token), ''];  // not a string: malformed, refused as such
+    value = [String(token), '']; // not a string: malformed, refused as such
   } else if (name === 'authorization') {
     value = /^bearer(\s|$)/i.test(token) ? token : `Bearer ${token}`;
   } else {

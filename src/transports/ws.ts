@@ -1,7 +1,14 @@
 import type { ExecutionContext } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
 import type { AuthError } from '../errors/auth-error.js';
-import { DEFAULT_CARRIER_OPTIONS, plainHeaders, transportCarrier, withToken, type CarrierOptions, type TransportCarrier } from './transport-carrier.js';
+import {
+  DEFAULT_CARRIER_OPTIONS,
+  plainHeaders,
+  transportCarrier,
+  withToken,
+  type CarrierOptions,
+  type TransportCarrier,
+} from './transport-carrier.js';
 import { transportPeers } from './optional-peers.js';
 import { bodyOf, statusOf, type TransportErrorBody } from './transport-error.js';
 
@@ -38,7 +45,12 @@ export function isSocketIoClient(client: unknown): client is SocketIoClient {
 }
 
 export function isWsClient(client: unknown): client is WsClient {
-  return typeof client === 'object' && client !== null && typeof (client as WsClient).readyState === 'number' && typeof (client as WsClient).send === 'function';
+  return (
+    typeof client === 'object' &&
+    client !== null &&
+    typeof (client as WsClient).readyState === 'number' &&
+    typeof (client as WsClient).send === 'function'
+  );
 }
 
 /**

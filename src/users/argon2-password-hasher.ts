@@ -20,7 +20,7 @@ let bcryptVerify: Promise<BcryptVerify> | undefined;
 /** @node-rs/bcrypt is loaded the first time a bcrypt hash shows up: an argon2-only user base never pays for it. */
 function loadBcrypt(): Promise<BcryptVerify> {
   bcryptVerify ??= import('@node-rs/bcrypt').then((m) => {
-    const mod = (m as { verify?: BcryptVerify; default?: { verify: BcryptVerify } });
+    const mod = m as { verify?: BcryptVerify; default?: { verify: BcryptVerify } };
     return (mod.verify ?? mod.default!.verify) as BcryptVerify;
   });
   return bcryptVerify;
@@ -54,7 +54,9 @@ export class Argon2PasswordHasher implements PasswordHasher {
     try {
       if (typeof hashed === 'string' && BCRYPT.test(hashed)) {
         // bcrypt reads only the first 72 bytes of a password: the rehash to argon2id ends that too.
-        return await (await loadBcrypt())(plain, hashed);
+        return await (
+          await loadBcrypt()
+        )(plain, hashed);
       }
       return await verify(hashed, plain);
     } catch {

@@ -254,7 +254,11 @@ describe.each(ADAPTERS)('cookie transport and CSRF, %s', (adapter) => {
     const s = await login('alice');
     const out = await post('/auth/logout').set('Cookie', jar(s)).set('Origin', OWN).set('x-csrf-token', s.csrf);
     expect(out.status).toBe(204);
-    expect(setCookiesOf(out).map((c) => [c.name, c.attrs['max-age']])).toEqual([[ACCESS, '0'], [REFRESH, '0'], [CSRF, '0']]);
+    expect(setCookiesOf(out).map((c) => [c.name, c.attrs['max-age']])).toEqual([
+      [ACCESS, '0'],
+      [REFRESH, '0'],
+      [CSRF, '0'],
+    ]);
     expect(cookieNamed(out, REFRESH)!.attrs.path).toBe('/auth/refresh');
     expect((await get('/private').set('Cookie', jar(s))).body.code).toBe('token_revoked');
 
@@ -279,7 +283,10 @@ describe.each(ADAPTERS)('cookie options on a live app, %s', (adapter) => {
     await never.close();
 
     const always = await boot(adapter, { tokensInBody: 'always', domain: 'example.com', sameSite: 'strict' });
-    const b = await request(always.getHttpServer()).post('/auth/login').set('Host', 'www.example.com').set('Origin', 'http://www.example.com')
+    const b = await request(always.getHttpServer())
+      .post('/auth/login')
+      .set('Host', 'www.example.com')
+      .set('Origin', 'http://www.example.com')
       .send({ username: 'alice', password: PASSWORDS.alice });
     expect(typeof b.body.accessToken).toBe('string');
     expect(setCookiesOf(b).map((c) => [c.name, c.attrs.domain, c.attrs.samesite])).toEqual([

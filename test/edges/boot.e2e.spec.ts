@@ -38,7 +38,10 @@ describe('a configuration a new user gets wrong fails at boot and says how to fi
   test.each(enabledDatabases().filter((t) => t.name === 'sqlite'))('a missing migration names authMigrations ($name)', async (target) => {
     await target.reset();
     const { migrations: _none, ...withoutMigrations } = target.options() as unknown as Record<string, unknown>;
-    const err = await initError([TypeOrmModule.forRoot(withoutMigrations as never), AuthModule.forRoot({ jwt: { secret: SECRET }, store: 'typeorm' })]);
+    const err = await initError([
+      TypeOrmModule.forRoot(withoutMigrations as never),
+      AuthModule.forRoot({ jwt: { secret: SECRET }, store: 'typeorm' }),
+    ]);
     expect(err?.message).toMatch(/"store".*authMigrations\.sqlite/);
   });
 

@@ -18,9 +18,26 @@ function newest(dir: string): number {
 
 /** Every optional peer of package.json: an HTTP app on the memory store installs none of them. */
 const OPTIONAL_PEERS = [
-  'typeorm', '@nestjs/typeorm', 'passport', '@nestjs/passport', 'ioredis', 'pg', '@nestjs/swagger', 'supertest', '@nestjs/testing',
-  '@nestjs/graphql', '@nestjs/apollo', '@apollo/server', 'graphql', 'graphql-ws', 'ws', '@nestjs/websockets',
-  '@nestjs/platform-socket.io', '@nestjs/platform-ws', '@nestjs/microservices', '@nats-io/transport-node',
+  'typeorm',
+  '@nestjs/typeorm',
+  'passport',
+  '@nestjs/passport',
+  'ioredis',
+  'pg',
+  '@nestjs/swagger',
+  'supertest',
+  '@nestjs/testing',
+  '@nestjs/graphql',
+  '@nestjs/apollo',
+  '@apollo/server',
+  'graphql',
+  'graphql-ws',
+  'ws',
+  '@nestjs/websockets',
+  '@nestjs/platform-socket.io',
+  '@nestjs/platform-ws',
+  '@nestjs/microservices',
+  '@nats-io/transport-node',
 ];
 
 // A loader hook that makes the optional peers unresolvable, as in an app that has not installed them.
@@ -71,11 +88,15 @@ describe('optional peers: the main entry needs none of them', () => {
         entities: lib.authEntities.length, typeormStore: typeof lib.TypeOrmRevocationStore, token: typeof pair,
       }));
     `;
-    const run = spawnSync(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(HIDE_PEERS)}`, '--input-type=module', '-e', script], {
-      cwd: root,
-      encoding: 'utf8',
-      env: { ...process.env, NODE_OPTIONS: '' },
-    });
+    const run = spawnSync(
+      process.execPath,
+      ['--import', `data:text/javascript,${encodeURIComponent(HIDE_PEERS)}`, '--input-type=module', '-e', script],
+      {
+        cwd: root,
+        encoding: 'utf8',
+        env: { ...process.env, NODE_OPTIONS: '' },
+      },
+    );
     expect(run.stderr).toBe('');
     expect(JSON.parse(run.stdout.trim().split('\n').pop()!)).toEqual({
       booted: true,

@@ -24,6 +24,7 @@ import { AuthService, CurrentUser, NestAuthGuard, Public, type AuthPrincipal } f
 import { ADAPTERS, bootApp, SECRET } from '../support/app.js';
 import { AuthController } from '../support/controllers.js';
 import { keepAliveClient } from '../support/keep-alive.js';
+import { sleep } from '../support/time.js';
 import { MemoryUsers, PASSWORDS } from '../support/users.js';
 
 /** What a context-bound method answered where it was called. */
@@ -116,8 +117,6 @@ class ContextModule implements NestModule {
     consumer.apply(ContextMiddleware).forRoutes(MiddlewareRoutes);
   }
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe.each(ADAPTERS)('the request context is bound to one handler execution, %s', (adapter) => {
   let app: INestApplication;

@@ -20,10 +20,9 @@ import { AuthService, PermissionRequired, type AuditEvent, type RevocationStore 
 import { ADAPTERS, bootApp, SECRET } from '../support/app.js';
 import { ALL_CONTROLLERS } from '../support/controllers.js';
 import { enabledDatabases, migratedDataSource } from '../support/databases.js';
+import { bearer, login } from '../support/http.js';
 import { CapturingLogger } from '../support/logger.js';
-import { MemoryUsers, PASSWORDS } from '../support/users.js';
-
-const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
+import { MemoryUsers } from '../support/users.js';
 
 /** Calls refreshCurrentSessionToken() several times at once inside one request: the tightest race there is. */
 @Controller('race')
@@ -40,11 +39,6 @@ class RaceController {
 /** N concurrent refreshCurrentSessionToken() calls with one access token (HTTP requests, and calls inside one request): exactly one pair. */
 async function raceRefreshCurrent(app: INestApplication, n = 12) {
   const http = request(app.getHttpServer());
-  const login = async () => {
-    const res = await http.post('/auth/login').send({ username: 'alice', password: PASSWORDS.alice });
-    expect(res.status).toBe(200);
-    return res.body as { accessToken: string };
-  };
   const check = async (winners: Array<{ accessToken: string; refreshToken: string }>, losers: Array<{ code?: string }>) => {
     expect(winners).toHaveLength(1);
     for (const l of losers) expect(l.code).toBe('token_revoked');
@@ -53,22 +47,31 @@ async function raceRefreshCurrent(app: INestApplication, n = 12) {
     expect((await http.post('/auth/refresh').send({ refreshToken: winners[0].refreshToken })).status).toBe(200);
   };
 
-  const first = await login();
+  const first = await login(app);
   const results = await Promise.all(Array.from({ length: n }, () => http.post('/auth/refresh-current').set(bearer(first.accessToken))));
   for (const r of results) expect([200, 401]).toContain(r.status);
-  await check(results.filter((r) => r.status === 200).map((r) => r.body), results.filter((r) => r.status !== 200).map((r) => r.body));
+  await check(
+    results.filter((r) => r.status === 200).map((r) => r.body),
+    results.filter((r) => r.status !== 200).map((r) => r.body),
+  );
 
-  const second = await login();
+  const second = await login(app);
   const inner = await http.post('/race/refresh-current').set(bearer(second.accessToken));
   expect(inner.status).toBe(200);
   const calls = inner.body as Array<{ pair?: { accessToken: string; refreshToken: string }; code?: string }>;
-  await check(calls.filter((c) => c.pair).map((c) => c.pair!), calls.filter((c) => !c.pair));
+  await check(
+    calls.filter((c) => c.pair).map((c) => c.pair!),
+    calls.filter((c) => !c.pair),
+  );
 }
 
 describe.each(ADAPTERS)('concurrent refreshCurrentSessionToken() on the memory store, %s', (adapter) => {
   let app: INestApplication;
   beforeAll(async () => {
-    app = await bootApp({ jwt: { secret: SECRET }, users: await MemoryUsers.create() }, { adapter, controllers: [...ALL_CONTROLLERS, RaceController] });
+    app = await bootApp(
+      { jwt: { secret: SECRET }, users: await MemoryUsers.create() },
+      { adapter, controllers: [...ALL_CONTROLLERS, RaceController] },
+    );
   });
   afterAll(() => app.close());
   test('exactly one wins, the others are 401 token_revoked', () => raceRefreshCurrent(app));
@@ -94,7 +97,13 @@ const seen: string[] = [];
 class RecordingFilter implements ExceptionFilter {
   catch(err: unknown, host: ArgumentsHost) {
     seen.push(
-      err instanceof UnauthorizedException ? 'Unauthorized' : err instanceof ForbiddenException ? 'Forbidden' : err instanceof ServiceUnavailableException ? 'ServiceUnavailable' : 'other',
+      err instanceof UnauthorizedException
+        ? 'Unauthorized'
+        : err instanceof ForbiddenException
+          ? 'Forbidden'
+          : err instanceof ServiceUnavailableException
+            ? 'ServiceUnavailable'
+            : 'other',
     );
     const res = host.switchToHttp().getResponse();
     const status = (err as { getStatus?: () => number }).getStatus?.() ?? 500;

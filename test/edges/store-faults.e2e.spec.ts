@@ -95,20 +95,19 @@ describe.each(ADAPTERS)('a store that fails or hangs answers 503 auth_unavailabl
     const http = request(app.getHttpServer());
     state.mode = mode;
     try {
-      const answers = await Promise.all([
-        http.post('/auth/login').send({ username: 'alice', password: PASSWORDS.alice }),
-        http.post('/auth/refresh').send({ refreshToken: pair.refreshToken }),
-        http.post('/auth/logout').set(bearer),
-        http.post('/auth/logout-all').set(bearer),
-        http.get('/auth/sessions').set(bearer),
-        http.delete('/faults/sessions/x').set(bearer),
-        http.post('/faults/revoke-token').set(bearer),
-        http.get('/faults/me').set('x-api-key', apiKey),
-        http.get('/faults/me').set(bearer),
-      ]);
-      for (const res of answers) {
-        expect([res.req.path, res.status, res.body.code]).toEqual([res.req.path, 503, 'auth_unavailable']);
-      }
+      const calls: Array<[string, () => request.Test]> = [
+        ['login', () => http.post('/auth/login').send({ username: 'alice', password: PASSWORDS.alice })],
+        ['refresh', () => http.post('/auth/refresh').send({ refreshToken: pair.refreshToken })],
+        ['logout', () => http.post('/auth/logout').set(bearer)],
+        ['revokeAllForUser', () => http.post('/auth/logout-all').set(bearer)],
+        ['listSessions', () => http.get('/auth/sessions').set(bearer)],
+        ['endSession', () => http.delete('/faults/sessions/x').set(bearer)],
+        ['revokeToken', () => http.post('/faults/revoke-token').set(bearer)],
+        ['API key', () => http.get('/faults/me').set('x-api-key', apiKey)],
+        ['bearer request', () => http.get('/faults/me').set(bearer)],
+      ];
+      const answers = await Promise.all(calls.map(async ([name, call]) => [name, await call()] as const));
+      for (const [name, res] of answers) expect([name, res.status, res.body.code]).toEqual([name, 503, 'auth_unavailable']);
     } finally {
       state.mode = 'up';
     }

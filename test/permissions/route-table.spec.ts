@@ -45,8 +45,28 @@ describe('route policy table', () => {
     const routes = collectRoutes(t.app).map(({ handlerRef: _h, classRef: _c, policy: _p, ...row }) => row);
     expect(routes).toEqual(
       expect.arrayContaining([
-        { controller: 'Articles', handler: 'list', method: 'GET', path: '/api/articles', isPublic: false, permissions: ['articles:read'], permissionMode: 'all', staff: false, superuser: false },
-        { controller: 'Articles', handler: 'create', method: 'POST', path: '/api/articles', isPublic: false, permissions: ['articles:write', 'articles:publish'], permissionMode: 'any', staff: false, superuser: false },
+        {
+          controller: 'Articles',
+          handler: 'list',
+          method: 'GET',
+          path: '/api/articles',
+          isPublic: false,
+          permissions: ['articles:read'],
+          permissionMode: 'all',
+          staff: false,
+          superuser: false,
+        },
+        {
+          controller: 'Articles',
+          handler: 'create',
+          method: 'POST',
+          path: '/api/articles',
+          isPublic: false,
+          permissions: ['articles:write', 'articles:publish'],
+          permissionMode: 'any',
+          staff: false,
+          superuser: false,
+        },
         expect.objectContaining({ handler: 'teaser', isPublic: true }),
         expect.objectContaining({ handler: 'report', path: '/api/reports', staff: true, permissions: ['reports:read'] }),
       ]),

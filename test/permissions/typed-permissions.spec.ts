@@ -42,9 +42,18 @@ describe('definePermissions', () => {
   afterAll(() => t.close());
 
   test('the typed decorator is the module decorator: the guard enforces it', async () => {
-    await t.as({ permissions: ['articles:read'] }).get('/typed/read').expect(200);
-    await t.as({ permissions: ['articles:write'] }).get('/typed/read').expect(403);
-    await t.as({ permissions: ['articles:write'] }).get('/typed/either').expect(200);
+    await t
+      .as({ permissions: ['articles:read'] })
+      .get('/typed/read')
+      .expect(200);
+    await t
+      .as({ permissions: ['articles:write'] })
+      .get('/typed/read')
+      .expect(403);
+    await t
+      .as({ permissions: ['articles:write'] })
+      .get('/typed/either')
+      .expect(200);
   });
 
   test('can / canAll / canAny: a superuser holds everything, a guest nothing', () => {
@@ -84,7 +93,11 @@ describe('the typecheck cases', () => {
     const source = readFileSync(file, 'utf8');
     const expected = source.split('\n').filter((l) => l.includes('// @ts-expect-error')).length;
     const stripped = source.replace(/\/\/ @ts-expect-error.*$/gm, '');
-    const config = ts.getParsedCommandLineOfConfigFile(join(here, '../../tsconfig.json'), {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => undefined })!;
+    const config = ts.getParsedCommandLineOfConfigFile(
+      join(here, '../../tsconfig.json'),
+      {},
+      { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => undefined },
+    )!;
     const host = ts.createCompilerHost(config.options);
     const read = host.getSourceFile.bind(host);
     host.getSourceFile = (name, lang, ...rest) => (name === file ? ts.createSourceFile(name, stripped, lang) : read(name, lang, ...rest));

@@ -5,13 +5,14 @@
  * channel is down reaches it by the next poll.
  */
 import 'reflect-metadata';
-import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, test } from '@jest/globals';
 import { DataSource } from 'typeorm';
 import { authEntities, authMigrations } from '../../src/index.js';
 import { PostgresRevocationChannel } from '../../src/revocation/postgres-revocation.channel.js';
 import { RedisRevocationChannel } from '../../src/revocation/redis-revocation.channel.js';
 import type { RevocationChannel } from '../../src/revocation/revocation-channel.js';
 import { RevocationGate } from '../../src/revocation/revocation-gate.js';
+import { createTestDatabase, uniqueTestName } from '../support/databases.js';
 import { typeOrmGateStores } from '../support/gate-stores.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 
@@ -27,9 +28,15 @@ async function waitFor(what: string, predicate: () => boolean, deadlineMs = 15_0
   }
 }
 
+// Each block's own database (set in beforeAll); Redis channels are server-wide, so the name is unique to this run.
+let dbUrl: string;
+const redisChannel = `revocation:test:${uniqueTestName('run')}`;
 const channels: Record<string, { port: number; make(url?: string): RevocationChannel }> = {
-  postgres: { port: pgUrl ? Number(new URL(pgUrl).port || 5432) : 5432, make: (url) => new PostgresRevocationChannel({ connection: url ?? pgUrl!, channel: 'revocation_test' }) },
-  redis: { port: Number(new URL(redisUrl).port || 6379), make: (url) => new RedisRevocationChannel({ url: url ?? redisUrl, channel: 'revocation:test' }) },
+  postgres: {
+    port: pgUrl ? Number(new URL(pgUrl).port || 5432) : 5432,
+    make: (url) => new PostgresRevocationChannel({ connection: url ?? dbUrl, channel: 'revocation_test' }),
+  },
+  redis: { port: Number(new URL(redisUrl).port || 6379), make: (url) => new RedisRevocationChannel({ url: url ?? redisUrl, channel: redisChannel }) },
 };
 
 describePg.each(Object.keys(channels))('%s channel', (name) => {
@@ -42,13 +49,20 @@ describePg.each(Object.keys(channels))('%s channel', (name) => {
   const refused = (jti: string) => reader.check({ jti, sub: 'u1', iat: 1 }) === 'token_revoked';
 
   beforeAll(async () => {
-    ds = await new DataSource({ type: 'postgres', url: pgUrl, entities: authEntities, migrations: authMigrations.postgres }).initialize();
-    for (const t of ['auth_session_rotations', 'auth_sessions', 'auth_revoked_tokens', 'auth_user_cutoffs', 'auth_api_keys', 'auth_revocation_log', 'migrations']) await ds.query(`DROP TABLE IF EXISTS "${t}"`);
+    dbUrl = await createTestDatabase('postgres', pgUrl!);
+    ds = await new DataSource({ type: 'postgres', url: dbUrl, entities: authEntities, migrations: authMigrations.postgres }).initialize();
     await ds.runMigrations();
     proxy = await new TcpProxy(kind.port).start();
-    const opts = { consistency: 'cached' as const, syncIntervalMs: 300, accessTokenTtl: 900, maxTokenLifetime: 86_400, storeTimeoutMs: 500, channelSyncIntervalMs: 600_000 };
+    const opts = {
+      consistency: 'cached' as const,
+      syncIntervalMs: 300,
+      accessTokenTtl: 900,
+      maxTokenLifetime: 86_400,
+      storeTimeoutMs: 500,
+      channelSyncIntervalMs: 600_000,
+    };
     writer = new RevocationGate(typeOrmGateStores(ds), { ...opts, channel: kind.make() });
-    reader = new RevocationGate(typeOrmGateStores(ds), { ...opts, channel: kind.make(proxy.url(name === 'postgres' ? pgUrl! : redisUrl)) });
+    reader = new RevocationGate(typeOrmGateStores(ds), { ...opts, channel: kind.make(proxy.url(name === 'postgres' ? dbUrl : redisUrl)) });
     await writer.start();
     await reader.start();
     await waitFor('both channels up', () => writer.channelAlive && reader.channelAlive);

@@ -12,15 +12,19 @@ import { PostgresRevocationChannel } from '../../src/revocation/postgres-revocat
 import { RedisRevocationChannel } from '../../src/revocation/redis-revocation.channel.js';
 import type { RevocationChannel } from '../../src/revocation/revocation-channel.js';
 import { RevocationGate } from '../../src/revocation/revocation-gate.js';
+import { createTestDatabase, uniqueTestName } from '../support/databases.js';
 import { typeOrmGateStores } from '../support/gate-stores.js';
 
 const pgUrl = process.env.AUTH_TEST_POSTGRES_URL;
 const redisUrl = process.env.AUTH_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const describePg = pgUrl ? describe : describe.skip;
 
+// The suite's own database (set in beforeAll); Redis channels are server-wide, so the name is unique to this run.
+let dbUrl: string;
+const redisChannel = `revocation:prop:${uniqueTestName('run')}`;
 const make: Record<string, () => RevocationChannel> = {
-  postgres: () => new PostgresRevocationChannel({ connection: pgUrl!, channel: 'revocation_prop' }),
-  redis: () => new RedisRevocationChannel({ url: redisUrl, channel: 'revocation:prop' }),
+  postgres: () => new PostgresRevocationChannel({ connection: dbUrl, channel: 'revocation_prop' }),
+  redis: () => new RedisRevocationChannel({ url: redisUrl, channel: redisChannel }),
 };
 
 async function waitFor(what: string, predicate: () => boolean, deadlineMs = 10_000): Promise<void> {
@@ -35,14 +39,19 @@ describePg.each(Object.keys(make))('propagation over %s to 4 instances', (name) 
   const fleet: Array<{ ds: DataSource; gate: RevocationGate }> = [];
 
   beforeAll(async () => {
-    const setup = await new DataSource({ type: 'postgres', url: pgUrl, entities: authEntities, migrations: authMigrations.postgres }).initialize();
-    for (const t of ['auth_session_rotations', 'auth_sessions', 'auth_revoked_tokens', 'auth_user_cutoffs', 'auth_api_keys', 'auth_revocation_log', 'migrations']) await setup.query(`DROP TABLE IF EXISTS "${t}"`);
+    dbUrl = await createTestDatabase('postgres', pgUrl!);
+    const setup = await new DataSource({ type: 'postgres', url: dbUrl, entities: authEntities, migrations: authMigrations.postgres }).initialize();
     await setup.runMigrations();
     await setup.destroy();
     for (let i = 0; i < 4; i++) {
-      const ds = await new DataSource({ type: 'postgres', url: pgUrl, entities: authEntities, extra: { max: 2 } }).initialize();
+      const ds = await new DataSource({ type: 'postgres', url: dbUrl, entities: authEntities, extra: { max: 2 } }).initialize();
       const gate = new RevocationGate(typeOrmGateStores(ds), {
-        consistency: 'cached', syncIntervalMs: 60_000, channelSyncIntervalMs: 600_000, accessTokenTtl: 900, maxTokenLifetime: 86_400, channel: make[name]!(),
+        consistency: 'cached',
+        syncIntervalMs: 60_000,
+        channelSyncIntervalMs: 600_000,
+        accessTokenTtl: 900,
+        maxTokenLifetime: 86_400,
+        channel: make[name]!(),
       });
       await gate.start();
       fleet.push({ ds, gate });
@@ -72,7 +81,11 @@ describePg.each(Object.keys(make))('propagation over %s to 4 instances', (name) 
     const cutAt = Date.now();
     await fleet[0]!.gate.cutOffUser('prop-user', new Date(cutAt));
     fleet[1]!.gate.noteSessionEnded('prop-session');
-    await waitFor('the cut-off', () => fleet.slice(1).every((x) => x.gate.check({ jti: 'a', sub: 'prop-user', iat: Math.floor(cutAt / 1000) - 1 }) === 'token_revoked'));
-    await waitFor('the session end', () => [0, 2, 3].every((i) => fleet[i]!.gate.check({ jti: 'b', sid: 'prop-session', sub: 'u', iat: 1 }) === 'token_revoked'));
+    await waitFor('the cut-off', () =>
+      fleet.slice(1).every((x) => x.gate.check({ jti: 'a', sub: 'prop-user', iat: Math.floor(cutAt / 1000) - 1 }) === 'token_revoked'),
+    );
+    await waitFor('the session end', () =>
+      [0, 2, 3].every((i) => fleet[i]!.gate.check({ jti: 'b', sid: 'prop-session', sub: 'u', iat: 1 }) === 'token_revoked'),
+    );
   });
 });

@@ -14,18 +14,34 @@ function manualClock(start = 1_800_000_000_000) {
 
 function memoryStores(): GateStores {
   const log = new InMemoryRevocationLog();
-  return { revocations: new InMemoryRevocationStore(log), sessions: new InMemorySessionStore(log), cutoffs: new InMemoryUserCutoffStore(log), feed: log };
+  return {
+    revocations: new InMemoryRevocationStore(log),
+    sessions: new InMemorySessionStore(log),
+    cutoffs: new InMemoryUserCutoffStore(log),
+    feed: log,
+  };
 }
 
 const never = <T>() => new Promise<T>(() => undefined);
-const base: RevocationGateOptions = { consistency: 'cached', syncIntervalMs: 1000, accessTokenTtl: 900, maxTokenLifetime: 1_209_600, storeTimeoutMs: 50 };
+const base: RevocationGateOptions = {
+  consistency: 'cached',
+  syncIntervalMs: 1000,
+  accessTokenTtl: 900,
+  maxTokenLifetime: 1_209_600,
+  storeTimeoutMs: 50,
+};
 const gates: RevocationGate[] = [];
 function gate(stores: GateStores, options: Partial<RevocationGateOptions> = {}, clock: () => number = Date.now): RevocationGate {
   const g = new RevocationGate(stores, { ...base, ...options }, clock);
   gates.push(g);
   return g;
 }
-const claims = (jti: string, extra: { sid?: string; sub?: string; iat?: number } = {}) => ({ jti, sub: extra.sub ?? 'u1', iat: extra.iat ?? 1_800_000_000, ...(extra.sid ? { sid: extra.sid } : {}) });
+const claims = (jti: string, extra: { sid?: string; sub?: string; iat?: number } = {}) => ({
+  jti,
+  sub: extra.sub ?? 'u1',
+  iat: extra.iat ?? 1_800_000_000,
+  ...(extra.sid ? { sid: extra.sid } : {}),
+});
 
 afterEach(async () => {
   for (const g of gates.splice(0)) await g.stop();
@@ -150,7 +166,13 @@ describe('strict mode', () => {
 describe('overlap for out-of-order commits', () => {
   test('a seq that commits after a higher one is still read by a later poll', async () => {
     const rows: RevocationChange[] = [];
-    const feed: RevocationFeed = { changesAfter: async (after, limit) => rows.filter((r) => r.seq > after).sort((a, b) => a.seq - b.seq).slice(0, limit) };
+    const feed: RevocationFeed = {
+      changesAfter: async (after, limit) =>
+        rows
+          .filter((r) => r.seq > after)
+          .sort((a, b) => a.seq - b.seq)
+          .slice(0, limit),
+    };
     const stores = { ...memoryStores(), feed };
     const g = gate(stores);
     await g.start();

@@ -11,6 +11,7 @@ import { TypeOrmApiKeyStore } from '../../src/api-keys/api-key.stores.js';
 import { RevocationGate } from '../../src/revocation/revocation-gate.js';
 import { boundStores } from '../../src/store/bounded-store.js';
 import { authEntities, authMigrations } from '../../src/index.js';
+import { createTestDatabase } from '../support/databases.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 import { typeOrmGateStores } from '../support/gate-stores.js';
 
@@ -29,14 +30,15 @@ async function waitFor(what: string, predicate: () => boolean | Promise<boolean>
 describePg('store faults through a TCP proxy (PostgreSQL)', () => {
   let proxy: TcpProxy;
   let ds: DataSource;
+  let dbUrl: string;
 
   beforeAll(async () => {
     proxy = await new TcpProxy(Number(new URL(pgUrl!).port || 5432)).start();
-    const setup = await new DataSource({ type: 'postgres', url: pgUrl, entities: authEntities, migrations: authMigrations.postgres }).initialize();
-    for (const t of ['auth_session_rotations', 'auth_sessions', 'auth_revoked_tokens', 'auth_user_cutoffs', 'auth_api_keys', 'auth_revocation_log', 'migrations']) await setup.query(`DROP TABLE IF EXISTS "${t}"`);
+    dbUrl = await createTestDatabase('postgres', pgUrl!);
+    const setup = await new DataSource({ type: 'postgres', url: dbUrl, entities: authEntities, migrations: authMigrations.postgres }).initialize();
     await setup.runMigrations();
     await setup.destroy();
-    ds = await new DataSource({ type: 'postgres', url: proxy.url(pgUrl!), entities: authEntities, extra: { max: 4 } }).initialize();
+    ds = await new DataSource({ type: 'postgres', url: proxy.url(dbUrl), entities: authEntities, extra: { max: 4 } }).initialize();
   });
 
   beforeEach(() => proxy.forward());
@@ -48,7 +50,13 @@ describePg('store faults through a TCP proxy (PostgreSQL)', () => {
   });
 
   test('strict: a black-holed store gives auth_unavailable, not a hang; the answer returns once the path does', async () => {
-    const gate = new RevocationGate(typeOrmGateStores(ds), { consistency: 'strict', syncIntervalMs: 1000, accessTokenTtl: 900, maxTokenLifetime: 86_400, storeTimeoutMs: TIMEOUT });
+    const gate = new RevocationGate(typeOrmGateStores(ds), {
+      consistency: 'strict',
+      syncIntervalMs: 1000,
+      accessTokenTtl: 900,
+      maxTokenLifetime: 86_400,
+      storeTimeoutMs: TIMEOUT,
+    });
     await gate.start();
     const claims = { jti: 'strict-1', sid: 'no-such-session', sub: 'u1', iat: 1 };
     expect(await gate.check(claims)).toBeNull();
@@ -61,7 +69,13 @@ describePg('store faults through a TCP proxy (PostgreSQL)', () => {
   });
 
   test('strict: connections reset by the network give auth_unavailable too', async () => {
-    const gate = new RevocationGate(typeOrmGateStores(ds), { consistency: 'strict', syncIntervalMs: 1000, accessTokenTtl: 900, maxTokenLifetime: 86_400, storeTimeoutMs: TIMEOUT });
+    const gate = new RevocationGate(typeOrmGateStores(ds), {
+      consistency: 'strict',
+      syncIntervalMs: 1000,
+      accessTokenTtl: 900,
+      maxTokenLifetime: 86_400,
+      storeTimeoutMs: TIMEOUT,
+    });
     await gate.start();
     proxy.refuse(true);
     proxy.reset();
@@ -74,7 +88,11 @@ describePg('store faults through a TCP proxy (PostgreSQL)', () => {
   test('cached: a poll hung on a black-holed path does not stick; the gate fails closed after the stale bound and recovers at the next poll', async () => {
     let skew = 0;
     const clock = () => Date.now() + skew;
-    const gate = new RevocationGate(typeOrmGateStores(ds), { consistency: 'cached', syncIntervalMs: 200, accessTokenTtl: 900, maxTokenLifetime: 86_400, storeTimeoutMs: TIMEOUT }, clock);
+    const gate = new RevocationGate(
+      typeOrmGateStores(ds),
+      { consistency: 'cached', syncIntervalMs: 200, accessTokenTtl: 900, maxTokenLifetime: 86_400, storeTimeoutMs: TIMEOUT },
+      clock,
+    );
     await gate.start();
     const claims = { jti: 'cached-1', sub: 'u1', iat: 1 };
     expect(gate.check(claims)).toBeNull();
@@ -115,18 +133,52 @@ describePg('store faults through a TCP proxy (PostgreSQL)', () => {
       ['apiKeys.list', () => stores.apiKeys.list()],
       ['apiKeys.revoke', () => stores.apiKeys.revoke('k', now)],
       ['apiKeys.touch', () => stores.apiKeys.touch(new Map([['k', now]]))],
-      ['apiKeys.insert', () => stores.apiKeys.insert({ id: 'k', name: 'n', prefix: 'p', secretHash: 'h', permissions: [], userId: null, createdAt: now, expiresAt: null, lastUsedAt: null, revokedAt: null })],
+      [
+        'apiKeys.insert',
+        () =>
+          stores.apiKeys.insert({
+            id: 'k',
+            name: 'n',
+            prefix: 'p',
+            secretHash: 'h',
+            permissions: [],
+            userId: null,
+            createdAt: now,
+            expiresAt: null,
+            lastUsedAt: null,
+            revokedAt: null,
+          }),
+      ],
     ];
     proxy.blackhole();
     for (const [name, call] of calls) {
-      const err = await call().then(() => undefined, (e: unknown) => e);
-      expect([name, err instanceof AuthError && err.code, err instanceof AuthError && (err as AuthError & { reason?: string }).reason ? (err as AuthError & { reason?: string }).reason : (err as Error)?.message]).toEqual([name, 'auth_unavailable', 'store_timeout']);
+      const err = await call().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect([
+        name,
+        err instanceof AuthError && err.code,
+        err instanceof AuthError && (err as AuthError & { reason?: string }).reason
+          ? (err as AuthError & { reason?: string }).reason
+          : (err as Error)?.message,
+      ]).toEqual([name, 'auth_unavailable', 'store_timeout']);
     }
     proxy.forward();
-    await waitFor('the pool to drain', async () => (await stores.cutoffs.get('u').then(() => true, () => false)));
+    await waitFor(
+      'the pool to drain',
+      async () =>
+        await stores.cutoffs.get('u').then(
+          () => true,
+          () => false,
+        ),
+    );
     proxy.refuse(true);
     proxy.reset();
-    const err = await stores.sessions.find('bs').then(() => undefined, (e: unknown) => e);
+    const err = await stores.sessions.find('bs').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(AuthError);
     expect((err as AuthError).code).toBe('auth_unavailable');
     expect((err as AuthError & { reason?: string }).reason ?? (err as Error).message).toBe('store_failed');

@@ -21,9 +21,7 @@ export async function bootApp(options: AuthModuleOptions, extra: BootOptions = {
   const { adapter = 'express', imports = [], logger, ...metadata } = extra;
   const moduleRef = await Test.createTestingModule({ ...metadata, imports: [...imports, AuthModule.forRoot(options)] }).compile();
   const app =
-    adapter === 'fastify'
-      ? moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter())
-      : moduleRef.createNestApplication();
+    adapter === 'fastify' ? moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter()) : moduleRef.createNestApplication();
   app.useLogger(logger ?? false);
   app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true }));
   await app.init();

@@ -5,5 +5,10 @@ import { TypeOrmSessionStore } from '../../src/sessions/typeorm-session.store.js
 
 /** The gate's stores on one DataSource, with the change-log feed; `clock` is the writer's wall clock. */
 export function typeOrmGateStores(ds: DataSource, clock: () => number = Date.now): GateStores {
-  return { revocations: new TypeOrmRevocationStore(ds, clock), sessions: new TypeOrmSessionStore(ds), cutoffs: new TypeOrmUserCutoffStore(ds, clock), feed: new TypeOrmRevocationFeed(ds) };
+  return {
+    revocations: new TypeOrmRevocationStore(ds, clock),
+    sessions: new TypeOrmSessionStore(ds),
+    cutoffs: new TypeOrmUserCutoffStore(ds, clock),
+    feed: new TypeOrmRevocationFeed(ds),
+  };
 }

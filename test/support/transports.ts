@@ -53,4 +53,4 @@ export function nextEvent<T = unknown>(emitter: { once(event: string, l: (...a: 
   });
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export { sleep } from './time.js';

@@ -149,7 +149,12 @@ describe('OpenAPI document from the route policy', () => {
   });
 
   test('every @Public() operation has security: [] (also inside a controller that requires a permission)', () => {
-    for (const [method, path] of [['get', '/health'], ['get', '/articles/teaser'], ['post', '/auth/login'], ['post', '/auth/refresh']]) {
+    for (const [method, path] of [
+      ['get', '/health'],
+      ['get', '/articles/teaser'],
+      ['post', '/auth/login'],
+      ['post', '/auth/refresh'],
+    ]) {
       expect(operation(doc as never, method, path).security).toEqual([]);
     }
     expect(operation(doc as never, 'get', '/health').responses).not.toHaveProperty('401');
@@ -186,7 +191,19 @@ describe('OpenAPI document from the route policy', () => {
     const schema = doc.components?.schemas?.AuthErrorBody as { required: string[]; properties: { code: { enum: string[] } } };
     expect(schema.required).toEqual(['statusCode', 'error', 'message', 'code']);
     expect(schema.properties.code.enum).toEqual(
-      expect.arrayContaining(['token_missing', 'token_invalid', 'token_expired', 'token_revoked', 'api_key_invalid', 'permission_denied', 'invalid_credentials', 'auth_unavailable', 'too_many_attempts', 'auth_busy', 'csrf_failed']),
+      expect.arrayContaining([
+        'token_missing',
+        'token_invalid',
+        'token_expired',
+        'token_revoked',
+        'api_key_invalid',
+        'permission_denied',
+        'invalid_credentials',
+        'auth_unavailable',
+        'too_many_attempts',
+        'auth_busy',
+        'csrf_failed',
+      ]),
     );
   });
 
@@ -196,7 +213,8 @@ describe('OpenAPI document from the route policy', () => {
     expect(schemas.LoginDto.properties.username).toMatchObject({ type: 'string', maxLength: 150 });
     expect(schemas.LoginDto.properties.password).toMatchObject({ type: 'string', format: 'password' });
     expect(schemas.RefreshTokenDto.properties.refreshToken).toMatchObject({ type: 'string' });
-    const body = (operation(doc as never, 'post', '/auth/login') as unknown as { requestBody: { content: Record<string, { schema: unknown }> } }).requestBody;
+    const body = (operation(doc as never, 'post', '/auth/login') as unknown as { requestBody: { content: Record<string, { schema: unknown }> } })
+      .requestBody;
     expect(body.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/LoginDto' });
   });
 
@@ -218,7 +236,9 @@ describe('OpenAPI document from the route policy', () => {
   });
 
   test('no marker is left on the handlers: a document built without the module has no auth in it', () => {
-    const plain = SwaggerModule.createDocument(t.app, new DocumentBuilder().build()) as unknown as { paths: Record<string, Record<string, Record<string, unknown>>> };
+    const plain = SwaggerModule.createDocument(t.app, new DocumentBuilder().build()) as unknown as {
+      paths: Record<string, Record<string, Record<string, unknown>>>;
+    };
     const op = plain.paths['/articles'].get;
     expect(op).not.toHaveProperty('x-nest-auth-route');
     expect(op).not.toHaveProperty('security');

@@ -58,9 +58,15 @@ describe.each(['express', 'fastify'] as const)('testing entry point on %s', (ada
   });
 
   test('as(user) requests with a valid token for that user, permissions and flags included', async () => {
-    const res = await t.as({ id: 7, username: 'ada', permissions: ['articles:read'] }).get('/me').expect(200);
+    const res = await t
+      .as({ id: 7, username: 'ada', permissions: ['articles:read'] })
+      .get('/me')
+      .expect(200);
     expect(res.body).toMatchObject({ id: '7', username: 'ada', isStaff: false, isSuperuser: false, permissions: ['articles:read'] });
-    await t.as({ permissions: ['articles:read'] }).get('/articles').expect(200);
+    await t
+      .as({ permissions: ['articles:read'] })
+      .get('/articles')
+      .expect(200);
     const denied = await t.as({ permissions: [] }).get('/articles').expect(403);
     expect(denied.body.code).toBe('permission_denied');
     await t.as({ isStaff: true }).get('/staff').expect(200);
@@ -148,5 +154,4 @@ describe('TestClock', () => {
     }
     expect(Date.now() - before.getTime()).toBeLessThan(3_600_000);
   });
-
 });

@@ -59,7 +59,12 @@ describe('load shedding: the bounded password-check queue', () => {
   beforeAll(async () => {
     hasher = new GatedHasher();
     app = await bootThrottledApp(
-      { jwt: { secret: SECRET }, users: await MemoryUsers.create(), passwordHasher: hasher, loginThrottle: { passwordChecks: { concurrency: 1, maxQueued: 2, retryAfterSeconds: 2 } } },
+      {
+        jwt: { secret: SECRET },
+        users: await MemoryUsers.create(),
+        passwordHasher: hasher,
+        loginThrottle: { passwordChecks: { concurrency: 1, maxQueued: 2, retryAfterSeconds: 2 } },
+      },
       { controllers: ALL_CONTROLLERS },
     );
     await app.listen(0, '127.0.0.1');
@@ -69,7 +74,12 @@ describe('load shedding: the bounded password-check queue', () => {
   test('beyond concurrency + maxQueued, a login is 503 auth_busy with Retry-After at once; the queued ones still finish', async () => {
     const http = request(app.getHttpServer());
     hasher.hold();
-    const queued = [0, 1, 2].map((i) => http.post('/auth/login').send({ username: `user${i}`, password: 'x' }).then((r) => r));
+    const queued = [0, 1, 2].map((i) =>
+      http
+        .post('/auth/login')
+        .send({ username: `user${i}`, password: 'x' })
+        .then((r) => r),
+    );
     await waitFor(() => hasher.verifies >= 1);
     await new Promise((r) => setTimeout(r, 50));
     const busy = await http.post('/auth/login').send({ username: 'alice', password: PASSWORDS.alice });
@@ -87,11 +97,20 @@ describe('load shedding: the bounded password-check queue', () => {
     const before = hasher.verifies;
     const port = ((app.getHttpServer() as Server).address() as AddressInfo).port;
     const http = request(app.getHttpServer());
-    const first = http.post('/auth/login').send({ username: 'first', password: 'x' }).then((r) => r);
+    const first = http
+      .post('/auth/login')
+      .send({ username: 'first', password: 'x' })
+      .then((r) => r);
     await waitFor(() => hasher.verifies === before + 1);
     // The second login queues behind the first, then its client goes away.
     const body = JSON.stringify({ username: 'gone', password: 'x' });
-    const gone = httpRequest({ host: '127.0.0.1', port, path: '/auth/login', method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } });
+    const gone = httpRequest({
+      host: '127.0.0.1',
+      port,
+      path: '/auth/login',
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+    });
     gone.on('error', () => undefined);
     gone.end(body);
     await new Promise((r) => setTimeout(r, 100));
@@ -158,7 +177,10 @@ describe('rehash on login and bcrypt migration', () => {
   });
 
   test('an argon2 hash with older parameters (or argon2i) is rehashed; a current one is not', async () => {
-    for (const old of [await argon2Hash(PASSWORDS.bob, { memoryCost: 4096, timeCost: 1 }), await argon2Hash(PASSWORDS.bob, { algorithm: 1 as never })]) {
+    for (const old of [
+      await argon2Hash(PASSWORDS.bob, { memoryCost: 4096, timeCost: 1 }),
+      await argon2Hash(PASSWORDS.bob, { algorithm: 1 as never }),
+    ]) {
       set('bob', old);
       users.updates = [];
       expect((await login('bob', PASSWORDS.bob)).status).toBe(200);

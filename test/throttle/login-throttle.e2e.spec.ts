@@ -103,7 +103,9 @@ describe.each(ADAPTERS)('login throttle on %s', (adapter) => {
       status: r.status,
       body: r.body,
       retryAfter: r.headers['retry-after'] !== undefined,
-      headers: Object.keys(r.headers).filter((h) => h !== 'date').sort(),
+      headers: Object.keys(r.headers)
+        .filter((h) => h !== 'date')
+        .sort(),
       length: r.headers['content-length'],
     });
     expect(shape(unknown)).toEqual(shape(real));

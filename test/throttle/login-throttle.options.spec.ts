@@ -57,7 +57,10 @@ describe('resolveLoginThrottleOptions', () => {
 
   test('a bad loginThrottle fails the boot, not the first request', async () => {
     await expect(
-      bootThrottledApp({ jwt: { secret: SECRET }, users: await MemoryUsers.create(), loginThrottle: { perIp: { limit: -1, windowSeconds: 5 } } }, { controllers: ALL_CONTROLLERS }),
+      bootThrottledApp(
+        { jwt: { secret: SECRET }, users: await MemoryUsers.create(), loginThrottle: { perIp: { limit: -1, windowSeconds: 5 } } },
+        { controllers: ALL_CONTROLLERS },
+      ),
     ).rejects.toMatchObject({ option: 'loginThrottle.perIp.limit' });
   });
 });
@@ -72,7 +75,11 @@ describe('a throttle store that hangs', () => {
     await new Promise((r) => blackhole.once('listening', r));
     const port = (blackhole.address() as { port: number }).port;
     app = await bootThrottledApp(
-      { jwt: { secret: SECRET }, users: await MemoryUsers.create(), loginThrottle: { store: 'redis', redis: { url: `redis://127.0.0.1:${port}` }, storeTimeoutMs: 300 } },
+      {
+        jwt: { secret: SECRET },
+        users: await MemoryUsers.create(),
+        loginThrottle: { store: 'redis', redis: { url: `redis://127.0.0.1:${port}` }, storeTimeoutMs: 300 },
+      },
       { controllers: ALL_CONTROLLERS },
     );
   });

@@ -16,7 +16,6 @@ import { DataSource, type DataSourceOptions } from 'typeorm';
 import { LoginThrottle } from '../../src/throttle/login-throttle.js';
 import { InMemoryThrottleStore } from '../../src/throttle/in-memory-throttle.store.js';
 import { RedisThrottleStore } from '../../src/throttle/redis-throttle.store.js';
-import { ThrottleCounterEntity } from '../../src/throttle/throttle.entity.js';
 import type { ThrottleStore } from '../../src/throttle/throttle-store.js';
 import { TypeOrmThrottleStore } from '../../src/throttle/typeorm-throttle.store.js';
 import { SECRET } from '../support/app.js';
@@ -143,7 +142,11 @@ describe.each(targets)('throttle store: $name', (target) => {
     const apps: INestApplication[] = [];
     try {
       for (let i = 0; i < 2; i++) {
-        const { imports = [], loginThrottle = {}, ...rest } = (await opened.appOptions()) as Record<string, unknown> & { imports?: never[]; loginThrottle?: object };
+        const {
+          imports = [],
+          loginThrottle = {},
+          ...rest
+        } = (await opened.appOptions()) as Record<string, unknown> & { imports?: never[]; loginThrottle?: object };
         apps.push(
           await bootThrottledApp(
             {
@@ -151,7 +154,12 @@ describe.each(targets)('throttle store: $name', (target) => {
               users,
               ...rest,
               // Both instances derive the fingerprint key from the shared JWT secret: their keys agree.
-              loginThrottle: { ...loginThrottle, perAccountAndIp: { limit, windowSeconds: 60 }, perAccount: { limit: 50, windowSeconds: 60 }, perIp: { limit: 500, windowSeconds: 60 } },
+              loginThrottle: {
+                ...loginThrottle,
+                perAccountAndIp: { limit, windowSeconds: 60 },
+                perAccount: { limit: 50, windowSeconds: 60 },
+                perIp: { limit: 500, windowSeconds: 60 },
+              },
             },
             { imports, controllers: ALL_CONTROLLERS },
           ),
@@ -159,7 +167,11 @@ describe.each(targets)('throttle store: $name', (target) => {
       }
       const servers = apps.map((a) => a.getHttpServer());
       const answers = await Promise.all(
-        Array.from({ length: 100 }, (_, i) => request(servers[i % 2]).post('/auth/login').send({ username: 'alice', password: `wrong-${i}` })),
+        Array.from({ length: 100 }, (_, i) =>
+          request(servers[i % 2])
+            .post('/auth/login')
+            .send({ username: 'alice', password: `wrong-${i}` }),
+        ),
       );
       const statuses = answers.map((a) => a.status);
       expect(statuses.filter((s) => s === 401)).toHaveLength(limit);

@@ -68,7 +68,8 @@ describe.each(enabledDatabases())('revocation reaches live connections on anothe
     const c = await boot('strict');
     const login = await request(a.app.getHttpServer()).post('/auth/login').send({ username: 'alice', password: PASSWORDS.alice });
     const token = login.body.accessToken as string;
-    const other = (await request(a.app.getHttpServer()).post('/auth/login').send({ username: 'bob', password: PASSWORDS.bob })).body.accessToken as string;
+    const other = (await request(a.app.getHttpServer()).post('/auth/login').send({ username: 'bob', password: PASSWORDS.bob })).body
+      .accessToken as string;
 
     const onB = await socketOn(b.url, token);
     const onC = await socketOn(c.url, token);
@@ -84,7 +85,9 @@ describe.each(enabledDatabases())('revocation reaches live connections on anothe
       onNonLazyError: () => undefined,
       on: { closed: (e) => closedSub(e as { code: number; reason: string }) },
     });
-    const firstTick = new Promise((resolve) => gqlClient.subscribe({ query: 'subscription { ticks }' }, { next: resolve, error: resolve, complete: () => undefined }));
+    const firstTick = new Promise((resolve) =>
+      gqlClient.subscribe({ query: 'subscription { ticks }' }, { next: resolve, error: resolve, complete: () => undefined }),
+    );
     await firstTick;
 
     const endedB = nextEvent<{ code: string }>(onB, 'session.ended', WAIT_MS);

@@ -1,7 +1,15 @@
-
 import { ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway, type OnGatewayConnection, type OnGatewayInit } from '@nestjs/websockets';
 import type { IncomingMessage } from 'node:http';
-import { AuthContext, AuthService, CurrentUser, PermissionRequired, Public, StaffOnly, type AuthContextData, type AuthPrincipal } from '../../src/index.js';
+import {
+  AuthContext,
+  AuthService,
+  CurrentUser,
+  PermissionRequired,
+  Public,
+  StaffOnly,
+  type AuthContextData,
+  type AuthPrincipal,
+} from '../../src/index.js';
 import { TransportAuth, type WsClient } from '../../src/transports/index.js';
 
 /** socket.io gateway as an app writes it: connection auth in afterInit, decorators per handler. */
@@ -89,4 +97,3 @@ export class PlainWsGateway implements OnGatewayConnection {
     return { event: 'logout', data: { ok: true } };
   }
 }
-

@@ -106,7 +106,10 @@ describe.each(ADAPTERS)('GraphQL (Apollo), %s', (adapter) => {
     const res = await gql('{ me { id } }');
     expect(res.status).toBe(200);
     expect(res.body.data).toBeNull();
-    expect(res.body.errors[0]).toMatchObject({ message: 'Authentication is required', extensions: { code: 'UNAUTHENTICATED', authCode: 'token_missing' } });
+    expect(res.body.errors[0]).toMatchObject({
+      message: 'Authentication is required',
+      extensions: { code: 'UNAUTHENTICATED', authCode: 'token_missing' },
+    });
   });
 
   test('expired and malformed tokens', async () => {
@@ -126,7 +129,10 @@ describe.each(ADAPTERS)('GraphQL (Apollo), %s', (adapter) => {
     const alice = await tokenFor(auth, users.get('alice'));
     expect((await gql('{ articles { title } }', alice)).body.data.articles[0].title).toBe('first');
     const denied = await gql('mutation { createArticle(title: "x") { title } }', alice);
-    expect(denied.body.errors[0]).toMatchObject({ message: 'You do not have permission to perform this action', extensions: { code: 'FORBIDDEN', authCode: 'permission_denied' } });
+    expect(denied.body.errors[0]).toMatchObject({
+      message: 'You do not have permission to perform this action',
+      extensions: { code: 'FORBIDDEN', authCode: 'permission_denied' },
+    });
     const bob = await tokenFor(auth, users.get('bob'));
     expect((await gql('mutation { createArticle(title: "x") { title } }', bob)).body.data.createArticle.title).toBe('x');
   });

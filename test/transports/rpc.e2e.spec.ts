@@ -107,7 +107,7 @@ describe('microservices: NATS (headers and payload fallback) and TCP (payload)',
     expect(received).toEqual([{ n: 2 }]);
   });
 
-  test('request context: listSessions() in a message handler sees that message\'s principal', async () => {
+  test("request context: listSessions() in a message handler sees that message's principal", async () => {
     const login = async (u: keyof typeof PASSWORDS) =>
       (await request(app.getHttpServer()).post('/auth/login').send({ username: u, password: PASSWORDS[u] })).body.accessToken as string;
     const [a, b] = [await login('alice'), await login('bob')];

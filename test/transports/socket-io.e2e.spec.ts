@@ -149,7 +149,7 @@ describe.each(ADAPTERS)('socket.io gateway, %s', (adapter) => {
     expect((await call(b, 'whoami')).ack.username).toBe('bob');
   });
 
-  test('request context: logout() in a handler ends that socket\'s session only, and it is disconnected', async () => {
+  test("request context: logout() in a handler ends that socket's session only, and it is disconnected", async () => {
     const alice = await connected(connect({ token: await login('alice') }));
     const bob = await connected(connect({ token: await login('bob') }));
     // Interleaved calls: each sees its own principal and session.

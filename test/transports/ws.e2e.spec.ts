@@ -75,7 +75,10 @@ describe.each(ADAPTERS)('ws gateway (@nestjs/platform-ws), %s', (adapter) => {
 
   test('no token: guest; private handler answers the exception frame with token_missing, public works', async () => {
     const c = await open();
-    expect(await c.call('whoami')).toEqual({ event: 'exception', data: { status: 'error', code: 'token_missing', message: 'Authentication is required' } });
+    expect(await c.call('whoami')).toEqual({
+      event: 'exception',
+      data: { status: 'error', code: 'token_missing', message: 'Authentication is required' },
+    });
     expect(await c.call('ping')).toEqual({ event: 'ping', data: { pong: true, username: null } });
   });
 
@@ -99,11 +102,14 @@ describe.each(ADAPTERS)('ws gateway (@nestjs/platform-ws), %s', (adapter) => {
     const c = await open(token);
     expect((await c.call('whoami')).data.username).toBe('alice');
     await auth.revokeToken(token);
-    expect(await c.next('session.ended')).toEqual({ event: 'session.ended', data: { status: 'error', code: 'token_revoked', message: expect.any(String) } });
+    expect(await c.next('session.ended')).toEqual({
+      event: 'session.ended',
+      data: { status: 'error', code: 'token_revoked', message: expect.any(String) },
+    });
     expect(await c.closed).toEqual({ code: 4401, reason: 'token_revoked' });
   });
 
-  test('request context: logout() in a handler ends that connection\'s session only', async () => {
+  test("request context: logout() in a handler ends that connection's session only", async () => {
     const alice = await open(await login('alice'));
     const bob = await open(await login('bob'));
     expect((await alice.call('logout')).data).toEqual({ ok: true });

@@ -9,7 +9,11 @@ const secret = 'x'.repeat(32);
 AuthModule.forRoot({ jwt: { secret }, globalGuard: false, jwksRoute: true });
 AuthModule.forRootAsync({ useFactory: () => ({ jwt: { secret } }), globalGuard: false });
 AuthModule.forRootAsync({ useFactory: async () => ({ jwt: { secret }, store: 'memory' }) });
-AuthModule.forRootAsync({ imports: [], inject: ['X'], useFactory: (x: string) => ({ jwt: { secret: x, accessTokenTtl: 60 }, revocation: { syncIntervalMs: 500 } }) });
+AuthModule.forRootAsync({
+  imports: [],
+  inject: ['X'],
+  useFactory: (x: string) => ({ jwt: { secret: x, accessTokenTtl: 60 }, revocation: { syncIntervalMs: 500 } }),
+});
 
 // @ts-expect-error an unknown option in forRoot
 AuthModule.forRoot({ jwt: { secret }, sessionStore: 'memory' });

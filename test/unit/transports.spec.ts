@@ -22,7 +22,11 @@ describe('LiveConnections', () => {
 
   test('a sweep ends exactly the connections the gate now refuses, once', async () => {
     const revoked = new Set<string>();
-    const live = new LiveConnections((c) => (revoked.has(c.jti) ? 'token_revoked' : null), 0, () => now);
+    const live = new LiveConnections(
+      (c) => (revoked.has(c.jti) ? 'token_revoked' : null),
+      0,
+      () => now,
+    );
     const ended: string[] = [];
     live.add({ n: 1 }, jwtAuth(claims), (code) => ended.push(`a:${code}`));
     live.add({ n: 2 }, jwtAuth({ ...claims, jti: 'j2' }), (code) => ended.push(`b:${code}`));
@@ -37,10 +41,14 @@ describe('LiveConnections', () => {
 
   test('an unavailable store does not cut connections off; a failing check neither', async () => {
     let verdict: 'auth_unavailable' | 'throw' = 'auth_unavailable';
-    const live = new LiveConnections(() => {
-      if (verdict === 'throw') throw new Error('store down');
-      return verdict as 'auth_unavailable';
-    }, 0, () => now);
+    const live = new LiveConnections(
+      () => {
+        if (verdict === 'throw') throw new Error('store down');
+        return verdict as 'auth_unavailable';
+      },
+      0,
+      () => now,
+    );
     const ended: string[] = [];
     live.add({}, jwtAuth(claims), (code) => ended.push(code));
     await live.sweep();
@@ -51,7 +59,11 @@ describe('LiveConnections', () => {
   });
 
   test('expired tokens end at once; API-key principals are not tracked; remove stops tracking', async () => {
-    const live = new LiveConnections(() => null, 0, () => now);
+    const live = new LiveConnections(
+      () => null,
+      0,
+      () => now,
+    );
     const ended: string[] = [];
     live.add({}, jwtAuth({ ...claims, exp: now / 1000 - 1 }), (code) => ended.push(code));
     live.add({}, { ...jwtAuth(claims), backend: 'api_key', claims: undefined }, (code) => ended.push(code));
@@ -84,6 +96,8 @@ describe('carriers', () => {
     const nats = { getSubject: () => 's', getHeaders: () => ({ keys: () => ['Authorization'], get: () => 'Bearer n' }) };
     expect(rpcCarrier(rpc(nats))?.headers).toEqual({ authorization: 'Bearer n' });
     expect(rpcCarrier(rpc({ getHeaders: () => ({ authorization: 'Bearer n' }) }))).toBeUndefined();
-    expect(rpcCarrier(rpc({ getSocketRef: () => ({}), getPattern: () => 'p' }, { auth: { token: 'p' } }))?.headers).toEqual({ authorization: 'Bearer p' });
+    expect(rpcCarrier(rpc({ getSocketRef: () => ({}), getPattern: () => 'p' }, { auth: { token: 'p' } }))?.headers).toEqual({
+      authorization: 'Bearer p',
+    });
   });
 });

@@ -14,7 +14,7 @@ import { AuditEmitter } from './audit/audit.emitter.js';
 import { AUTH_OPTIONS } from './auth.constants.js';
 import { AuthService } from './auth.service.js';
 import { Authenticator } from './authentication/authenticator.js';
-import { RoutePolicyService } from './authorization/route-table.js';
+import { RoutePolicyService } from './authorization/route-policy.service.js';
 import { RequestContextInterceptor } from './context/request-context.interceptor.js';
 import { AuthPipeline } from './guard/auth-pipeline.js';
 import { CookieJar } from './cookies/cookie-jar.js';

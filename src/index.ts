@@ -22,7 +22,7 @@ export type { AuthContextData, AuthPrincipal } from './context/auth-context.js';
 
 export { NestAuthGuard, JwtAuthGuard } from './guard/auth.guard.js';
 export { JwtStrategy } from './passport/jwt.strategy.js';
-export { RoutePolicyService, type RouteEntry } from './authorization/route-table.js';
+export { RoutePolicyService, type RouteEntry } from './authorization/route-policy.service.js';
 export type { RoutePolicy } from './authorization/route-policy.js';
 
 export { AuthError, AuthConfigError, type AuthErrorCode } from './errors/auth-error.js';
@@ -56,8 +56,8 @@ export {
   type PermissionHolder,
   type NonEmpty,
 } from './decorators/define-permissions.js';
-export { printRouteTable, formatRouteTable, describeAccess, assertPermissionsInCatalog } from './route-table/route-table.js';
-export { collectRoutes, type AuthRoute } from './route-table/collect-routes.js';
+export { printRouteTable, formatRouteTable, describeAccess, assertPermissionsInCatalog } from './authorization/route-table.js';
+export { collectRoutes, type AuthRoute } from './authorization/collect-routes.js';
 
 // Login protection (#12): failed-login limits on a shared store, the bounded password-check queue.
 export { LoginThrottle, LoginAttempt } from './throttle/login-throttle.js';

@@ -1,97 +1,59 @@
-import { Injectable, Logger, RequestMethod } from '@nestjs/common';
-import { GUARDS_METADATA, METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants.js';
-import { DiscoveryService, MetadataScanner } from '@nestjs/core';
-import { IS_PUBLIC, REQUIRED_PERMISSIONS, STAFF_ONLY, SUPERUSER_ONLY } from '../decorators/metadata-keys.js';
-import { computeRoutePolicy, contradictionOf, type RoutePolicy } from './route-policy.js';
+import { Logger, type INestApplicationContext, type LoggerService } from '@nestjs/common';
+import { AuthConfigError } from '../errors/auth-error.js';
+import { collectRoutes, type AuthRoute } from './collect-routes.js';
 
-/** One handler of the app with the policy the module's guards apply to it. */
-export interface RouteEntry {
-  /** `Controller.method` */
-  route: string;
-  /** HTTP method and path, for controllers (`GET /articles`); undefined for resolvers, gateways and message handlers. */
-  http?: { method: string; path: string };
-  policy: RoutePolicy;
-  /** Whether a guard of the module protects it (the global one, or `@UseGuards` naming one). */
-  guarded: boolean;
+/** What a route demands, in words: `public`, `authenticated`, `superuser`, `staff`, `all(a, b)`, `any(a, b)`. */
+export function describeAccess(route: Pick<AuthRoute, 'isPublic' | 'permissions' | 'permissionMode' | 'staff' | 'superuser'>): string {
+  if (route.isPublic) return 'public';
+  const parts: string[] = [];
+  if (route.superuser) parts.push('superuser');
+  if (route.staff) parts.push('staff');
+  if (route.permissions !== undefined) {
+    const list = route.permissions.join(', ');
+    parts.push(
+      route.permissionMode === 'any' && route.permissions.length > 1 ? `any(${list})` : route.permissions.length > 1 ? `all(${list})` : list,
+    );
+  }
+  return parts.length > 0 ? parts.join(' + ') : 'authenticated';
 }
 
-const MODULE_KEYS = [IS_PUBLIC, REQUIRED_PERMISSIONS, STAFF_ONLY, SUPERUSER_ONLY];
+/** The routes as one plain-text table: method, path, access, handler. Sorted by path, then method. */
+export function formatRouteTable(routes: readonly AuthRoute[]): string {
+  const header = ['METHOD', 'PATH', 'ACCESS', 'HANDLER'];
+  const rows = [...routes]
+    .sort((a, b) => (a.path === b.path ? a.method.localeCompare(b.method) : a.path.localeCompare(b.path)))
+    .map((r) => [r.method, r.path, describeAccess(r), `${r.controller}.${r.handler}`]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ');
+  return [line(header), ...rows.map(line)].join('\n');
+}
 
 /**
- * The computed policy of every route, built when the module initialises: a
- * contradiction fails the boot naming the handler, one debug line per route
- * is logged, and with `globalGuard: false` a handler that carries one of the
- * module's decorators but that no module guard protects is reported.
+ * Logs the computed policy of every route as one table, e.g. from `main.ts`
+ * after `NestFactory.create()` (the app must be initialised: `await app.init()`
+ * or after `listen()`). Returns the table.
  */
-@Injectable()
-export class RoutePolicyService {
-  private entries: RouteEntry[] = [];
-  private readonly logger = new Logger('AuthRoutes');
-
-  constructor(
-    private readonly discovery: DiscoveryService,
-    private readonly scanner: MetadataScanner,
-  ) {}
-
-  /** Every route of the app with its policy (an app can print its own route table from this). */
-  routes(): readonly RouteEntry[] {
-    return this.entries;
-  }
-
-  /** Builds the table. `isModuleGuard` tells the guard classes of the module apart. */
-  build(globalGuard: boolean, isModuleGuard: (guard: unknown) => boolean): void {
-    const entries: RouteEntry[] = [];
-    const wrappers = [...this.discovery.getControllers(), ...this.discovery.getProviders()];
-    const seen = new Set<Function>();
-    const unguarded: string[] = [];
-    for (const wrapper of wrappers) {
-      const cls = wrapper.metatype as Function | undefined;
-      if (typeof cls !== 'function' || seen.has(cls) || !cls.prototype) continue;
-      seen.add(cls);
-      const isController = Reflect.getMetadata(PATH_METADATA, cls) !== undefined;
-      for (const name of this.scanner.getAllMethodNames(cls.prototype)) {
-        const handler = cls.prototype[name] as Function;
-        const isRoute = isController && Reflect.getMetadata(METHOD_METADATA, handler) !== undefined;
-        const decorated = carriesModuleMetadata(handler) || carriesModuleMetadata(cls);
-        if (!isRoute && !decorated) continue;
-        const contradiction = contradictionOf(handler, cls);
-        if (contradiction !== undefined) {
-          throw new Error(`${contradiction}: @Public() together with @PermissionRequired, @StaffOnly or @SuperuserOnly is a contradiction`);
-        }
-        const guards = [...(Reflect.getMetadata(GUARDS_METADATA, cls) ?? []), ...(Reflect.getMetadata(GUARDS_METADATA, handler) ?? [])];
-        entries.push({
-          route: `${cls.name}.${name}`,
-          http: isRoute ? httpOf(cls, handler) : undefined,
-          policy: computeRoutePolicy(handler, cls),
-          guarded: globalGuard || guards.some(isModuleGuard),
-        });
-        if (decorated && !entries[entries.length - 1].guarded) unguarded.push(`${cls.name}.${name}`);
-      }
-    }
-    for (const entry of entries) {
-      this.logger.debug(`${entry.http ? `${entry.http.method} ${entry.http.path} ` : ''}${entry.route}: ${entry.policy.required}`);
-    }
-    for (const route of unguarded) {
-      this.logger.warn(
-        `${route} carries a decorator of the module but no module guard protects it (globalGuard: false): add @UseGuards(NestAuthGuard), or ignore this if the guard is placed where the module cannot see it`,
-      );
-    }
-    this.entries = entries;
-  }
+export function printRouteTable(app: INestApplicationContext, logger: Pick<LoggerService, 'log'> = new Logger('AuthRoutes')): string {
+  const table = formatRouteTable(collectRoutes(app));
+  logger.log(`route policy\n${table}`);
+  return table;
 }
 
-function carriesModuleMetadata(target: object): boolean {
-  return MODULE_KEYS.some((key) => Reflect.getMetadata(key, target) !== undefined);
-}
-
-function httpOf(cls: Function, handler: Function): { method: string; path: string } {
-  const join = (...parts: unknown[]) =>
-    '/' +
-    parts
-      .flatMap((p) => (Array.isArray(p) ? p[0] : p))
-      .filter((p): p is string => typeof p === 'string' && p !== '' && p !== '/')
-      .map((p) => p.replace(/^\/+|\/+$/g, ''))
-      .join('/');
-  const method = RequestMethod[Reflect.getMetadata(METHOD_METADATA, handler) as number] ?? 'GET';
-  return { method, path: join(Reflect.getMetadata(PATH_METADATA, cls), Reflect.getMetadata(PATH_METADATA, handler)) };
+/**
+ * Fails (AuthConfigError naming the option `permissions`) when a route
+ * requires a permission outside `catalog`: call it at boot with the catalog's
+ * `permissions`, so a permission typed by hand through the untyped decorator
+ * cannot drift from the catalog.
+ */
+export function assertPermissionsInCatalog(app: INestApplicationContext, catalog: readonly string[]): void {
+  const known = new Set(catalog);
+  const unknown: string[] = [];
+  for (const route of collectRoutes(app)) {
+    for (const p of route.permissions ?? []) {
+      if (!known.has(p)) unknown.push(`${route.controller}.${route.handler} requires "${p}"`);
+    }
+  }
+  if (unknown.length > 0) {
+    throw new AuthConfigError('permissions', `not in the permission catalog: ${[...new Set(unknown)].join('; ')}`);
+  }
 }

@@ -85,7 +85,7 @@ export class ConfiguredThrottleStore implements ThrottleStore, OnModuleInit, OnA
     try {
       return this.moduleRef.get(token as Type<DataSource>, { strict: false });
     } catch {
-      throw new AuthConfigError('loginThrottle.store', `'typeorm' needs the app's DataSource "${this.dataSourceName}"`);
+      throw new AuthConfigError('store', `'typeorm' needs the app's DataSource "${this.dataSourceName}" (the login throttle counts there too)`);
     }
   }
 }

@@ -1,27 +1,11 @@
 import type { ExecutionContext } from '@nestjs/common';
-import type { AuthContextData, AuthPrincipal } from '../context/auth-context.js';
+import type { AuthContextData } from '../context/auth-context.js';
 import { graphqlCarrier } from './graphql.js';
 import { rpcCarrier } from './rpc.js';
-import { DEFAULT_CARRIER_OPTIONS, type CarrierOptions } from './transport-carrier.js';
+import { DEFAULT_CARRIER_OPTIONS, type AuthTarget, type Carrier, type CarrierOptions } from './transport-carrier.js';
 import { wsCarrier } from './ws.js';
 
-/** The object `auth` and `user` are written to: the HTTP request, the GraphQL request, the socket, the RPC context. */
-export interface AuthTarget {
-  auth?: AuthContextData;
-  user?: AuthPrincipal;
-  [key: string | symbol]: unknown;
-}
-
-/** One call as the guard sees it, whatever the transport. */
-export interface Carrier {
-  readonly type: string;
-  /** Where `auth`/`user` go, and what the request context is bound to. */
-  readonly target: AuthTarget;
-  /** The credential headers (lower-case names), if the transport has any. */
-  readonly headers: Readonly<Record<string, unknown>> | undefined;
-  /** The HTTP response, to set `WWW-Authenticate`, `Retry-After` and cookies on. */
-  readonly response: unknown;
-}
+export type { AuthTarget, Carrier } from './transport-carrier.js';
 
 /**
  * Finds the carrier of any Nest execution context: HTTP (Express and

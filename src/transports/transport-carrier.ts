@@ -1,5 +1,23 @@
 import type { ExecutionContext } from '@nestjs/common';
-import type { AuthTarget, Carrier } from './carrier.js';
+import type { AuthContextData, AuthPrincipal } from '../context/auth-context.js';
+
+/** The object `auth` and `user` are written to: the HTTP request, the GraphQL request, the socket, the RPC context. */
+export interface AuthTarget {
+  auth?: AuthContextData;
+  user?: AuthPrincipal;
+  [key: string | symbol]: unknown;
+}
+
+/** One call as the guard sees it, whatever the transport. */
+export interface Carrier {
+  readonly type: string;
+  /** Where `auth`/`user` go, and what the request context is bound to. */
+  readonly target: AuthTarget;
+  /** The credential headers (lower-case names), if the transport has any. */
+  readonly headers: Readonly<Record<string, unknown>> | undefined;
+  /** The HTTP response, to set `WWW-Authenticate`, `Retry-After` and cookies on. */
+  readonly response: unknown;
+}
 
 /** The Nest context types the module knows. Anything else is denied. */
 export type TransportType = 'http' | 'graphql' | 'ws' | 'rpc';
@@ -18,8 +36,6 @@ export interface TransportCarrier extends Carrier {
   readonly type: TransportType;
   readonly headers: CarrierHeaders;
 }
-
-export type { AuthTarget };
 
 /** How credentials that do not travel in a header are folded into `headers`. */
 export interface CarrierOptions {

@@ -4,20 +4,11 @@ import { Controller, Get, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { generateKeyPairSync } from 'node:crypto';
 import { AuthModule, PermissionRequired, type AuthModuleOptions } from '../../src/index.js';
-import { SECRET } from '../support/app.js';
+import { initError, SECRET } from '../support/app.js';
 
 /** Compiles a Nest module with AuthModule and returns the boot error, if any. */
-async function bootError(options: unknown): Promise<Error | undefined> {
-  try {
-    const moduleRef = await Test.createTestingModule({ imports: [AuthModule.forRoot(options as AuthModuleOptions)] }).compile();
-    const app = moduleRef.createNestApplication({ logger: false });
-    await app.init();
-    await app.close();
-    return undefined;
-  } catch (err) {
-    return err as Error;
-  }
-}
+/** Boots AuthModule.forRoot(options) alone; the boot error, if any. */
+const bootError = (options: unknown) => initError([AuthModule.forRoot(options as AuthModuleOptions)]);
 
 describe('boot-time validation names the option', () => {
   const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });

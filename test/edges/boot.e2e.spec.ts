@@ -5,23 +5,11 @@ import { Test } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import request from 'supertest';
 import { AuthModule, AuthService, type AuthModuleOptions } from '../../src/index.js';
-import { bootApp, SECRET } from '../support/app.js';
+import { bootApp, initError, SECRET } from '../support/app.js';
 import { ALL_CONTROLLERS } from '../support/controllers.js';
 import { enabledDatabases } from '../support/databases.js';
 import { CapturingLogger } from '../support/logger.js';
 import { MemoryUsers } from '../support/users.js';
-
-async function initError(imports: unknown[]): Promise<Error | undefined> {
-  try {
-    const moduleRef = await Test.createTestingModule({ imports: imports as never[] }).compile();
-    const app = moduleRef.createNestApplication({ logger: false });
-    await app.init();
-    await app.close();
-    return undefined;
-  } catch (err) {
-    return err as Error;
-  }
-}
 
 describe('a configuration a new user gets wrong fails at boot and says how to fix it', () => {
   test('secret: process.env.JWT_SECRET with the variable unset says the value is empty', async () => {

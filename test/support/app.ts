@@ -28,3 +28,16 @@ export async function bootApp(options: AuthModuleOptions, extra: BootOptions = {
   if (adapter === 'fastify') await (app as NestFastifyApplication).getHttpAdapter().getInstance().ready();
   return app;
 }
+
+/** Compiles and initialises a Nest module with these imports; the boot error, if any. */
+export async function initError(imports: unknown[]): Promise<Error | undefined> {
+  try {
+    const moduleRef = await Test.createTestingModule({ imports: imports as never[] }).compile();
+    const app = moduleRef.createNestApplication({ logger: false });
+    await app.init();
+    await app.close();
+    return undefined;
+  } catch (err) {
+    return err as Error;
+  }
+}

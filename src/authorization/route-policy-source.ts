@@ -1,4 +1,4 @@
-import { RoutePolicyCache, type RoutePolicy } from '../authorization/route-policy.js';
+import { RoutePolicyCache, type RoutePolicy } from './route-policy.js';
 
 /** The computed policy of one handler of one controller class: the guard's own answer. */
 export type RoutePolicyOf = (handler: Function, cls: Function) => RoutePolicy;

@@ -1,7 +1,7 @@
 import { RequestMethod, type INestApplicationContext } from '@nestjs/common';
 import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants.js';
 import { MetadataScanner, ModulesContainer } from '@nestjs/core';
-import type { RoutePolicy } from '../authorization/route-policy.js';
+import type { RoutePolicy } from './route-policy.js';
 import { routePolicyOf, type RoutePolicyOf } from './route-policy-source.js';
 
 /** One HTTP route of the app and the policy the guard applies to it. */

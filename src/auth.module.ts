@@ -36,7 +36,7 @@ import { SessionService } from './sessions/session.service.js';
 import { AuthStores, storeTokenProviders } from './store/auth-stores.js';
 import { TokenCodec } from './tokens/token-codec.js';
 import { TokenIssuer } from './tokens/token-issuer.js';
-import { AuthUsers } from './users/auth-users.js';
+import { AuthUsers, PASSWORD_HASHER, passwordHasherProvider } from './users/auth-users.js';
 
 const definition = new ConfigurableModuleBuilder<AuthModuleOptions>({
   moduleName: 'Auth',
@@ -126,6 +126,7 @@ function assemble(definition: DynamicModule, rawExtras: AuthModuleExtras): Dynam
     { provide: CookieJar, useFactory: (o: ResolvedAuthOptions) => new CookieJar(o.cookies), inject: [AUTH_OPTIONS] },
     AuthStores,
     ...storeTokenProviders,
+    passwordHasherProvider,
     AuthUsers,
     TokenIssuer,
     SessionService,
@@ -162,6 +163,7 @@ function assemble(definition: DynamicModule, rawExtras: AuthModuleExtras): Dynam
       RoutePolicyService,
       LoginThrottle,
       THROTTLE_STORE,
+      PASSWORD_HASHER,
       // Guards placed with @UseGuards are built in the app's modules: they need the pipeline.
       AuthPipeline,
       // The transports module authenticates connections with these.

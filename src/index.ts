@@ -31,6 +31,7 @@ export { AUTH_ERROR_MESSAGES, AUTH_ERROR_STATUS } from './errors/messages.js';
 
 export type { UserProvider, AuthUserRecord, PasswordHasher } from './users/user.types.js';
 export { Argon2PasswordHasher, type Argon2Params } from './users/argon2-password-hasher.js';
+export { PASSWORD_HASHER } from './users/auth-users.js';
 export { LoginDto } from './login/login.dto.js';
 export { RefreshTokenDto } from './sessions/refresh-token.dto.js';
 

@@ -12,19 +12,27 @@ import type { PasswordHasher, UserProvider } from './user.types.js';
  * app's container when the module initialises (or built, when the app does
  * not register it).
  */
+/** Injection token of the password hasher in use (`passwordHasher`, argon2id by default). */
+export const PASSWORD_HASHER = Symbol('PASSWORD_HASHER');
+
+/** The hasher provider: the option's, or argon2id. */
+export const passwordHasherProvider = {
+  provide: PASSWORD_HASHER,
+  useFactory: (options: ResolvedAuthOptions): PasswordHasher => options.passwordHasher ?? new Argon2PasswordHasher(),
+  inject: [AUTH_OPTIONS],
+};
+
 @Injectable()
 export class AuthUsers {
-  readonly hasher: PasswordHasher;
   private provider: UserProvider | undefined;
   private dummyHash: Promise<string> | undefined;
   private readonly logger = new Logger('AuthModule');
 
   constructor(
     @Inject(AUTH_OPTIONS) private readonly options: ResolvedAuthOptions,
+    @Inject(PASSWORD_HASHER) readonly hasher: PasswordHasher,
     private readonly moduleRef: ModuleRef,
-  ) {
-    this.hasher = options.passwordHasher ?? new Argon2PasswordHasher();
-  }
+  ) {}
 
   async resolve(): Promise<void> {
     const users = this.options.users;

@@ -3,6 +3,8 @@
 //   bare-interceptor  bare + a global interceptor that wraps the handler in an Observable (no ALS)
 //   bare-als          bare + the same interceptor entering an AsyncLocalStorage.run per request
 //   auth              AuthModule: HS256 (or BENCH_ALG with the keys of BENCH_KEYS), @PermissionRequired, TypeORM/SQLite cached revocation
+//   auth-noctx        auth with the request context switched off (AsyncLocalStorage.enterWith a no-op): what
+//                     the module costs without its context mechanism, until the option for it lands
 //   recipe            the NestJS docs recipe (passport-jwt)
 // Prints "ready" on stdout once it listens. BENCH_GC=1: GC counts and pauses on stderr at exit.
 import 'reflect-metadata';
@@ -148,6 +150,11 @@ function jwtOptions(): Record<string, unknown> {
   return { privateKey: keys[alg], algorithms: [alg] };
 }
 
+if (variant === 'auth-noctx') {
+  // Bench only: no store is ever entered, so Node never turns its promise hooks on.
+  AsyncLocalStorage.prototype.enterWith = () => undefined;
+}
+
 function moduleFor(kind: string): Type | DynamicModule {
   if (kind === 'bare' || kind === 'bare-als' || kind === 'bare-interceptor') {
     const interceptor = kind === 'bare-als' ? AlsInterceptor : kind === 'bare-interceptor' ? PlainInterceptor : undefined;
@@ -155,7 +162,7 @@ function moduleFor(kind: string): Type | DynamicModule {
     class BareModule {}
     return BareModule;
   }
-  if (kind === 'auth') {
+  if (kind === 'auth' || kind === 'auth-noctx') {
     const dir = mkdtempSync(join(tmpdir(), 'nest-auth-bench-'));
     @Module({
       imports: [

@@ -21,7 +21,8 @@ export interface CachedVerification {
 }
 
 /**
- * Tokens that passed the strict verifier, keyed by the exact token string:
+ * Tokens that passed the strict verifier, found by a short key cut from the
+ * signature and confirmed by comparing the whole token string:
  * a client sends the same token on every request until it expires, and a hit
  * skips the signature and the parsing. Only verified tokens enter, so the
  * cache cannot be filled by forgeries; revocation is checked on every request
@@ -36,7 +37,8 @@ export interface CachedVerification {
  * on look-up, and when the clock hand passes it.
  */
 export class VerifiedTokenCache {
-  private readonly index = new Map<string, number>();
+  /** keyOf(token) -> slot. A small-integer key: hashing it is free, where a token string would be hashed anew every request. */
+  private readonly index = new Map<number, number>();
   private readonly tokens: Array<string | undefined> = [];
   private readonly values: Array<CachedVerification | undefined> = [];
   private exps = new Float64Array(1024);
@@ -73,8 +75,9 @@ export class VerifiedTokenCache {
 
   /** A token the verifier passed whose `exp` still holds, else undefined (and an expired one is dropped). */
   get(token: string): CachedVerification | undefined {
-    const slot = this.index.get(token);
-    if (slot === undefined) return undefined;
+    const slot = this.index.get(keyOf(token));
+    // The key is only a hint: the whole token must be the one that was verified.
+    if (slot === undefined || this.tokens[slot] !== token) return undefined;
     if (this.now() - this.clockTolerance >= this.exps[slot]) {
       this.remove(slot);
       return undefined;
@@ -88,11 +91,13 @@ export class VerifiedTokenCache {
     const entry = verificationOf(claims);
     const size = entrySize(token);
     if (size > this.maxBytes) return entry;
-    const held = this.index.get(token);
+    const key = keyOf(token);
+    // The same token again, or (about once in 10^9 pairs) another with the same key: the newer one takes the slot.
+    const held = this.index.get(key);
     if (held !== undefined) this.remove(held);
     while (this.bytes + size > this.maxBytes) this.evictOne();
     const slot = this.free.length > 0 ? this.free.pop()! : this.grow();
-    this.index.set(token, slot);
+    this.index.set(key, slot);
     this.tokens[slot] = token;
     this.values[slot] = entry;
     this.exps[slot] = claims.exp;
@@ -104,8 +109,8 @@ export class VerifiedTokenCache {
   }
 
   delete(token: string): void {
-    const slot = this.index.get(token);
-    if (slot !== undefined) this.remove(slot);
+    const slot = this.index.get(keyOf(token));
+    if (slot !== undefined && this.tokens[slot] === token) this.remove(slot);
   }
 
   /** One turn of the clock hand: the first expired or unreferenced entry goes, referenced ones get a second chance. */
@@ -127,7 +132,7 @@ export class VerifiedTokenCache {
   }
 
   private remove(slot: number): void {
-    this.index.delete(this.tokens[slot]!);
+    this.index.delete(keyOf(this.tokens[slot]!));
     this.tokens[slot] = undefined;
     this.values[slot] = undefined;
     this.bytes -= this.sizes[slot];
@@ -153,6 +158,24 @@ function resized<T extends Float64Array | Uint32Array | Uint8Array>(from: T, to:
   to.set(from);
   return to;
 }
+
+/**
+ * 30 bits of the signature: five base64url characters before the last one
+ * (whose low bits are padding). A signature is unpredictable, so keys of
+ * distinct tokens collide about once in 2^30 pairs, and a collision only costs
+ * a miss: a hit compares the whole token. Never used as a proof of anything.
+ */
+export function keyOf(token: string): number {
+  const n = token.length;
+  if (n < 7) return -1;
+  let key = 0;
+  for (let i = n - 6; i < n - 1; i++) key = (key << 6) | SIXBITS[token.charCodeAt(i) & 127];
+  return key;
+}
+
+/** base64url character -> its 6-bit value (0 for anything else: a key needs no validation). */
+const SIXBITS = new Uint8Array(128);
+for (const [i, c] of [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'].entries()) SIXBITS[c.charCodeAt(0)] = i;
 
 /**
  * The heap an entry holds, estimated from the token alone: the key string

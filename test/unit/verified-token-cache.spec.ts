@@ -1,9 +1,14 @@
 import { describe, expect, it } from '@jest/globals';
-import { VerifiedTokenCache, entrySize } from '../../src/guard/verified-token-cache.js';
+import { createHash } from 'node:crypto';
+import { VerifiedTokenCache, entrySize, keyOf } from '../../src/guard/verified-token-cache.js';
 import type { VerifiedClaims } from '../../src/tokens/token.types.js';
 
-// Token-shaped strings: the cache never parses them, it sizes them by their segments.
-const tokenOf = (i: number) => `eyJhbGciOiJIUzI1NiJ9.${'p'.repeat(200)}${String(i).padStart(8, '0')}.${'s'.repeat(43)}`;
+// Token-shaped strings: the cache never parses them; it sizes them by their segments and keys them by the signature's.
+const signatureOf = (s: string) => createHash('sha256').update(s).digest('base64url');
+const tokenOf = (i: number) => {
+  const input = `eyJhbGciOiJIUzI1NiJ9.${'p'.repeat(200)}${String(i).padStart(8, '0')}`;
+  return `${input}.${signatureOf(input)}`;
+};
 const claimsOf = (i: number, exp = 2_000_000_000): VerifiedClaims => ({
   sub: String(i),
   jti: `j${i}`,
@@ -100,6 +105,24 @@ describe('VerifiedTokenCache', () => {
     cache.delete(tokenOf(1));
     expect(cache.get(tokenOf(1))).toBeUndefined();
     expect(cache.estimatedBytes).toBe(0);
+  });
+
+  it('answers only the very token it verified, not another one with the same key', () => {
+    const cache = new VerifiedTokenCache(1);
+    const real = tokenOf(1);
+    // Same signature segment, another payload: what a forger would send after seeing a cached token.
+    const forged = real.replace('p'.repeat(10), 'q'.repeat(10));
+    expect(keyOf(forged)).toBe(keyOf(real));
+    cache.add(real, claimsOf(1));
+    expect(cache.get(forged)).toBeUndefined();
+    expect(cache.get(real)).toBeDefined();
+    cache.delete(forged);
+    expect(cache.get(real)).toBeDefined();
+    // A colliding verified token takes the slot; the first is then a miss, never a wrong answer.
+    cache.add(forged, claimsOf(2));
+    expect(cache.get(forged)!.claims.sub).toBe('2');
+    expect(cache.get(real)).toBeUndefined();
+    expect(cache.size).toBe(1);
   });
 
   it('caches nothing with a bound of 0, and refuses a bound that is not a number', () => {

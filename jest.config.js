@@ -2,11 +2,16 @@
 export default {
   testEnvironment: 'node',
   extensionsToTreatAsEsm: ['.ts'],
-  roots: ['<rootDir>/test'],
+  roots: ['<rootDir>/test', '<rootDir>/sample-app/test'],
   testMatch: ['**/*.spec.ts'],
-  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  moduleNameMapper: {
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+    // The sample app imports the package by name; under Jest that is the source, so tests can boot it in-process.
+    '^@democrai/nest-auth$': '<rootDir>/src/index.ts',
+    '^@democrai/nest-auth/(testing|swagger)$': '<rootDir>/src/$1/index.ts',
+  },
   transform: {
-    '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json', diagnostics: false }],
+    '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json', diagnostics: true }],
   },
   testTimeout: 30000,
 };

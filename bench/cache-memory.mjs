@@ -15,8 +15,8 @@ const flat = (s) => JSON.parse(JSON.stringify(s));
 export async function cacheMemory(mb = 32, count = 200000, alg = 'HS256') {
   if (typeof globalThis.gc !== 'function') throw new Error('run with node --expose-gc');
   const { TokenCodec } = await dist('tokens/token-codec.js');
-  const { VerifiedTokenCache } = await dist('guard/verified-token-cache.js');
-  const { bearerTokenOf } = await dist('guard/credentials.js');
+  const { VerifiedTokenCache } = await dist('authentication/verified-token-cache.js').catch(() => dist('guard/verified-token-cache.js'));
+  const { bearerTokenOf } = await dist('credentials/bearer.js').catch(() => dist('guard/credentials.js'));
   const codec = new TokenCodec({ ...JWT_BASE, ...benchKeys()[alg], algorithms: [alg] });
   // Minting is outside the measurement; each request's header is a fresh heap string, as the HTTP parser's.
   const tokens = [];
@@ -25,7 +25,7 @@ export async function cacheMemory(mb = 32, count = 200000, alg = 'HS256') {
     for (let i = 0; i < 4; i++) globalThis.gc();
     return process.memoryUsage();
   };
-  const before = settle();
+  settle();
   let cache = new VerifiedTokenCache(mb);
   for (let i = 0; i < count; i++) {
     const token = bearerTokenOf(flat(`Bearer ${tokens[i]}`));
@@ -58,7 +58,11 @@ export async function cacheMemory(mb = 32, count = 200000, alg = 'HS256') {
  */
 export function residentCheck(mb = 32, count = 200000, alg = 'HS256') {
   const run = (bound) =>
-    JSON.parse(execFileSync(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--one', String(bound), String(count), alg], { encoding: 'utf8' }));
+    JSON.parse(
+      execFileSync(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--one', String(bound), String(count), alg], {
+        encoding: 'utf8',
+      }),
+    );
   const off = run(0);
   const on = run(mb);
   return { ...on, rssOverNoCacheMb: on.rssMb - off.rssMb, withinBound: on.rssMb - off.rssMb <= mb && on.heapMb <= mb };

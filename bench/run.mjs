@@ -150,7 +150,19 @@ function cpuSeconds(pid) {
  * `stopAfter` > 0: a warm-up that ends after that many responses (or `duration`).
  */
 function wrk({ url, tokens, duration, connections = CONNECTIONS, stopAfter = 0 }) {
-  const wrkArgs = ['-t1', `-c${connections}`, `-d${duration}s`, '--timeout', '10s', '-s', join(here, 'rotate.lua'), url, '--', tokens ?? '', String(stopAfter)];
+  const wrkArgs = [
+    '-t1',
+    `-c${connections}`,
+    `-d${duration}s`,
+    '--timeout',
+    '10s',
+    '-s',
+    join(here, 'rotate.lua'),
+    url,
+    '--',
+    tokens ?? '',
+    String(stopAfter),
+  ];
   const [cmd, args] = pinned(1, 'wrk', wrkArgs);
   const quoted = [cmd, ...args].map((a) => `'${String(a).replace(/'/g, `'\\''`)}'`).join(' ');
   return new Promise((resolve, reject) => {
@@ -164,7 +176,11 @@ function wrk({ url, tokens, duration, connections = CONNECTIONS, stopAfter = 0 }
       if (code !== 0 || !line) return reject(new Error(`wrk exited with ${code}: ${err || out}`));
       const r = JSON.parse(line.slice('WRK_JSON '.length));
       // `times` prints the shell's line, then its children's: "0m1.234s 0m0.567s".
-      const children = err.trim().split('\n').at(-1).match(/(\d+)m([\d.]+)s (\d+)m([\d.]+)s/);
+      const children = err
+        .trim()
+        .split('\n')
+        .at(-1)
+        .match(/(\d+)m([\d.]+)s (\d+)m([\d.]+)s/);
       const wrkCpu = children ? Number(children[1]) * 60 + Number(children[2]) + Number(children[3]) * 60 + Number(children[4]) : NaN;
       const seconds = r.duration_us / 1e6;
       resolve({
@@ -194,7 +210,12 @@ async function measure(w, server) {
   if (r.errors > 0) throw new Error(`${w.name}: ${r.errors} failed requests (non-2xx, socket errors or timeouts)`);
   // Server CPU over the load itself (wrk's start-up, reading the token file, is idle time for the server),
   // and its CPU cost per request, which other processes on a shared core do not change much.
-  return { ...r, serverCpu: used / r.seconds, cpuUsPerRequest: (1e6 * used) / r.requests, window: [Number(from), Number(process.hrtime.bigint() / 1000n)] };
+  return {
+    ...r,
+    serverCpu: used / r.seconds,
+    cpuUsPerRequest: (1e6 * used) / r.requests,
+    window: [Number(from), Number(process.hrtime.bigint() / 1000n)],
+  };
 }
 
 // ---------------------------------------------------------------- workloads
@@ -219,16 +240,33 @@ function workloads(keys, files) {
   return list;
 }
 
-const NOCTX = [['HS256', 1], ['HS256', 20000], ['HS256', 200000], ['ES256', 20000]];
+const NOCTX = [
+  ['HS256', 1],
+  ['HS256', 20000],
+  ['HS256', 200000],
+  ['ES256', 20000],
+];
 
 function matrix() {
-  if (QUICK) return [['HS256', 1], ['HS256', 20000], ['HS256', 200000], ['ES256', 20000]];
+  if (QUICK)
+    return [
+      ['HS256', 1],
+      ['HS256', 20000],
+      ['HS256', 200000],
+      ['ES256', 20000],
+    ];
   // 200,000 RS256 tokens would take minutes to mint (1-3 ms a signature) for no new information: misses cost the RSA verify.
   return [
-    ['HS256', 1], ['HS256', 20000], ['HS256', 200000],
-    ['RS256', 1], ['RS256', 20000],
-    ['ES256', 1], ['ES256', 20000], ['ES256', 200000],
-    ['EdDSA', 1], ['EdDSA', 20000],
+    ['HS256', 1],
+    ['HS256', 20000],
+    ['HS256', 200000],
+    ['RS256', 1],
+    ['RS256', 20000],
+    ['ES256', 1],
+    ['ES256', 20000],
+    ['ES256', 200000],
+    ['EdDSA', 1],
+    ['EdDSA', 20000],
   ];
 }
 
@@ -291,9 +329,18 @@ async function profileRun(adapter, users, files, keys) {
   } finally {
     await stopServer(server);
   }
-  const gcLine = server.stderr().split('\n').find((l) => l.startsWith('BENCH_GC '));
+  const gcLine = server
+    .stderr()
+    .split('\n')
+    .find((l) => l.startsWith('BENCH_GC '));
   const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile') && !before.has(f));
-  return { adapter, rps: r.rps, gc: gcLine ? JSON.parse(gcLine.slice(9)) : undefined, file, top: file ? topOfProfile(join(profileDir, file), r.window) : { functions: [], categories: [] } };
+  return {
+    adapter,
+    rps: r.rps,
+    gc: gcLine ? JSON.parse(gcLine.slice(9)) : undefined,
+    file,
+    top: file ? topOfProfile(join(profileDir, file), r.window) : { functions: [], categories: [] },
+  };
 }
 
 /** Where a profile node's self time goes, coarsely. */
@@ -302,7 +349,12 @@ function categoryOf(fn, url) {
   if (fn === '(program)' || fn === '(root)') return 'V8 / native (unattributed)';
   if (url.includes('/dist/')) return 'this module (dist/)';
   if (/async_hooks|promiseInitHook|promiseBeforeHook|promiseAfterHook|promiseResolveHook/.test(url + fn)) return 'async_hooks / AsyncLocalStorage';
-  if (url.includes('/node_modules/')) return `framework: ${url.split('/node_modules/').pop().split('/')[0].replace(/^@nestjs$/, '@nestjs')}`;
+  if (url.includes('/node_modules/'))
+    return `framework: ${url
+      .split('/node_modules/')
+      .pop()
+      .split('/')[0]
+      .replace(/^@nestjs$/, '@nestjs')}`;
   if (url.includes('crypto') || /^(Hmac|Hash|digest|update|verify|timingSafeEqual)$/.test(fn)) return 'node:crypto';
   if (url.startsWith('node:') || url === '') return 'Node core (http, net, streams, timers)';
   return 'other';
@@ -331,7 +383,11 @@ function topOfProfile(path, [from, to]) {
     const cat = categoryOf(functionName, url);
     categories.set(cat, (categories.get(cat) ?? 0) + dt);
   });
-  const top = (m, k) => [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, k).map(([fn, v]) => ({ share: v / busy, fn }));
+  const top = (m, k) =>
+    [...m.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, k)
+      .map(([fn, v]) => ({ share: v / busy, fn }));
   return { functions: top(self, 25), categories: top(categories, 12) };
 }
 
@@ -382,22 +438,28 @@ for (const id of needed) {
 }
 
 if (PROFILE) {
-  const out = ['# Profile of the server under HS256 load: 20,000 users (cache hits) and 200,000 users (misses)', '', `- ${new Date().toISOString()}, Node ${process.version}, \`npm run bench -- --profile\``, ''];
-  for (const adapter of ADAPTERS) for (const users of [20000, 200000]) {
-    process.stderr.write(`profile ${adapter} ${users}\n`);
-    const p = await profileRun(adapter, users, files, keys);
-    out.push(`## ${adapter}, ${fmt(users)} users: ${fmt(p.rps)} req/s while profiled (\`bench/profiles/${p.file}\`)`, '');
-    if (p.gc) {
-      out.push(
-        `GC during the run (warm-up included): ${p.gc.scavenges} scavenges (${fmt(p.gc.scavengeMs)} ms), ${p.gc.markCompacts} mark-compacts (${fmt(p.gc.markCompactMs)} ms), ` +
-          `${p.gc.other} other (${fmt(p.gc.otherMs)} ms); heap used at exit ${fmt(p.gc.heapUsedMb, 1)} MB, RSS ${fmt(p.gc.rssMb, 1)} MB.`,
-        '',
-      );
+  const out = [
+    '# Profile of the server under HS256 load: 20,000 users (cache hits) and 200,000 users (misses)',
+    '',
+    `- ${new Date().toISOString()}, Node ${process.version}, \`npm run bench -- --profile\``,
+    '',
+  ];
+  for (const adapter of ADAPTERS)
+    for (const users of [20000, 200000]) {
+      process.stderr.write(`profile ${adapter} ${users}\n`);
+      const p = await profileRun(adapter, users, files, keys);
+      out.push(`## ${adapter}, ${fmt(users)} users: ${fmt(p.rps)} req/s while profiled (\`bench/profiles/${p.file}\`)`, '');
+      if (p.gc) {
+        out.push(
+          `GC during the run (warm-up included): ${p.gc.scavenges} scavenges (${fmt(p.gc.scavengeMs)} ms), ${p.gc.markCompacts} mark-compacts (${fmt(p.gc.markCompactMs)} ms), ` +
+            `${p.gc.other} other (${fmt(p.gc.otherMs)} ms); heap used at exit ${fmt(p.gc.heapUsedMb, 1)} MB, RSS ${fmt(p.gc.rssMb, 1)} MB.`,
+          '',
+        );
+      }
+      out.push('Self time as shares of the busy (non-idle) time of the measured window (warm-up and start-up excluded).', '');
+      out.push('| self | category |', '|---:|---|', ...p.top.categories.map((t) => `| ${(100 * t.share).toFixed(1)} % | ${t.fn} |`), '');
+      out.push('| self | function |', '|---:|---|', ...p.top.functions.map((t) => `| ${(100 * t.share).toFixed(1)} % | \`${t.fn}\` |`), '');
     }
-    out.push('Self time as shares of the busy (non-idle) time of the measured window (warm-up and start-up excluded).', '');
-    out.push('| self | category |', '|---:|---|', ...p.top.categories.map((t) => `| ${(100 * t.share).toFixed(1)} % | ${t.fn} |`), '');
-    out.push('| self | function |', '|---:|---|', ...p.top.functions.map((t) => `| ${(100 * t.share).toFixed(1)} % | \`${t.fn}\` |`), '');
-  }
   writeFileSync(join(profileDir, 'profile.md'), out.join('\n') + '\n');
   process.stdout.write(out.join('\n') + '\n');
   process.exit(0);
@@ -422,10 +484,15 @@ lines.push(
     `then ${DURATION} s measured. × bare = median over rounds of (workload ÷ bare of the same adapter and round).`,
 );
 lines.push('- `GET /articles` with `@PermissionRequired`, TypeORM/SQLite cached revocation, default verified-token cache (32 MiB).');
-lines.push('- bare: the same route without the module; bare-als: bare + a global interceptor running the handler in `AsyncLocalStorage.run()`; bare-interceptor: the same interceptor without the ALS.');
-lines.push('- context off: the module with `AsyncLocalStorage.prototype.enterWith` stubbed out in the bench server, so Node\'s promise hooks never turn on: the module\'s cost without its request-context mechanism.', '');
 lines.push(
-  '× bare is throughput over the bare app\'s; × bare (CPU) is the bare app\'s server CPU time per request over the workload\'s, ' +
+  '- bare: the same route without the module; bare-als: bare + a global interceptor running the handler in `AsyncLocalStorage.run()`; bare-interceptor: the same interceptor without the ALS.',
+);
+lines.push(
+  "- context off: the module with `AsyncLocalStorage.prototype.enterWith` stubbed out in the bench server, so Node's promise hooks never turn on: the module's cost without its request-context mechanism.",
+  '',
+);
+lines.push(
+  "× bare is throughput over the bare app's; × bare (CPU) is the bare app's server CPU time per request over the workload's, " +
     'which is what × bare would be with the server alone on its core. On a quiet machine (server CPU near 100 %) the two agree and × bare is the result; ' +
     'on a shared one (server CPU well under 100 %) only × bare (CPU) is meaningful. The target column judges by × bare when both servers were saturated (≥ 90 % CPU), else by × bare (CPU).',
   '',
@@ -448,7 +515,10 @@ for (const w of list) {
   const target = TARGETS[w.name] ?? TARGETS[w.name.replace('auth-noctx', 'auth')];
   const basis = saturated ? '' : ' (CPU)';
   const verdict = target === undefined ? '' : `≥ ${target}${basis}: ${judged >= target ? 'met' : '**NOT met**'}`;
-  if (target !== undefined) summary.push(`${w.name}: ${fmt(judged, 2)}× bare${basis} (target ${target}: ${judged >= target ? 'met' : 'NOT met'}); throughput ${fmt(ratio, 2)}×`);
+  if (target !== undefined)
+    summary.push(
+      `${w.name}: ${fmt(judged, 2)}× bare${basis} (target ${target}: ${judged >= target ? 'met' : 'NOT met'}); throughput ${fmt(ratio, 2)}×`,
+    );
   const label = w.variant === 'auth' ? `AuthModule ${w.alg}` : w.variant === 'auth-noctx' ? `AuthModule ${w.alg}, context off` : w.variant;
   lines.push(
     `| ${w.adapter} | ${label} | ${w.variant.startsWith('auth') ? fmt(w.users) : ''} | ${fmt(median(s.map((x) => x.rps)))} | ${fmt(median(s.map((x) => x.p50)), 2)} | ${fmt(median(s.map((x) => x.p99)), 2)} | ` +
@@ -461,7 +531,9 @@ for (const adapter of ADAPTERS) {
   if (als && bare) {
     const cost = median(als.map((x) => 1 - x.rps / (bare.find((b) => b.round === x.round)?.rps ?? NaN)));
     const cpuCost = median(als.map((x) => x.cpuUsPerRequest / (bare.find((b) => b.round === x.round)?.cpuUsPerRequest ?? NaN) - 1));
-    summary.push(`${adapter}: interceptor + AsyncLocalStorage.run per request: ${fmt(100 * cost, 1)} % of bare throughput, +${fmt(100 * cpuCost, 1)} % server CPU per request`);
+    summary.push(
+      `${adapter}: interceptor + AsyncLocalStorage.run per request: ${fmt(100 * cost, 1)} % of bare throughput, +${fmt(100 * cpuCost, 1)} % server CPU per request`,
+    );
   }
 }
 
@@ -491,7 +563,10 @@ if (EXTRAS) {
 
 process.stderr.write('verifier micro-benchmark\n');
 lines.push('', '## Miss path micro-benchmark (`npm run bench:verifier`)', '');
-lines.push('CPU time per token (fastest of interleaved passes), 20,000 distinct tokens; the miss path is what the guard does for a token not in its cache.', '');
+lines.push(
+  'CPU time per token (fastest of interleaved passes), 20,000 distinct tokens; the miss path is what the guard does for a token not in its cache.',
+  '',
+);
 const rows = await verifierRows();
 lines.push(verifierTable(rows));
 const hs = rows.find((r) => r.alg === 'HS256');
@@ -501,8 +576,12 @@ process.stderr.write('cache memory\n');
 const mem = residentCheck(32, 200000, 'HS256');
 lines.push('', '## Verified-token cache memory: 200,000 distinct HS256 tokens into the default 32 MiB bound', '');
 lines.push('| held | estimated MiB | heap MiB (measured) | RSS over the same run without cache, MiB | within bound |', '|---:|---:|---:|---:|---|');
-lines.push(`| ${fmt(mem.held)} | ${fmt(mem.estimatedMb, 1)} | ${fmt(mem.heapMb, 1)} | ${fmt(mem.rssOverNoCacheMb, 1)} | ${mem.withinBound ? 'yes' : '**no**'} |`);
-summary.push(`cache: ${fmt(mem.held)} of 200,000 tokens held in 32 MiB, RSS +${fmt(mem.rssOverNoCacheMb, 1)} MiB (${mem.withinBound ? 'within' : 'OVER'} the bound)`);
+lines.push(
+  `| ${fmt(mem.held)} | ${fmt(mem.estimatedMb, 1)} | ${fmt(mem.heapMb, 1)} | ${fmt(mem.rssOverNoCacheMb, 1)} | ${mem.withinBound ? 'yes' : '**no**'} |`,
+);
+summary.push(
+  `cache: ${fmt(mem.held)} of 200,000 tokens held in 32 MiB, RSS +${fmt(mem.rssOverNoCacheMb, 1)} MiB (${mem.withinBound ? 'within' : 'OVER'} the bound)`,
+);
 
 lines.push('', `Whole run: ${fmt((Date.now() - started) / 60000, 1)} min.`);
 writeFileSync(join(here, 'results.md'), lines.join('\n') + '\n');

@@ -1,74 +1,192 @@
-import { Module, type CanActivate, type DynamicModule, type ModuleMetadata, type Provider } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
+import {
+  ConfigurableModuleBuilder,
+  Inject,
+  Injectable,
+  Module,
+  type DynamicModule,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+  type Provider,
+} from '@nestjs/common';
+import { APP_GUARD, APP_INTERCEPTOR, DiscoveryModule } from '@nestjs/core';
 import { ApiKeyService } from './api-keys/api-key.service.js';
-import { AUTH_OPTIONS, AUTH_RAW_OPTIONS } from './auth.constants.js';
-import type { AuthModuleOptions, ResolvedAuthOptions } from './auth.options.js';
-import { resolveAuthOptions } from './auth.options.validate.js';
+import { AuditEmitter } from './audit/audit.emitter.js';
+import { AUTH_OPTIONS } from './auth.constants.js';
 import { AuthService } from './auth.service.js';
-import { AuthCore } from './core/auth-core.js';
-import { NestAuthGuard } from './guard/auth.guard.js';
+import { Authenticator } from './authentication/authenticator.js';
+import { RoutePolicyService } from './authorization/route-policy.service.js';
+import { RequestContextInterceptor } from './context/request-context.interceptor.js';
+import { AuthPipeline } from './guard/auth-pipeline.js';
+import { CookieJar } from './cookies/cookie-jar.js';
+import { JwtAuthGuard, NestAuthGuard } from './guard/auth.guard.js';
+import { RoutePolicyStamp } from './guard/policy-stamp.js';
+import { jwksControllerFor } from './jwks/jwks.controller.js';
+import { LoginService } from './login/login.service.js';
+import type { AuthModuleExtras, AuthModuleOptions, JwtOptions, ResolvedAuthOptions } from './options/auth-options.js';
+import { resolveAuthOptions, resolveExtras } from './options/resolve-options.js';
 import { JwtStrategy } from './passport/jwt.strategy.js';
-import { AuthConfigError } from './errors/auth-error.js';
-import { DEFAULT_JWKS_PATH, jwksControllerFor } from './jwks/jwks.controller.js';
+import { RevocationGate } from './revocation/revocation-gate.js';
+import { resolveRevocationChannel } from './revocation/resolve-channel.js';
+import { loadTransportPeers } from './transports/optional-peers.js';
+import { LoginThrottle } from './throttle/login-throttle.js';
+import { loginThrottleProviders } from './throttle/throttle.providers.js';
+import { THROTTLE_STORE } from './throttle/throttle-store.js';
+import { RevocationService } from './revocation/revocation.service.js';
+import { SessionService } from './sessions/session.service.js';
+import { AuthStores, storeTokenProviders } from './store/auth-stores.js';
+import { TokenCodec } from './tokens/token-codec.js';
+import { TokenIssuer } from './tokens/token-issuer.js';
+import { AuthUsers } from './users/auth-users.js';
 
-export interface AuthModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
-  inject?: unknown[];
-  useFactory: (...args: any[]) => Omit<AuthModuleOptions, 'jwksRoute'> | Promise<Omit<AuthModuleOptions, 'jwksRoute'>>;
-  /** As `AuthModuleOptions.jwksRoute`: given here because routes are fixed before the factory runs. */
-  jwksRoute?: boolean | string;
+const definition = new ConfigurableModuleBuilder<AuthModuleOptions>({
+  moduleName: 'Auth',
+})
+  .setClassMethodName('forRoot')
+  .setFactoryMethodName('createAuthOptions')
+  .setExtras<AuthModuleExtras>({ globalGuard: true, jwksRoute: false, isGlobal: true }, (definition, extras) => assemble(definition, extras))
+  .build();
+const { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN } = definition;
+
+/** What `forRoot()` takes: the options, and the extras beside them. */
+export type AuthModuleForRootOptions = typeof definition.OPTIONS_TYPE;
+/** What `forRootAsync()` takes: `useFactory` / `useClass` / `useExisting` (+ `inject`, `imports`) and the extras. */
+export type AuthModuleAsyncOptions = typeof definition.ASYNC_OPTIONS_TYPE;
+
+/** `R` with no key that `Shape` does not have: a typo in an object literal becomes a compile error. */
+type Exactly<R, Shape> = R & Record<Exclude<keyof R, keyof Shape>, never>;
+/** The options a factory returns, checked at the top level and in `jwt`, where typos are likeliest. */
+type FactoryResult<R extends AuthModuleOptions> = Exactly<R, AuthModuleOptions> & { jwt: Exactly<R['jwt'], JwtOptions> };
+
+const EXTRAS = Symbol('AUTH_MODULE_EXTRAS');
+
+/** Initialises what needs the whole app to exist (the user provider, the stores, the route table) and stops the timers. */
+@Injectable()
+class AuthLifecycle implements OnModuleInit, OnApplicationShutdown {
+  constructor(
+    private readonly users: AuthUsers,
+    private readonly stores: AuthStores,
+    private readonly gate: RevocationGate,
+    private readonly routes: RoutePolicyService,
+    @Inject(AUTH_OPTIONS) private readonly options: ResolvedAuthOptions,
+    @Inject(EXTRAS) private readonly extras: { globalGuard: boolean },
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    this.routes.build(this.extras.globalGuard, isModuleGuard);
+    await this.users.resolve();
+    await this.stores.resolve();
+    if (this.options.revocation.consistency === 'cached') {
+      this.gate.attachChannel(resolveRevocationChannel(this.options.revocation.channel, this.stores.dataSource));
+    }
+    await this.gate.start();
+    // The exception classes of @nestjs/websockets and @nestjs/microservices, when the app has them: loaded once, here.
+    await loadTransportPeers();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.gate.stop();
+  }
 }
 
-/** With `globalGuard: false` the APP_GUARD slot holds this instead: the app places `NestAuthGuard` itself. */
-const NO_GLOBAL_GUARD: CanActivate = { canActivate: () => true };
+function isModuleGuard(guard: unknown): boolean {
+  if (guard === NestAuthGuard || guard === JwtAuthGuard || guard instanceof NestAuthGuard || guard instanceof JwtAuthGuard) return true;
+  // AuthGuard('jwt') of @nestjs/passport is a mixin class: tell it by its shape, it runs the module's strategy.
+  const proto = (typeof guard === 'function' ? guard.prototype : undefined) as Record<string, unknown> | undefined;
+  return typeof proto?.getAuthenticateOptions === 'function' && typeof proto?.handleRequest === 'function';
+}
+
+function assemble(definition: DynamicModule, rawExtras: AuthModuleExtras): DynamicModule {
+  const extras = resolveExtras(rawExtras);
+  const providers: Provider[] = [
+    ...(definition.providers ?? []),
+    { provide: EXTRAS, useValue: extras },
+    // Validated while the app is created, so a bad option fails `NestFactory.create`, never the first request.
+    { provide: AUTH_OPTIONS, useFactory: resolveAuthOptions, inject: [MODULE_OPTIONS_TOKEN] },
+    { provide: TokenCodec, useFactory: (o: ResolvedAuthOptions) => new TokenCodec(o.jwt), inject: [AUTH_OPTIONS] },
+    {
+      provide: RevocationGate,
+      useFactory: (stores: AuthStores, o: ResolvedAuthOptions) =>
+        new RevocationGate(
+          stores,
+          {
+            consistency: o.revocation.consistency,
+            syncIntervalMs: o.revocation.syncIntervalMs,
+            accessTokenTtl: o.jwt.accessTokenTtl,
+            maxTokenLifetime: o.jwt.maxTokenLifetime,
+            storeTimeoutMs: o.revocation.storeTimeoutMs,
+            channelSyncIntervalMs: o.revocation.channelSyncIntervalMs,
+          },
+          () => o.clock.now(),
+          // The stale bound is real elapsed time: a test that moves the module's clock must not make the gate fail closed.
+          () => performance.now(),
+        ),
+      inject: [AuthStores, AUTH_OPTIONS],
+    },
+    AuditEmitter,
+    { provide: CookieJar, useFactory: (o: ResolvedAuthOptions) => new CookieJar(o.cookies), inject: [AUTH_OPTIONS] },
+    AuthStores,
+    ...storeTokenProviders,
+    AuthUsers,
+    TokenIssuer,
+    SessionService,
+    LoginService,
+    RevocationService,
+    AuthService,
+    ApiKeyService,
+    Authenticator,
+    AuthPipeline,
+    NestAuthGuard,
+    JwtAuthGuard,
+    JwtStrategy,
+    RoutePolicyService,
+    AuthLifecycle,
+    ...loginThrottleProviders,
+    { provide: APP_INTERCEPTOR, useClass: RequestContextInterceptor },
+    extras.globalGuard
+      ? { provide: APP_GUARD, useFactory: (guard: NestAuthGuard) => guard, inject: [NestAuthGuard] }
+      : { provide: APP_GUARD, useClass: RoutePolicyStamp },
+  ];
+  return {
+    ...definition,
+    global: extras.isGlobal,
+    imports: [...(definition.imports ?? []), DiscoveryModule],
+    controllers: extras.jwksPath ? [jwksControllerFor(extras.jwksPath)] : [],
+    providers,
+    exports: [
+      AUTH_OPTIONS,
+      AuthService,
+      ApiKeyService,
+      NestAuthGuard,
+      JwtAuthGuard,
+      JwtStrategy,
+      RoutePolicyService,
+      LoginThrottle,
+      THROTTLE_STORE,
+      // Guards placed with @UseGuards are built in the app's modules: they need the pipeline.
+      AuthPipeline,
+      // The transports module authenticates connections with these.
+      Authenticator,
+      RevocationGate,
+      CookieJar,
+      ...storeTokenProviders.map((p) => p.provide),
+    ],
+  };
+}
 
 /**
- * `AuthModule.forRoot()` / `forRootAsync()`: a global module. Wiring only:
- * validation lives in auth.options.validate.ts, behaviour in the core.
+ * `AuthModule.forRoot(options)` / `forRootAsync({ useFactory | useClass |
+ * useExisting })`: global unless `isGlobal: false`; registers `NestAuthGuard`
+ * as APP_GUARD unless `globalGuard: false`. Wiring only: options are
+ * validated in options/, behaviour lives in the services.
  */
 @Module({})
-export class AuthModule {
-  static forRoot(options: AuthModuleOptions): DynamicModule {
-    return AuthModule.assemble([], { provide: AUTH_RAW_OPTIONS, useValue: options }, options.jwksRoute);
-  }
-
-  static forRootAsync(options: AuthModuleAsyncOptions): DynamicModule {
-    return AuthModule.assemble(
-      options.imports ?? [],
-      { provide: AUTH_RAW_OPTIONS, useFactory: options.useFactory, inject: (options.inject ?? []) as never[] },
-      options.jwksRoute,
-    );
-  }
-
-  private static assemble(
-    imports: NonNullable<ModuleMetadata['imports']>,
-    rawOptions: Provider,
-    jwksRoute: boolean | string | undefined,
+export class AuthModule extends ConfigurableModuleClass {
+  /** As the builder's, with the factory's result checked for unknown options (a returned object literal is not, otherwise). */
+  static override forRootAsync<R extends AuthModuleOptions>(
+    options: Omit<AuthModuleAsyncOptions, 'useFactory'> & {
+      useFactory?: (...args: never[]) => FactoryResult<R> | Promise<FactoryResult<R>>;
+    },
   ): DynamicModule {
-    if (jwksRoute !== undefined && typeof jwksRoute !== 'boolean' && (typeof jwksRoute !== 'string' || jwksRoute.length === 0)) {
-      throw new AuthConfigError('jwksRoute', 'must be true, false or a route path');
-    }
-    const jwksPath = jwksRoute === true ? DEFAULT_JWKS_PATH : jwksRoute || undefined;
-    return {
-      module: AuthModule,
-      global: true,
-      imports,
-      controllers: jwksPath ? [jwksControllerFor(jwksPath)] : [],
-      providers: [
-        rawOptions,
-        // Validated while the app boots, so a bad option fails `NestFactory.create`, never the first request.
-        { provide: AUTH_OPTIONS, useFactory: resolveAuthOptions, inject: [AUTH_RAW_OPTIONS] },
-        AuthCore,
-        AuthService,
-        ApiKeyService,
-        NestAuthGuard,
-        JwtStrategy,
-        {
-          provide: APP_GUARD,
-          useFactory: (options: ResolvedAuthOptions, guard: NestAuthGuard) => (options.globalGuard ? guard : NO_GLOBAL_GUARD),
-          inject: [AUTH_OPTIONS, NestAuthGuard],
-        },
-      ],
-      exports: [AUTH_OPTIONS, AuthService, ApiKeyService, NestAuthGuard, JwtStrategy, AuthCore],
-    };
+    return super.forRootAsync(options as AuthModuleAsyncOptions);
   }
 }

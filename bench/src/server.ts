@@ -49,7 +49,10 @@ import { join } from 'node:path';
 import { RECIPE_SECRET, RecipeJwtGuard, RecipeJwtStrategy, RecipePermissions, RecipePermissionsGuard, RecipePublic } from './recipe.js';
 
 const [variant, adapter, portArg] = process.argv.slice(2);
-const ARTICLES = [{ id: 1, title: 'hello' }, { id: 2, title: 'world' }];
+const ARTICLES = [
+  { id: 1, title: 'hello' },
+  { id: 2, title: 'world' },
+];
 export const BENCH_USER = { username: 'bench', password: 'bench-password-123' };
 
 @Controller()
@@ -183,11 +186,7 @@ function moduleFor(kind: string): Type | DynamicModule {
   @Module({
     imports: [JwtModule.register({ secret: RECIPE_SECRET })],
     controllers: [RecipeController],
-    providers: [
-      RecipeJwtStrategy,
-      { provide: APP_GUARD, useClass: RecipeJwtGuard },
-      { provide: APP_GUARD, useClass: RecipePermissionsGuard },
-    ],
+    providers: [RecipeJwtStrategy, { provide: APP_GUARD, useClass: RecipeJwtGuard }, { provide: APP_GUARD, useClass: RecipePermissionsGuard }],
   })
   class RecipeModule {}
   return RecipeModule;
@@ -203,9 +202,16 @@ if (process.env.BENCH_GC === '1') {
   new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
       const kind = (e as unknown as { detail?: { kind?: number } }).detail?.kind;
-      if (kind === 1) (gc.scavenges++, (gc.scavengeMs += e.duration));
-      else if (kind === 2) (gc.markCompacts++, (gc.markCompactMs += e.duration));
-      else (gc.other++, (gc.otherMs += e.duration));
+      if (kind === 1) {
+        gc.scavenges++;
+        gc.scavengeMs += e.duration;
+      } else if (kind === 2) {
+        gc.markCompacts++;
+        gc.markCompactMs += e.duration;
+      } else {
+        gc.other++;
+        gc.otherMs += e.duration;
+      }
     }
   }).observe({ entryTypes: ['gc'] });
 }
@@ -217,7 +223,9 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     if (process.env.BENCH_GC === '1') {
       const heap = getHeapStatistics();
-      process.stderr.write(`BENCH_GC ${JSON.stringify({ ...gc, heapUsedMb: heap.used_heap_size / 2 ** 20, rssMb: process.memoryUsage().rss / 2 ** 20 })}\n`);
+      process.stderr.write(
+        `BENCH_GC ${JSON.stringify({ ...gc, heapUsedMb: heap.used_heap_size / 2 ** 20, rssMb: process.memoryUsage().rss / 2 ** 20 })}\n`,
+      );
     }
     void app.close().finally(() => process.exit(0));
   });

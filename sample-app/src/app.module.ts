@@ -1,4 +1,4 @@
-import { Logger, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuthModule, authEntities } from '@democrai/nest-auth';
 import { mkdirSync } from 'node:fs';
@@ -8,19 +8,14 @@ import { ApiKeysController } from './admin/api-keys.controller.js';
 import { AppController } from './app.controller.js';
 import { ArticlesController } from './articles/articles.controller.js';
 import { AuthController } from './auth/auth.controller.js';
+import { PageController } from './page.controller.js';
+import { sampleJwtSecret } from './secret.js';
 import { User } from './users/user.entity.js';
 import { UsersModule } from './users/users.module.js';
 import { UsersService } from './users/users.service.js';
 
 const database = process.env.SAMPLE_DB ?? 'sample-app/data/sample.sqlite';
 mkdirSync(dirname(database), { recursive: true });
-
-function jwtSecret(): string {
-  const secret = process.env.JWT_SECRET;
-  if (secret) return secret;
-  new Logger('SampleApp').warn('JWT_SECRET is not set: using a development secret. Never do this in production.');
-  return 'sample-app-development-secret-change-me-0123456789';
-}
 
 @Module({
   imports: [
@@ -33,12 +28,15 @@ function jwtSecret(): string {
     }),
     UsersModule,
     AuthModule.forRoot({
-      jwt: { secret: jwtSecret() },
+      // ACCESS_TOKEN_TTL: seconds; the browser tests shorten it to watch the page refresh silently.
+      jwt: { secret: sampleJwtSecret(dirname(database)), accessTokenTtl: Number(process.env.ACCESS_TOKEN_TTL ?? 900) },
       users: UsersService,
       store: 'typeorm',
       apiKeys: { enabled: true },
+      // The page at / signs in through httpOnly cookies; API clients (curl, no Origin header) still get tokens in the body.
+      cookies: { enabled: true, refreshToken: { path: '/auth/refresh' } },
     }),
   ],
-  controllers: [AppController, AuthController, ArticlesController, AdminController, ApiKeysController],
+  controllers: [PageController, AppController, AuthController, ArticlesController, AdminController, ApiKeysController],
 })
 export class AppModule {}

@@ -1,11 +1,13 @@
-import 'reflect-metadata';
-import { Logger, ValidationPipe } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { AppModule } from './app.module.js';
+import { Logger } from '@nestjs/common';
+import { assertPermissionsInCatalog, printRouteTable } from '@democrai/nest-auth';
+import { createSampleApp } from './bootstrap.js';
+import { permissions } from './permissions.js';
 
-const app = await NestFactory.create(AppModule);
-app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
-app.enableShutdownHooks();
+const app = await createSampleApp();
+await app.init();
+// Every permission a route requires is in the catalog, and the policy of every route is in the log.
+assertPermissionsInCatalog(app, permissions.permissions);
+printRouteTable(app);
 const port = Number(process.env.PORT ?? 3000);
 await app.listen(port);
-new Logger('SampleApp').log(`listening on http://localhost:${port}`);
+new Logger('SampleApp').log(`listening on http://localhost:${port} (open it in a browser to sign in; API docs at /docs)`);

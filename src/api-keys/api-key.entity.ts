@@ -1,4 +1,4 @@
-import { EntitySchema } from 'typeorm';
+import { entitySchema } from '../store/entity-schema.js';
 import { idColumn, timeColumn } from '../store/columns.js';
 
 export interface ApiKeyRow {
@@ -14,7 +14,7 @@ export interface ApiKeyRow {
   revokedAt: Date | null;
 }
 
-export const ApiKeyEntity = new EntitySchema<ApiKeyRow>({
+export const ApiKeyEntity = entitySchema<ApiKeyRow>({
   name: 'AuthApiKey',
   tableName: 'auth_api_keys',
   columns: {

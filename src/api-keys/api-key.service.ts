@@ -1,8 +1,11 @@
-import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AuthContextData } from '../context/auth-context.js';
-import { AuthCore } from '../core/auth-core.js';
+import { AuditEmitter } from '../audit/audit.emitter.js';
+import { AUTH_OPTIONS } from '../auth.constants.js';
 import { AuthError } from '../errors/auth-error.js';
+import type { ResolvedAuthOptions } from '../options/auth-options.js';
+import { AuthStores } from '../store/auth-stores.js';
 import type { ApiKeyInfo, ApiKeyRecord } from './api-key.types.js';
 
 /** `nak_<prefix>_<secret>`: a marker that secret scanners can match, a public lookup prefix, 256 random bits. */
@@ -36,8 +39,12 @@ export class ApiKeyService implements OnApplicationShutdown {
   private readonly ttlMs: number;
   private readonly logger = new Logger('ApiKeyService');
 
-  constructor(private readonly core: AuthCore) {
-    const { apiKeys, revocation } = core.options;
+  constructor(
+    private readonly stores: AuthStores,
+    private readonly audit: AuditEmitter,
+    @Inject(AUTH_OPTIONS) private readonly options: ResolvedAuthOptions,
+  ) {
+    const { apiKeys, revocation } = options;
     this.pepper = apiKeys.pepper ? Buffer.from(apiKeys.pepper) : DEFAULT_PEPPER;
     this.ttlMs = revocation.syncIntervalMs;
   }
@@ -53,7 +60,7 @@ export class ApiKeyService implements OnApplicationShutdown {
     if (input.userId !== undefined && (typeof input.userId !== 'string' || input.userId.length === 0)) {
       throw new TypeError('ApiKeyService.create: userId must be a non-empty string');
     }
-    if (input.expiresAt !== undefined && (!(input.expiresAt instanceof Date) || !(input.expiresAt.getTime() > Date.now()))) {
+    if (input.expiresAt !== undefined && (!(input.expiresAt instanceof Date) || !(input.expiresAt.getTime() > this.options.clock.now()))) {
       throw new TypeError('ApiKeyService.create: expiresAt must be a Date in the future');
     }
     const prefix = randomBytes(PREFIX_BYTES).toString('base64url');
@@ -65,28 +72,28 @@ export class ApiKeyService implements OnApplicationShutdown {
       secretHash: this.hash(secret),
       permissions: [...new Set(input.permissions)],
       userId: input.userId ?? null,
-      createdAt: new Date(),
+      createdAt: new Date(this.options.clock.now()),
       expiresAt: input.expiresAt ?? null,
       lastUsedAt: null,
       revokedAt: null,
     };
-    await this.core.stores.apiKeys.insert(record);
-    this.core.audit.emit({ type: 'api_key.created', apiKeyId: record.id, userId: record.userId ?? undefined, reason: record.name });
+    await this.stores.apiKeys.insert(record);
+    this.audit.emit({ type: 'api_key.created', apiKeyId: record.id, userId: record.userId ?? undefined, reason: record.name });
     return { id: record.id, key: `${MARKER}_${prefix}_${secret}` };
   }
 
   async revoke(id: string): Promise<void> {
     this.assertEnabled();
-    const revoked = await this.core.stores.apiKeys.revoke(id, new Date());
+    const revoked = await this.stores.apiKeys.revoke(id, new Date(this.options.clock.now()));
     // This instance refuses at once; the others when their cached row expires (syncIntervalMs).
     for (const [prefix, entry] of this.cache) if (entry.key?.id === id) this.cache.delete(prefix);
-    if (revoked) this.core.audit.emit({ type: 'api_key.revoked', apiKeyId: id });
+    if (revoked) this.audit.emit({ type: 'api_key.revoked', apiKeyId: id });
   }
 
   async list(): Promise<ApiKeyInfo[]> {
     this.assertEnabled();
     await this.flush();
-    return (await this.core.stores.apiKeys.list()).map(infoOf);
+    return (await this.stores.apiKeys.list()).map(infoOf);
   }
 
   /** The guard's check. Throws `api_key_invalid`; never echoes the key. */
@@ -99,7 +106,7 @@ export class ApiKeyService implements OnApplicationShutdown {
     const expected = Buffer.from(key.secretHash, 'hex');
     const actual = Buffer.from(this.hash(secret), 'hex');
     if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) return this.reject('wrong_secret', key.id);
-    const now = Date.now();
+    const now = this.options.clock.now();
     if (key.revokedAt) return this.reject('revoked', key.id);
     if (key.expiresAt && key.expiresAt.getTime() <= now) return this.reject('expired', key.id);
     this.noteUse(key.id, now);
@@ -123,14 +130,14 @@ export class ApiKeyService implements OnApplicationShutdown {
     if (this.pendingTouches.size === 0) return;
     const batch = new Map(this.pendingTouches);
     this.pendingTouches.clear();
-    await this.core.stores.apiKeys.touch(batch);
+    await this.stores.apiKeys.touch(batch);
   }
 
   private async lookup(prefix: string): Promise<ApiKeyRecord | null> {
-    const now = Date.now();
+    const now = this.options.clock.now();
     const hit = this.cache.get(prefix);
     if (hit && now - hit.fetchedAt < this.ttlMs) return hit.key;
-    const key = await this.core.stores.apiKeys.findByPrefix(prefix);
+    const key = await this.stores.apiKeys.findByPrefix(prefix);
     // Unknown prefixes are cached too, but bounded: random prefixes must not grow memory without end.
     if (key || this.cache.size < MAX_NEGATIVE_ENTRIES) this.cache.set(prefix, { key, fetchedAt: now });
     return key;
@@ -147,8 +154,8 @@ export class ApiKeyService implements OnApplicationShutdown {
   }
 
   private reject(reason: string, apiKeyId?: string, prefix?: string): never {
-    this.core.audit.emit({ type: 'api_key.rejected', apiKeyId, reason: prefix ? `${reason} (prefix ${prefix})` : reason });
-    throw new AuthError('api_key_invalid', 'Invalid API key');
+    this.audit.emit({ type: 'api_key.rejected', apiKeyId, reason: prefix ? `${reason} (prefix ${prefix})` : reason });
+    throw new AuthError('api_key_invalid', reason);
   }
 
   private hash(secret: string): string {
@@ -156,7 +163,7 @@ export class ApiKeyService implements OnApplicationShutdown {
   }
 
   private assertEnabled(): void {
-    if (!this.core.options.apiKeys.enabled) throw new Error('API keys are off: set apiKeys: { enabled: true } in the AuthModule options');
+    if (!this.options.apiKeys.enabled) throw new Error('API keys are off: set apiKeys: { enabled: true } in the AuthModule options');
   }
 }
 

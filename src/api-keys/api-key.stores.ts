@@ -1,5 +1,5 @@
 import type { DataSource, Repository } from 'typeorm';
-import { IsNull } from 'typeorm';
+import { typeorm } from '../store/typeorm-runtime.js';
 import { ApiKeyEntity, type ApiKeyRow } from './api-key.entity.js';
 import type { ApiKeyRecord, ApiKeyStore } from './api-key.types.js';
 
@@ -49,6 +49,7 @@ export class TypeOrmApiKeyStore implements ApiKeyStore {
     return (await this.repo.find({ order: { createdAt: 'ASC' } })).map(recordOf);
   }
   async revoke(id: string, at: Date): Promise<boolean> {
+    const { IsNull } = await typeorm();
     return (await this.repo.update({ id, revokedAt: IsNull() }, { revokedAt: at })).affected === 1;
   }
   async touch(lastUsed: ReadonlyMap<string, Date>): Promise<void> {

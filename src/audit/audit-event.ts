@@ -1,6 +1,7 @@
 export type AuditEventType =
   | 'login.succeeded'
   | 'login.failed'
+  | 'login.throttled'
   | 'token.refreshed'
   | 'refresh.reuse_detected'
   | 'token.revoked'

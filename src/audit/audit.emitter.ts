@@ -1,4 +1,6 @@
-import { Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { AUTH_OPTIONS } from '../auth.constants.js';
+import type { ResolvedAuthOptions } from '../options/auth-options.js';
 import type { AuditEvent, AuditSink } from './audit-event.js';
 
 /** The default sink: one structured line per event through Nest's Logger. */
@@ -22,10 +24,14 @@ export class LoggerAuditSink implements AuditSink {
  * request into a 500 or a denied login into an allowed one, so errors are
  * caught and reported, not thrown.
  */
+@Injectable()
 export class AuditEmitter {
   private readonly logger = new Logger('AuthAudit');
+  private readonly sink: AuditSink;
 
-  constructor(private readonly sink: AuditSink) {}
+  constructor(@Inject(AUTH_OPTIONS) options: ResolvedAuthOptions) {
+    this.sink = options.audit ?? new LoggerAuditSink();
+  }
 
   emit(event: Omit<AuditEvent, 'at'>): void {
     const full: AuditEvent = { ...event, at: new Date() };

@@ -1,12 +1,44 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { AuthCarrier } from './request-of.js';
+import { AuthError } from '../errors/auth-error.js';
+import type { Carrier } from '../transports/carrier.js';
+import type { AuthContextData } from './auth-context.js';
 
 /**
- * The request being served, without request-scoped providers (which would
- * make every provider that injects AuthService request-scoped, and slow).
- * The guard enters the request object itself synchronously, before any await
- * (a store entered after an await does not reach the handler), and later
- * writes `auth` onto it; `AuthService.logout()` and
- * `refreshCurrentSessionToken()` read it from here.
+ * One handler execution of a request that a module guard processed. The
+ * interceptor creates it and runs the handler inside it with
+ * `AsyncLocalStorage.run`, so it reaches exactly that handler's async work:
+ * never a middleware, a filter or the next request on a keep-alive socket.
+ * It is closed when the handler's answer is complete, so work the handler left
+ * running (a timer, a late promise) cannot act on the request afterwards.
  */
-export const currentRequest = new AsyncLocalStorage<AuthCarrier>();
+export interface HandlerContext {
+  readonly carrier: Carrier;
+  /** The authentication of this call; undefined for a guest on a public route. */
+  readonly auth: AuthContextData | undefined;
+  open: boolean;
+}
+
+const storage = new AsyncLocalStorage<HandlerContext>();
+
+export function runInContext<T>(context: HandlerContext, fn: () => T): T {
+  return storage.run(context, fn);
+}
+
+/** The live handler context, if this code runs inside one (authenticated or not). */
+export function currentContext(): HandlerContext | undefined {
+  const context = storage.getStore();
+  return context !== undefined && context.open ? context : undefined;
+}
+
+/**
+ * The authentication of the running handler, for the context-bound methods
+ * (`logout`, `refreshCurrentSessionToken`, `listSessions`, `endSession`).
+ * Anywhere else they fail with the 401 `token_missing`, and the reason says why.
+ */
+export function requireAuthenticatedContext(method: string): { context: HandlerContext; auth: AuthContextData } {
+  const context = storage.getStore();
+  if (context === undefined) throw new AuthError('token_missing', `${method}_outside_guarded_handler`);
+  if (!context.open) throw new AuthError('token_missing', `${method}_after_response`);
+  if (context.auth === undefined) throw new AuthError('token_missing', `${method}_without_credentials`);
+  return { context, auth: context.auth };
+}

@@ -1,8 +1,8 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
-import { requestOf } from '../context/request-of.js';
+import { carrierOf } from '../transports/carrier.js';
 
 /** The authenticated `AuthPrincipal`, or `undefined` on a public route called without a token. */
-export const CurrentUser = createParamDecorator((_data: unknown, ctx: ExecutionContext) => requestOf(ctx)?.user);
+export const CurrentUser = createParamDecorator((_data: unknown, ctx: ExecutionContext) => carrierOf(ctx)?.target.user);
 
 /** The full `AuthContextData` of the request, or `undefined` for a guest. */
-export const AuthContext = createParamDecorator((_data: unknown, ctx: ExecutionContext) => requestOf(ctx)?.auth);
+export const AuthContext = createParamDecorator((_data: unknown, ctx: ExecutionContext) => carrierOf(ctx)?.target.auth);

@@ -1,4 +1,4 @@
-import { SetMetadata } from '@nestjs/common';
+import { routeDecorator } from './route-metadata.js';
 import { REQUIRED_PERMISSIONS, type PermissionRequirement } from './metadata-keys.js';
 
 export interface PermissionRequiredOptions {
@@ -41,5 +41,5 @@ export function PermissionRequired(...args: unknown[]): MethodDecorator & ClassD
     permissions: Object.freeze([...new Set(permissions as string[])]),
     mode,
   };
-  return SetMetadata(REQUIRED_PERMISSIONS, requirement);
+  return routeDecorator(REQUIRED_PERMISSIONS, requirement);
 }

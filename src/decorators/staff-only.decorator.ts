@@ -1,5 +1,5 @@
-import { SetMetadata } from '@nestjs/common';
+import { routeDecorator } from './route-metadata.js';
 import { STAFF_ONLY } from './metadata-keys.js';
 
 /** The principal must be staff or superuser. Never satisfied by an API key. */
-export const StaffOnly = (): MethodDecorator & ClassDecorator => SetMetadata(STAFF_ONLY, true);
+export const StaffOnly = (): MethodDecorator & ClassDecorator => routeDecorator(STAFF_ONLY, true);

@@ -1,5 +1,5 @@
-import { SetMetadata } from '@nestjs/common';
+import { routeDecorator } from './route-metadata.js';
 import { SUPERUSER_ONLY } from './metadata-keys.js';
 
 /** The principal must be a superuser. Never satisfied by an API key. */
-export const SuperuserOnly = (): MethodDecorator & ClassDecorator => SetMetadata(SUPERUSER_ONLY, true);
+export const SuperuserOnly = (): MethodDecorator & ClassDecorator => routeDecorator(SUPERUSER_ONLY, true);

@@ -1,4 +1,4 @@
-/** The codes of API.md's HTTP table. One place maps each to its status. */
+/** The public codes of API.md. Each maps to one status and one message (errors/messages.ts). */
 export type AuthErrorCode =
   | 'token_missing'
   | 'token_invalid'
@@ -7,19 +7,27 @@ export type AuthErrorCode =
   | 'api_key_invalid'
   | 'permission_denied'
   | 'invalid_credentials'
+  | 'csrf_failed'
+  | 'too_many_attempts'
+  | 'auth_busy'
   | 'auth_unavailable';
 
 /**
- * A failure inside the auth core. Thrown by the verifier, the stores and the
- * service; turned into an HTTP answer only by `toHttpException`.
- * `message` is safe to return to the client: it never holds a token, a key or a password.
+ * The one failure type of the core: the verifier, the stores, the services and
+ * the guards throw it, and one mapper per transport turns it into that
+ * transport's answer. `code` is public; `reason` is finer (bad signature,
+ * wrong audience, store timeout…) and goes to logs and audit only, never to a
+ * client. Neither ever holds a token, a key or a password.
  */
 export class AuthError extends Error {
   constructor(
     readonly code: AuthErrorCode,
-    message: string,
+    /** Internal detail, snake_case; defaults to the code. */
+    readonly reason: string = code,
+    /** For 429/503: seconds the client should wait before trying again. */
+    readonly retryAfterSeconds?: number,
   ) {
-    super(message);
+    super(`${code}: ${reason}`);
     this.name = 'AuthError';
   }
 }

@@ -1,196 +1,82 @@
-import { Injectable, Logger, type CanActivate, type ExecutionContext } from '@nestjs/common';
-import { Reflector } from '@nestjs/core';
-import { ApiKeyService } from '../api-keys/api-key.service.js';
-import type { AuthContextData } from '../context/auth-context.js';
-import { currentRequest } from '../context/request-context.js';
-import { headersOf, requestOf, type AuthCarrier } from '../context/request-of.js';
-import { AuthCore } from '../core/auth-core.js';
-import { AuthError, type AuthErrorCode } from '../errors/auth-error.js';
-import { AuthHttpException, BEARER_CHALLENGE, BEARER_INVALID_TOKEN_CHALLENGE } from '../errors/http-errors.js';
-import { principalOf } from './principal.js';
-import { bearerTokenOf, rawTokenOf } from './credentials.js';
-import { RoutePolicyCache, type RoutePolicy } from './route-policy.js';
-import { VerifiedTokenCache, type CachedVerification } from './verified-token-cache.js';
+import { Inject, Injectable, Optional, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { AUTH_OPTIONS } from '../auth.constants.js';
+import { RoutePolicyCache } from '../authorization/route-policy.js';
+import { apiKeyHeaderSource, tokenHeaderSource, type CredentialSource } from '../credentials/credential.js';
+import { CookieJar } from '../cookies/cookie-jar.js';
+import { cookieCredentialSource } from '../credentials/cookie.js';
+import { AuthError } from '../errors/auth-error.js';
+import type { ResolvedAuthOptions } from '../options/auth-options.js';
+import { carrierOf } from '../transports/carrier.js';
+import { TRANSPORT_OPTIONS, type AuthTransportsOptions } from '../transports/transport-auth.js';
+import type { CarrierOptions } from '../transports/transport-carrier.js';
+import { failureFor } from '../transports/errors.js';
+import { AuthPipeline } from './auth-pipeline.js';
+import { stampCall } from './policy-stamp.js';
 
-/**
- * The one guard: route policy -> credentials -> authenticate -> authorize.
- * Registered as APP_GUARD unless `globalGuard: false`. Private by default.
- * On the common path (cached revocation, JWT) it stays synchronous: no
- * promise, no database, a few Map/Set look-ups.
- */
-@Injectable()
-export class NestAuthGuard implements CanActivate {
-  private readonly policies: RoutePolicyCache;
-  private readonly tokenHeader: string;
-  private readonly bearerScheme: boolean;
-  private readonly apiKeyHeader: string | undefined;
-  private readonly strict: boolean;
-  private readonly rejectInvalidOnPublic: boolean;
-  private readonly clockTolerance: number;
-  private readonly verified = new VerifiedTokenCache();
-  private readonly logger = new Logger('NestAuthGuard');
+/** Shared by the module's guards: the policy of the handler, the carrier, one pass of the pipeline. */
+abstract class PipelineGuard implements CanActivate {
+  private readonly policies = new RoutePolicyCache();
+  private readonly carrierOptions: CarrierOptions;
 
   constructor(
-    reflector: Reflector,
-    private readonly core: AuthCore,
-    private readonly apiKeys: ApiKeyService,
+    private readonly pipeline: AuthPipeline,
+    private readonly sources: readonly CredentialSource[],
+    options: ResolvedAuthOptions,
+    transports: AuthTransportsOptions | undefined,
   ) {
-    const options = core.options;
-    this.policies = new RoutePolicyCache(reflector);
-    this.tokenHeader = options.jwt.header;
-    this.bearerScheme = options.jwt.header === 'authorization';
-    this.apiKeyHeader = options.apiKeys.enabled ? options.apiKeys.header : undefined;
-    this.strict = options.revocation.consistency === 'strict';
-    this.rejectInvalidOnPublic = options.publicRoutes.invalidToken === 'reject';
-    this.clockTolerance = options.jwt.clockTolerance;
+    this.carrierOptions = { tokenHeader: options.jwt.header, allowQueryToken: transports?.allowQueryToken === true };
   }
 
   canActivate(ctx: ExecutionContext): boolean | Promise<boolean> {
     const policy = this.policies.get(ctx.getHandler(), ctx.getClass());
     const type = ctx.getType<string>();
-    const carrier = requestOf(ctx, type);
+    const carrier = carrierOf(ctx, type, this.carrierOptions);
+    // A transport (or a custom RPC context) this guard does not know: deny, never let through, in that transport's terms.
     if (carrier === undefined) {
-      // A transport this guard does not know: deny, never let through.
-      throw new AuthHttpException('token_missing', 'Authentication is required');
+      throw failureFor({ type, target: {}, headers: undefined, response: undefined }, new AuthError('token_missing', 'unknown_transport'), false);
     }
-    currentRequest.enterWith(carrier);
-    const headers = headersOf(type, carrier);
-
-    let token: string | undefined;
-    let apiKey: string | undefined;
-    try {
-      const value = headers?.[this.tokenHeader];
-      token = this.bearerScheme ? bearerTokenOf(value) : rawTokenOf(value);
-      if (this.apiKeyHeader !== undefined) {
-        const raw = headers?.[this.apiKeyHeader];
-        if (raw !== undefined && raw !== '') {
-          if (typeof raw !== 'string') throw new AuthError('api_key_invalid', 'Malformed API key header');
-          apiKey = raw;
-        }
-      }
-    } catch (err) {
-      return this.refuse(ctx, policy, err, true);
-    }
-    if (token !== undefined && apiKey !== undefined) {
-      // Ambiguous credentials are refused on every route, public ones too: never guess which one was meant.
-      return this.deny(ctx, 'token_invalid', 'Send either a bearer token or an API key, not both', true);
-    }
-
-    if (apiKey !== undefined) {
-      return this.apiKeys.authenticate(apiKey).then(
-        (auth) => this.admit(carrier, policy, auth),
-        (err: unknown) => this.refuse(ctx, policy, err, false),
-      );
-    }
-    if (token === undefined) {
-      if (policy.isPublic) return true;
-      return this.deny(ctx, 'token_missing', 'Authentication is required', false);
-    }
-
-    let verified: CachedVerification;
-    try {
-      verified = this.verify(token);
-    } catch (err) {
-      return this.refuse(ctx, policy, err, true);
-    }
-    const claims = verified.claims;
-    if (this.strict) {
-      return this.core.gate.checkStrict(claims.jti, claims.sid, claims.sub, claims.iat).then((verdict) =>
-        verdict === null
-          ? this.admit(carrier, policy, authOf(verified))
-          : this.refuse(ctx, policy, new AuthError(verdict, revocationMessage(verdict)), true),
-      );
-    }
-    const verdict = this.core.gate.checkCached(claims.jti, claims.sid, claims.sub, claims.iat);
-    if (verdict !== null) {
-      return this.refuse(ctx, policy, new AuthError(verdict, revocationMessage(verdict)), true);
-    }
-    return this.admit(carrier, policy, authOf(verified));
-  }
-
-  /** The strict verifier, or a token it already passed whose expiry still holds. */
-  private verify(token: string): CachedVerification {
-    const hit = this.verified.get(token);
-    if (hit !== undefined) {
-      if (hit.claims.exp > Date.now() / 1000 - this.clockTolerance) return hit;
-      this.verified.delete(token);
-    }
-    return this.verified.add(token, this.core.codec.verify(token, 'access'));
-  }
-
-  /** Authenticated: record the principal, then authorize against the route's policy. */
-  private admit(carrier: AuthCarrier, policy: RoutePolicy, auth: AuthContextData): boolean {
-    carrier.auth = auth;
-    carrier.user = principalOf(auth);
-    if (policy.isPublic || isAuthorized(policy, auth)) return true;
-    this.core.audit.emit({
-      type: 'access.denied',
-      userId: auth.userId,
-      sessionId: auth.sessionId,
-      route: policy.route,
-      required: policy.required,
-      reason: auth.backend === 'api_key' ? 'api_key_lacks_permission' : 'lacks_permission',
-    });
-    throw new AuthHttpException('permission_denied', 'You do not have permission to perform this action');
-  }
-
-  /** Credentials were sent and failed. A public route treats the caller as a guest unless configured to reject. */
-  private refuse(ctx: ExecutionContext, policy: RoutePolicy, err: unknown, bearer: boolean): boolean {
-    const failure = err instanceof AuthError ? err : this.unexpected(err);
-    if (policy.isPublic && !this.rejectInvalidOnPublic) return true;
-    return this.deny(ctx, failure.code, failure.message, bearer);
-  }
-
-  private deny(ctx: ExecutionContext, code: AuthErrorCode, message: string, tokenPresented: boolean): never {
-    if (code !== 'api_key_invalid' && code !== 'auth_unavailable' && ctx.getType<string>() === 'http') {
-      setHeader(ctx.getArgByIndex(1), tokenPresented ? BEARER_INVALID_TOKEN_CHALLENGE : BEARER_CHALLENGE);
-    }
-    throw new AuthHttpException(code, message);
-  }
-
-  private unexpected(err: unknown): AuthError {
-    // Never a 500 for a credential: log what broke (no token in it) and refuse.
-    this.logger.error(`credential check failed: ${err instanceof Error ? err.message : String(err)}`);
-    return new AuthError('token_invalid', 'Invalid credentials');
+    const handler = ctx.getHandler();
+    stampCall(carrier, policy, handler);
+    return this.pipeline.run(handler, carrier, policy, this.sources);
   }
 }
 
-function revocationMessage(code: AuthErrorCode): string {
-  return code === 'token_revoked' ? 'The token has been revoked' : 'Authentication is temporarily unavailable';
-}
-
-/** A fresh context per request over the (frozen) verified claims. */
-export function authOf(verified: CachedVerification): AuthContextData {
-  const claims = verified.claims;
-  return {
-    userId: claims.sub,
-    username: typeof claims.username === 'string' ? claims.username : undefined,
-    isStaff: claims.is_staff === true,
-    isSuperuser: claims.is_superuser === true,
-    permissions: verified.permissions as string[],
-    backend: 'jwt',
-    claims,
-    sessionId: claims.sid,
-  };
-}
-
-function isAuthorized(policy: RoutePolicy, auth: AuthContextData): boolean {
-  if (auth.isSuperuser) return true;
-  if (policy.superuserOnly) return false;
-  if (policy.staffOnly && !auth.isStaff) return false;
-  const required = policy.permissions;
-  if (required === undefined) return true;
-  const held = auth.permissions;
-  if (policy.anyPermission) {
-    for (let i = 0; i < required.length; i++) if (held.includes(required[i])) return true;
-    return false;
+/**
+ * The module's guard: bearer tokens and API keys, the route policy, the
+ * request context. Registered as APP_GUARD unless `globalGuard: false`, so
+ * every route is private by default; place it yourself with
+ * `@UseGuards(NestAuthGuard)` otherwise.
+ */
+@Injectable()
+export class NestAuthGuard extends PipelineGuard {
+  constructor(
+    pipeline: AuthPipeline,
+    @Inject(AUTH_OPTIONS) options: ResolvedAuthOptions,
+    cookies: CookieJar,
+    @Optional() @Inject(TRANSPORT_OPTIONS) transports?: AuthTransportsOptions,
+  ) {
+    const sources = [tokenHeaderSource(options.jwt.header)];
+    if (options.apiKeys.enabled) sources.push(apiKeyHeaderSource(options.apiKeys.header));
+    // Last, and only when no credential header is sent: the header wins over the cookie.
+    if (cookies.enabled) {
+      sources.push(cookieCredentialSource(cookies, options.apiKeys.enabled ? [options.jwt.header, options.apiKeys.header] : [options.jwt.header]));
+    }
+    super(pipeline, sources, options, transports);
   }
-  for (let i = 0; i < required.length; i++) if (!held.includes(required[i])) return false;
-  return true;
 }
 
-function setHeader(response: unknown, value: string): void {
-  const res = response as { header?: (n: string, v: string) => unknown; setHeader?: (n: string, v: string) => unknown };
-  if (typeof res.header === 'function') res.header('WWW-Authenticate', value);
-  else if (typeof res.setHeader === 'function') res.setHeader('WWW-Authenticate', value);
+/**
+ * The same guard for bearer tokens only (no API keys), for apps that compose
+ * guards with `globalGuard: false`. The same route policy, codes and
+ * `WWW-Authenticate` as `NestAuthGuard`.
+ */
+@Injectable()
+export class JwtAuthGuard extends PipelineGuard {
+  constructor(
+    pipeline: AuthPipeline,
+    @Inject(AUTH_OPTIONS) options: ResolvedAuthOptions,
+    @Optional() @Inject(TRANSPORT_OPTIONS) transports?: AuthTransportsOptions,
+  ) {
+    super(pipeline, [tokenHeaderSource(options.jwt.header)], options, transports);
+  }
 }

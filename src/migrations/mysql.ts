@@ -19,3 +19,15 @@ export const ApiKeysMysql1764000000001 = sqlMigration(
   ],
   ['DROP TABLE `auth_api_keys`'],
 );
+
+/** The change log the gate polls by `seq` (clock-independent), filled with what is already revoked, ended or cut off. */
+export const RevocationLogMysql1766000000000 = sqlMigration(
+  'RevocationLogMysql1766000000000',
+  [
+    'CREATE TABLE `auth_revocation_log` (`seq` int NOT NULL AUTO_INCREMENT, `kind` varchar(8) NOT NULL, `subject` varchar(191) NOT NULL, `at` bigint NOT NULL, INDEX `IDX_auth_revocation_log_kind_at` (`kind`, `at`), PRIMARY KEY (`seq`)) ENGINE=InnoDB',
+    "INSERT INTO `auth_revocation_log` (`kind`, `subject`, `at`) SELECT 'jti', `jti`, `expires_at` FROM `auth_revoked_tokens`",
+    "INSERT INTO `auth_revocation_log` (`kind`, `subject`, `at`) SELECT 'session', `id`, `ended_at` FROM `auth_sessions` WHERE `ended_at` IS NOT NULL",
+    "INSERT INTO `auth_revocation_log` (`kind`, `subject`, `at`) SELECT 'cutoff', `user_id`, `cutoff_at` FROM `auth_user_cutoffs`",
+  ],
+  ['DROP TABLE `auth_revocation_log`'],
+);

@@ -24,3 +24,16 @@ export const ApiKeysPostgres1764000000001 = sqlMigration(
   ],
   ['DROP TABLE "auth_api_keys"'],
 );
+
+/** The change log the gate polls by `seq` (clock-independent), filled with what is already revoked, ended or cut off. */
+export const RevocationLogPostgres1766000000000 = sqlMigration(
+  'RevocationLogPostgres1766000000000',
+  [
+    'CREATE TABLE "auth_revocation_log" ("seq" SERIAL NOT NULL, "kind" character varying(8) NOT NULL, "subject" character varying(191) NOT NULL, "at" bigint NOT NULL, CONSTRAINT "PK_79582aef0f4b42618d838d71ec2" PRIMARY KEY ("seq"))',
+    'CREATE INDEX "IDX_auth_revocation_log_kind_at" ON "auth_revocation_log" ("kind", "at")',
+    `INSERT INTO "auth_revocation_log" ("kind", "subject", "at") SELECT 'jti', "jti", "expires_at" FROM "auth_revoked_tokens"`,
+    `INSERT INTO "auth_revocation_log" ("kind", "subject", "at") SELECT 'session', "id", "ended_at" FROM "auth_sessions" WHERE "ended_at" IS NOT NULL`,
+    `INSERT INTO "auth_revocation_log" ("kind", "subject", "at") SELECT 'cutoff', "user_id", "cutoff_at" FROM "auth_user_cutoffs"`,
+  ],
+  ['DROP TABLE "auth_revocation_log"'],
+);

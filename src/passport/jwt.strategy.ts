@@ -1,100 +1,70 @@
-import { Injectable, type ExecutionContext } from '@nestjs/common';
-import { AuthGuard, PassportStrategy } from '@nestjs/passport';
-import { Strategy } from 'passport-jwt';
-import { currentRequest } from '../context/request-context.js';
-import { requestOf, type AuthCarrier } from '../context/request-of.js';
-import { AuthCore } from '../core/auth-core.js';
-import { AuthError } from '../errors/auth-error.js';
-import { AuthHttpException } from '../errors/http-errors.js';
-import { authOf } from '../guard/auth.guard.js';
-import { verificationOf } from '../guard/verified-token-cache.js';
-import { bearerTokenOf, rawTokenOf } from '../guard/credentials.js';
-import { principalOf } from '../guard/principal.js';
-import type { VerifiedClaims } from '../tokens/token.types.js';
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { AUTH_OPTIONS } from '../auth.constants.js';
+import { computeRoutePolicy, type RoutePolicy } from '../authorization/route-policy.js';
+import { tokenHeaderSource } from '../credentials/credential.js';
+import { AuthPipeline } from '../guard/auth-pipeline.js';
+import { stampedCall } from '../guard/policy-stamp.js';
+import type { ResolvedAuthOptions } from '../options/auth-options.js';
+import type { AuthTarget, Carrier } from '../transports/carrier.js';
 
-const CLAIMS = Symbol('nest-auth:strict-claims');
-type StrategyRequest = AuthCarrier & { [CLAIMS]?: VerifiedClaims };
-
-/** jsonwebtoken 9, under passport-jwt, knows no EdDSA: those tokens are verified by the global guard only. */
-const JSONWEBTOKEN_ALGORITHMS = new Set(['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512']);
-
-/**
- * The `jwt` passport strategy, for apps that compose `AuthGuard('jwt')`
- * themselves (with `globalGuard: false`). Every token first goes through the
- * module's strict verifier and revocation check (in `secretOrKeyProvider`);
- * passport-jwt then checks it again with jsonwebtoken, given the key object of
- * the ring and `algorithms`, `issuer` and `audience` at the top level of its
- * options (inside `jsonWebTokenOptions` passport-jwt silently drops them).
- */
-@Injectable()
-export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
-  constructor(core: AuthCore) {
-    const { jwt } = core.options;
-    const bearer = jwt.header === 'authorization';
-    super({
-      passReqToCallback: true,
-      jwtFromRequest: (req: StrategyRequest) => {
-        try {
-          const value = req.headers?.[jwt.header];
-          return (bearer ? bearerTokenOf(value) : rawTokenOf(value)) ?? null;
-        } catch {
-          return null;
-        }
-      },
-      secretOrKeyProvider: (req: StrategyRequest, rawJwt: string, done: (err: unknown, key?: unknown) => void) => {
-        let claims: VerifiedClaims;
-        try {
-          claims = core.codec.verify(rawJwt, 'access');
-        } catch (err) {
-          return done(err instanceof AuthError ? err : new AuthError('token_invalid', 'Invalid token'));
-        }
-        core.gate.check(claims.jti, claims.sid, claims.sub, claims.iat).then(
-          (v) => {
-            if (v !== null) return done(new AuthError(v, 'The token has been revoked'));
-            req[CLAIMS] = claims;
-            const header = JSON.parse(Buffer.from(rawJwt.slice(0, rawJwt.indexOf('.')), 'base64url').toString('utf8'));
-            done(null, core.codec.ring.select(header).verifyKey);
-          },
-          () => done(new AuthError('auth_unavailable', 'Authentication is temporarily unavailable')),
-        );
-      },
-      algorithms: jwt.algorithms.filter((alg) => JSONWEBTOKEN_ALGORITHMS.has(alg)),
-      issuer: jwt.issuer,
-      audience: jwt.audience,
-      ignoreExpiration: false,
-      jsonWebTokenOptions: { clockTolerance: jwt.clockTolerance },
-    } as never);
-  }
-
-  validate(req: StrategyRequest): unknown {
-    const claims = req[CLAIMS];
-    if (!claims) throw new AuthError('token_invalid', 'Invalid token');
-    const auth = authOf(verificationOf(claims));
-    req.auth = auth;
-    return principalOf(auth);
-  }
+/** What passport gives a strategy's `authenticate` as `this`. */
+interface PassportActions {
+  success(user: unknown, info?: unknown): void;
+  error(err: unknown): void;
+  pass(): void;
 }
 
+/** A route no module guard has seen: private, no further requirement. */
+const UNSTAMPED_POLICY: RoutePolicy = computeRoutePolicy(function unknownHandler() {}, class UnknownRoute {});
+
 /**
- * `AuthGuard('jwt')` that answers like the global guard: the API.md `code`
- * in the body of every 401.
+ * The `jwt` passport strategy, for apps that compose `AuthGuard('jwt')` from
+ * `@nestjs/passport` (for instance with strategies of their own). It runs the
+ * module's own pipeline: the strict verifier, the revocation check and the
+ * route policy (`@Public`, permissions, staff, superuser) with the same codes
+ * as `NestAuthGuard`. Passport is loaded when the module initialises, and only
+ * if the app has it installed: nothing else in the module needs it.
  */
 @Injectable()
-export class JwtAuthGuard extends AuthGuard('jwt') {
-  override canActivate(ctx: ExecutionContext) {
-    // Entered before passport's first await, so AuthService.logout() and friends see this request.
-    const req = requestOf(ctx);
-    if (req) currentRequest.enterWith(req);
-    return super.canActivate(ctx);
+export class JwtStrategy implements OnModuleInit {
+  private readonly logger = new Logger('JwtStrategy');
+  private readonly sources;
+
+  constructor(
+    private readonly pipeline: AuthPipeline,
+    @Inject(AUTH_OPTIONS) options: ResolvedAuthOptions,
+  ) {
+    this.sources = [tokenHeaderSource(options.jwt.header)];
   }
 
-  override handleRequest<TUser>(err: unknown, user: TUser, info: unknown, _ctx: ExecutionContext): TUser {
-    if (user && !err) return user;
-    const failure = err ?? info;
-    if (failure instanceof AuthError) throw new AuthHttpException(failure.code, failure.message);
-    if (failure instanceof Error && /no auth token/i.test(failure.message)) {
-      throw new AuthHttpException('token_missing', 'Authentication is required');
+  async onModuleInit(): Promise<void> {
+    let passport: { use(name: string, strategy: object): unknown };
+    try {
+      passport = ((await import('passport')) as { default: typeof passport }).default;
+    } catch {
+      this.logger.debug('passport is not installed: the "jwt" strategy is not registered (NestAuthGuard and JwtAuthGuard need none)');
+      return;
     }
-    throw new AuthHttpException('token_invalid', 'Invalid token');
+    passport.use('jwt', this.passportStrategy());
+  }
+
+  /** The object passport calls: `authenticate(req)` with success/error/pass bound on `this`. */
+  passportStrategy(): { name: string; authenticate(this: PassportActions, req: AuthTarget): void } {
+    const { pipeline, sources } = this;
+    return {
+      name: 'jwt',
+      authenticate(this: PassportActions, req: AuthTarget) {
+        const call = stampedCall(req);
+        const carrier: Carrier = call?.carrier ?? { type: 'http', target: req, headers: req.headers as Record<string, unknown>, response: req.res };
+        const finish = () => (carrier.target.user !== undefined ? this.success(carrier.target.user) : this.pass());
+        try {
+          const verdict = pipeline.run(call?.handler, carrier, call?.policy ?? UNSTAMPED_POLICY, sources);
+          if (verdict instanceof Promise) verdict.then(finish, (err: unknown) => this.error(err));
+          else finish();
+        } catch (err) {
+          this.error(err);
+        }
+      },
+    };
   }
 }

@@ -1,8 +1,15 @@
+import { WRITES_FEED, type InMemoryRevocationLog } from './revocation-feed.js';
 import type { RevocationStore, UserCutoffStore } from './revocation-store.js';
 
 /** Revoked token ids in this process only: tests, demos, single-instance apps. */
 export class InMemoryRevocationStore implements RevocationStore {
   private readonly rows = new Map<string, { expiresAt: Date; revokedAt: Date }>();
+  readonly [WRITES_FEED]: boolean;
+
+  /** `log`: the change feed shared with the session and cut-off stores of the same set. */
+  constructor(private readonly log?: InMemoryRevocationLog) {
+    this[WRITES_FEED] = log !== undefined;
+  }
 
   async revoke(jti: string, expiresAt: Date): Promise<void> {
     const held = this.rows.get(jti);
@@ -11,6 +18,7 @@ export class InMemoryRevocationStore implements RevocationStore {
       expiresAt: held && held.expiresAt > expiresAt ? held.expiresAt : expiresAt,
       revokedAt: held?.revokedAt ?? new Date(),
     });
+    this.log?.append('jti', jti, expiresAt);
   }
 
   async isRevoked(jti: string): Promise<boolean> {
@@ -25,6 +33,7 @@ export class InMemoryRevocationStore implements RevocationStore {
         purged++;
       }
     }
+    this.log?.purge('jti', now);
     return purged;
   }
 
@@ -38,10 +47,18 @@ export class InMemoryRevocationStore implements RevocationStore {
 /** Per-user cut-offs in this process only. */
 export class InMemoryUserCutoffStore implements UserCutoffStore {
   private readonly rows = new Map<string, { at: Date; updatedAt: Date }>();
+  readonly [WRITES_FEED]: boolean;
+
+  constructor(private readonly log?: InMemoryRevocationLog) {
+    this[WRITES_FEED] = log !== undefined;
+  }
 
   async set(userId: string, at: Date): Promise<void> {
     const held = this.rows.get(userId);
-    if (!held || held.at < at) this.rows.set(userId, { at, updatedAt: new Date() });
+    if (!held || held.at < at) {
+      this.rows.set(userId, { at, updatedAt: new Date() });
+      this.log?.append('cutoff', userId, at);
+    }
   }
 
   async get(userId: string): Promise<Date | null> {
@@ -62,6 +79,7 @@ export class InMemoryUserCutoffStore implements UserCutoffStore {
         purged++;
       }
     }
+    this.log?.purge('cutoff', before);
     return purged;
   }
 }

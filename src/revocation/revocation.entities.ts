@@ -1,4 +1,4 @@
-import { EntitySchema } from 'typeorm';
+import { entitySchema } from '../store/entity-schema.js';
 import { idColumn, timeColumn } from '../store/columns.js';
 
 export interface RevokedTokenRow {
@@ -9,7 +9,7 @@ export interface RevokedTokenRow {
   reason: string | null;
 }
 
-export const RevokedTokenEntity = new EntitySchema<RevokedTokenRow>({
+export const RevokedTokenEntity = entitySchema<RevokedTokenRow>({
   name: 'AuthRevokedToken',
   tableName: 'auth_revoked_tokens',
   columns: {
@@ -31,7 +31,7 @@ export interface UserCutoffRow {
   updatedAt: Date;
 }
 
-export const UserCutoffEntity = new EntitySchema<UserCutoffRow>({
+export const UserCutoffEntity = entitySchema<UserCutoffRow>({
   name: 'AuthUserCutoff',
   tableName: 'auth_user_cutoffs',
   columns: {
@@ -40,4 +40,38 @@ export const UserCutoffEntity = new EntitySchema<UserCutoffRow>({
     updatedAt: timeColumn('updated_at'),
   },
   indices: [{ name: 'IDX_auth_user_cutoffs_updated_at', columns: ['updatedAt'] }],
+});
+
+/** What a change-log row says: a revoked token id, an ended session, or a user's cut-off. */
+export type RevocationChangeKind = 'jti' | 'session' | 'cutoff';
+
+export interface RevocationLogRow {
+  /** Assigned by the database, increasing: the cursor the gate polls by, whatever the writers' clocks say. */
+  seq: number;
+  kind: RevocationChangeKind;
+  /** jti, session id or user id. */
+  subject: string;
+  /** jti: the token's expiry; session: when it ended; cutoff: the cut-off. */
+  at: Date;
+}
+
+const seqNumber = {
+  to: (value: number | undefined) => value,
+  from: (value: string | number) => Number(value),
+};
+
+/**
+ * One row per revocation, ended session and cut-off, written in the same
+ * transaction as the change itself. Polling `seq > cursor` needs no clock at all.
+ */
+export const RevocationLogEntity = entitySchema<RevocationLogRow>({
+  name: 'AuthRevocationLog',
+  tableName: 'auth_revocation_log',
+  columns: {
+    seq: { name: 'seq', type: 'integer', primary: true, generated: 'increment', transformer: seqNumber },
+    kind: { name: 'kind', type: 'varchar', length: 8 },
+    subject: idColumn('subject'),
+    at: timeColumn('at'),
+  },
+  indices: [{ name: 'IDX_auth_revocation_log_kind_at', columns: ['kind', 'at'] }],
 });

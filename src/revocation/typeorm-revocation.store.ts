@@ -1,24 +1,44 @@
-import { LessThan, MoreThanOrEqual, type DataSource, type Repository } from 'typeorm';
-import { RevokedTokenEntity, UserCutoffEntity, type RevokedTokenRow, type UserCutoffRow } from './revocation.entities.js';
+import type { DataSource, EntityManager, Repository } from 'typeorm';
+import { typeorm } from '../store/typeorm-runtime.js';
+import {
+  RevocationLogEntity,
+  RevokedTokenEntity,
+  UserCutoffEntity,
+  type RevocationChangeKind,
+  type RevocationLogRow,
+  type RevokedTokenRow,
+  type UserCutoffRow,
+} from './revocation.entities.js';
+import { WRITES_FEED, type RevocationChange, type RevocationFeed } from './revocation-feed.js';
 import type { RevocationStore, UserCutoffStore } from './revocation-store.js';
 
 /** Revoked token ids in the app's database: every instance that shares it sees them. */
 export class TypeOrmRevocationStore implements RevocationStore {
+  readonly [WRITES_FEED] = true;
   private readonly repo: Repository<RevokedTokenRow>;
 
-  constructor(dataSource: DataSource) {
+  /** `clock`: this instance's wall clock, for the `revoked_at` it records (never used to decide what others see). */
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly clock: () => number = Date.now,
+  ) {
     this.repo = dataSource.getRepository(RevokedTokenEntity);
   }
 
   async revoke(jti: string, expiresAt: Date, meta: { userId?: string; reason?: string } = {}): Promise<void> {
-    // Idempotent: a second revoke of the same id never shortens how long it is kept.
-    await this.repo
-      .createQueryBuilder()
-      .insert()
-      .values({ jti, expiresAt, revokedAt: new Date(), userId: meta.userId ?? null, reason: meta.reason?.slice(0, 32) ?? null })
-      .orIgnore()
-      .execute();
-    await this.repo.update({ jti, expiresAt: LessThan(expiresAt) }, { expiresAt });
+    const { LessThan } = await typeorm();
+    await this.dataSource.transaction(async (m) => {
+      const repo = m.getRepository(RevokedTokenEntity);
+      // Idempotent: a second revoke of the same id never shortens how long it is kept.
+      await repo
+        .createQueryBuilder()
+        .insert()
+        .values({ jti, expiresAt, revokedAt: new Date(this.clock()), userId: meta.userId ?? null, reason: meta.reason?.slice(0, 32) ?? null })
+        .orIgnore()
+        .execute();
+      await repo.update({ jti, expiresAt: LessThan(expiresAt) }, { expiresAt });
+      await appendChanges(m, 'jti', [jti], expiresAt);
+    });
   }
 
   async isRevoked(jti: string): Promise<boolean> {
@@ -26,28 +46,41 @@ export class TypeOrmRevocationStore implements RevocationStore {
   }
 
   async purgeExpired(now: Date = new Date()): Promise<number> {
+    const { LessThan } = await typeorm();
     const result = await this.repo.delete({ expiresAt: LessThan(now) });
+    await purgeChanges(this.dataSource, 'jti', now);
     return result.affected ?? 0;
   }
 
+  /** Time-based feed, kept for custom setups; the gate reads `TypeOrmRevocationFeed` instead. */
   async revokedSince(since: Date): Promise<Array<{ jti: string; expiresAt: Date; revokedAt: Date }>> {
+    const { MoreThanOrEqual } = await typeorm();
     return this.repo.find({ select: { jti: true, expiresAt: true, revokedAt: true }, where: { revokedAt: MoreThanOrEqual(since) } });
   }
 }
 
 /** Per-user cut-offs ("log out everywhere") in the app's database. */
 export class TypeOrmUserCutoffStore implements UserCutoffStore {
+  readonly [WRITES_FEED] = true;
   private readonly repo: Repository<UserCutoffRow>;
 
-  constructor(dataSource: DataSource) {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly clock: () => number = Date.now,
+  ) {
     this.repo = dataSource.getRepository(UserCutoffEntity);
   }
 
   async set(userId: string, at: Date): Promise<void> {
-    const now = new Date();
-    await this.repo.createQueryBuilder().insert().values({ userId, cutoffAt: at, updatedAt: now }).orIgnore().execute();
-    // Only ever moves forward, so two instances racing cannot reopen older tokens.
-    await this.repo.update({ userId, cutoffAt: LessThan(at) }, { cutoffAt: at, updatedAt: now });
+    const { LessThan } = await typeorm();
+    const now = new Date(this.clock());
+    await this.dataSource.transaction(async (m) => {
+      const repo = m.getRepository(UserCutoffEntity);
+      await repo.createQueryBuilder().insert().values({ userId, cutoffAt: at, updatedAt: now }).orIgnore().execute();
+      // Only ever moves forward, so two instances racing cannot reopen older tokens.
+      await repo.update({ userId, cutoffAt: LessThan(at) }, { cutoffAt: at, updatedAt: now });
+      await appendChanges(m, 'cutoff', [userId], at);
+    });
   }
 
   async get(userId: string): Promise<Date | null> {
@@ -55,11 +88,48 @@ export class TypeOrmUserCutoffStore implements UserCutoffStore {
   }
 
   async since(since: Date): Promise<Array<{ userId: string; at: Date }>> {
+    const { MoreThanOrEqual } = await typeorm();
     const rows = await this.repo.find({ where: { updatedAt: MoreThanOrEqual(since) } });
     return rows.map((r) => ({ userId: r.userId, at: r.cutoffAt }));
   }
 
   async purgeOlderThan(before: Date): Promise<number> {
-    return (await this.repo.delete({ cutoffAt: LessThan(before) })).affected ?? 0;
+    const { LessThan } = await typeorm();
+    const affected = (await this.repo.delete({ cutoffAt: LessThan(before) })).affected ?? 0;
+    await purgeChanges(this.dataSource, 'cutoff', before);
+    return affected;
   }
+}
+
+/** The change log of one DataSource, as the gate reads it. */
+export class TypeOrmRevocationFeed implements RevocationFeed {
+  private readonly repo: Repository<RevocationLogRow>;
+
+  constructor(dataSource: DataSource) {
+    this.repo = dataSource.getRepository(RevocationLogEntity);
+  }
+
+  async changesAfter(after: number, limit: number): Promise<RevocationChange[]> {
+    const { MoreThan } = await typeorm();
+    return this.repo.find({ where: { seq: MoreThan(after) }, order: { seq: 'ASC' }, take: limit });
+  }
+}
+
+/** Writes change-log rows inside the caller's transaction: they commit with the change or not at all. */
+export async function appendChanges(m: EntityManager, kind: RevocationChangeKind, subjects: readonly string[], at: Date): Promise<void> {
+  if (subjects.length === 0) return;
+  await m.getRepository(RevocationLogEntity).insert(subjects.map((subject) => ({ kind, subject, at })));
+}
+
+/**
+ * Deletes change-log rows of `kind` older than `before`, always keeping the
+ * newest row: MySQL before 8.0 recomputes AUTO_INCREMENT from MAX(seq) on a
+ * restart, and an emptied table would hand out numbers the gates have passed.
+ */
+export async function purgeChanges(dataSource: DataSource, kind: RevocationChangeKind, before: Date): Promise<void> {
+  const { LessThan } = await typeorm();
+  const repo = dataSource.getRepository(RevocationLogEntity);
+  const newest = await repo.find({ select: { seq: true }, order: { seq: 'DESC' }, take: 1 });
+  if (newest.length === 0) return;
+  await repo.delete({ kind, at: LessThan(before), seq: LessThan(newest[0]!.seq) });
 }

@@ -1,4 +1,4 @@
-import { EntitySchema } from 'typeorm';
+import { entitySchema } from '../store/entity-schema.js';
 import { idColumn, timeColumn } from '../store/columns.js';
 import type { SessionRecord } from './session-store.js';
 
@@ -9,7 +9,7 @@ export interface SessionRow extends Omit<SessionRecord, 'userAgent' | 'ip'> {
   ip: string | null;
 }
 
-export const SessionEntity = new EntitySchema<SessionRow>({
+export const SessionEntity = entitySchema<SessionRow>({
   name: 'AuthSession',
   tableName: 'auth_sessions',
   columns: {
@@ -37,7 +37,7 @@ export interface SessionRotationRow {
 }
 
 /** Refresh token ids rotated out of a session: tells reuse from forgery, and dates it for the grace period. */
-export const SessionRotationEntity = new EntitySchema<SessionRotationRow>({
+export const SessionRotationEntity = entitySchema<SessionRotationRow>({
   name: 'AuthSessionRotation',
   tableName: 'auth_session_rotations',
   columns: {

@@ -1,13 +1,16 @@
 import { In, IsNull, LessThan, MoreThan, MoreThanOrEqual, type DataSource, type Repository } from 'typeorm';
+import { WRITES_FEED } from '../revocation/revocation-feed.js';
+import { appendChanges, purgeChanges } from '../revocation/typeorm-revocation.store.js';
 import { SessionEntity, SessionRotationEntity, type SessionRotationRow, type SessionRow } from './session.entity.js';
 import type { NewSession, SessionRecord, SessionStore } from './session-store.js';
 
 /** Sessions in the app's database. */
 export class TypeOrmSessionStore implements SessionStore {
+  readonly [WRITES_FEED] = true;
   private readonly sessions: Repository<SessionRow>;
   private readonly rotations: Repository<SessionRotationRow>;
 
-  constructor(dataSource: DataSource) {
+  constructor(private readonly dataSource: DataSource) {
     this.sessions = dataSource.getRepository(SessionEntity);
     this.rotations = dataSource.getRepository(SessionRotationEntity);
   }
@@ -48,15 +51,22 @@ export class TypeOrmSessionStore implements SessionStore {
   }
 
   async end(id: string, now: Date, reason: string): Promise<boolean> {
-    const result = await this.sessions.update({ id, endedAt: IsNull() }, { endedAt: now, endReason: reason.slice(0, 32) });
-    return result.affected === 1;
+    return this.dataSource.transaction(async (m) => {
+      const result = await m.getRepository(SessionEntity).update({ id, endedAt: IsNull() }, { endedAt: now, endReason: reason.slice(0, 32) });
+      if (result.affected !== 1) return false;
+      await appendChanges(m, 'session', [id], now);
+      return true;
+    });
   }
 
   async endAllForUser(userId: string, now: Date, reason: string): Promise<string[]> {
     const live = await this.sessions.find({ select: { id: true }, where: { userId, endedAt: IsNull() } });
     if (live.length === 0) return [];
     const ids = live.map((s) => s.id);
-    await this.sessions.update({ id: In(ids), endedAt: IsNull() }, { endedAt: now, endReason: reason.slice(0, 32) });
+    await this.dataSource.transaction(async (m) => {
+      await m.getRepository(SessionEntity).update({ id: In(ids), endedAt: IsNull() }, { endedAt: now, endReason: reason.slice(0, 32) });
+      await appendChanges(m, 'session', ids, now);
+    });
     return ids;
   }
 
@@ -74,6 +84,7 @@ export class TypeOrmSessionStore implements SessionStore {
   }
 
   async purgeEndedBefore(before: Date): Promise<number> {
+    await purgeChanges(this.dataSource, 'session', before);
     const doomed = await this.sessions.find({
       select: { id: true },
       where: [{ endedAt: LessThan(before) }, { expiresAt: LessThan(before) }],

@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey, createSecretKey, KeyObject, type JsonWebKey } from 'node:crypto';
-import type { ResolvedJwtOptions } from '../auth.options.js';
+import type { ResolvedJwtOptions } from '../options/auth-options.js';
 import { AuthConfigError, AuthError } from '../errors/auth-error.js';
 import { ALGORITHMS, isAlgorithm } from './algorithms.js';
 import { hasRocaFingerprint } from './roca.js';
@@ -122,7 +122,7 @@ function ringKeyOf(input: JwtKeyOptions, where: string, secretOption = `${where}
   if (input.secret !== undefined) throw new AuthConfigError(secretOption, `${alg} takes a private or public key, not a secret`);
   const privateKey = input.privateKey === undefined ? undefined : asymmetricKeyOf(input.privateKey, 'private', `${where}.privateKey`);
   const publicKey =
-    input.publicKey === undefined ? (privateKey && createPublicKey(privateKey)) : asymmetricKeyOf(input.publicKey, 'public', `${where}.publicKey`);
+    input.publicKey === undefined ? privateKey && createPublicKey(privateKey) : asymmetricKeyOf(input.publicKey, 'public', `${where}.publicKey`);
   if (!publicKey) throw new AuthConfigError(`${where}.privateKey`, `no key for the chosen algorithm ${alg}`);
   checkKey(alg, publicKey, `${where}.${privateKey ? 'privateKey' : 'publicKey'}`);
   if (privateKey && input.publicKey !== undefined && !samePublicKey(createPublicKey(privateKey), publicKey)) {

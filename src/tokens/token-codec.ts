@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { ResolvedJwtOptions } from '../auth.options.js';
+import type { ResolvedJwtOptions } from '../options/auth-options.js';
 import { AuthError } from '../errors/auth-error.js';
 import { signCompactJws, verifyCompactJws } from './jws.js';
 import { KeyRing } from './key-ring.js';
@@ -32,14 +32,20 @@ export class TokenCodec {
   issue(
     claims: Record<string, unknown>,
     kind: TokenKind,
-    opts: { expiresIn?: number; audience?: string | string[] } = {},
+    opts: { expiresIn?: number; audience?: string | string[]; jti?: string } = {},
     nowSeconds = Math.floor(Date.now() / 1000),
   ): IssuedToken {
     const key = this.ring.signingKey;
     if (!key) throw new Error('No signing key: jwt.privateKey (or a secret) is needed to issue tokens');
     const { iat: _iat, exp: _exp, nbf: _nbf, jti: _jti, iss: _iss, aud: _aud, ...rest } = claims;
     const ttl = opts.expiresIn ?? (kind === 'access' ? this.jwt.accessTokenTtl : this.jwt.refreshTokenTtl);
-    const out: VerifiedClaims = { ...rest, sub: String(claims.sub), jti: randomBytes(16).toString('base64url'), iat: nowSeconds, exp: nowSeconds + ttl };
+    const out: VerifiedClaims = {
+      ...rest,
+      sub: String(claims.sub),
+      jti: opts.jti ?? randomBytes(16).toString('base64url'),
+      iat: nowSeconds,
+      exp: nowSeconds + ttl,
+    };
     if (this.jwt.issuer !== undefined) out.iss = this.jwt.issuer;
     const audience = opts.audience ?? this.jwt.audience;
     if (audience !== undefined) out.aud = audience;

@@ -3,13 +3,21 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { Controller, Get, Req, type INestApplication } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import request from 'supertest';
-import { ApiKeyService, AuthService, PermissionRequired, StaffOnly, SuperuserOnly, type AuditEvent, type AuthModuleOptions } from '../../src/index.js';
+import {
+  ApiKeyService,
+  AuthService,
+  PermissionRequired,
+  StaffOnly,
+  SuperuserOnly,
+  type AuditEvent,
+  type AuthModuleOptions,
+} from '../../src/index.js';
 import { bootApp, SECRET } from '../support/app.js';
 import { enabledDatabases, migratedDataSource, type DbTarget } from '../support/databases.js';
 import { CapturingLogger } from '../support/logger.js';
+import { sleep } from '../support/time.js';
 
 const SYNC_MS = 50;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 @Controller('keyed')
 class KeyedController {

@@ -8,13 +8,13 @@ import { fileURLToPath } from 'node:url';
 import { verifyCompactJws } from '../../src/tokens/jws.js';
 import { KeyRing } from '../../src/tokens/key-ring.js';
 
-const VECTORS = join(dirname(fileURLToPath(import.meta.url)), '../../../shared/vectors');
+const VECTORS = join(dirname(fileURLToPath(import.meta.url)), '../vectors');
 const read = (path: string) => readFileSync(join(VECTORS, path), 'utf8');
 const MAX = 65536;
 
 /**
  * Vectors whose expected verdict is wrong in the data itself (the catalogue,
- * shared/security/jwt-attacks.md §1, and shared/vectors/SOURCES.md):
+ * shared/security/jwt-attacks.md §1, and shared/vectors/SOURCES.md; the files are in test/vectors/):
  */
 const EXCLUDED: Record<number, string> = {
   346: 'key labelled PS256 but the token is PS384: with each key bound to one algorithm, refusing it is right',
@@ -37,23 +37,40 @@ function verdict(jws: unknown, keys: () => KeyRing): 'valid' | 'invalid' {
   }
 }
 
-interface WycheproofTest { tcId: number; jws: unknown; result: 'valid' | 'invalid'; comment: string }
-interface WycheproofGroup { comment: string; private: Record<string, unknown>; public?: Record<string, unknown>; tests: WycheproofTest[] }
+interface WycheproofTest {
+  tcId: number;
+  jws: unknown;
+  result: 'valid' | 'invalid';
+  comment: string;
+}
+interface WycheproofGroup {
+  comment: string;
+  private: Record<string, unknown>;
+  public?: Record<string, unknown>;
+  tests: WycheproofTest[];
+}
 
 function runFile(file: string, ringOf: (group: WycheproofGroup) => KeyRing) {
   const data = JSON.parse(read(file)) as { testGroups: WycheproofGroup[] };
   const outcomes = data.testGroups.flatMap((group) =>
-    group.tests.map((t) => ({ tcId: t.tcId, expected: t.result, actual: verdict(t.jws, () => ringOf(group)), comment: `${group.comment}/${t.comment}` })),
+    group.tests.map((t) => ({
+      tcId: t.tcId,
+      expected: t.result,
+      actual: verdict(t.jws, () => ringOf(group)),
+      comment: `${group.comment}/${t.comment}`,
+    })),
   );
   const counted = outcomes.filter((o) => EXCLUDED[o.tcId] === undefined);
   const matched = counted.filter((o) => o.actual === o.expected).length;
-  process.stdout.write(`${file}: expected verdicts matched ${matched} / ${counted.length} (excluded ${outcomes.length - counted.length} of ${outcomes.length})\n`);
+  process.stdout.write(
+    `${file}: expected verdicts matched ${matched} / ${counted.length} (excluded ${outcomes.length - counted.length} of ${outcomes.length})\n`,
+  );
   return counted.filter((o) => o.actual !== o.expected);
 }
 
 describe('Wycheproof', () => {
   test('json_web_signature_test.json: every non-excluded vector gets its expected verdict', () => {
-    const mismatches = runFile('json_web_signature_test.json', (group) => {
+    const mismatches = runFile('wycheproof/json_web_signature_test.json', (group) => {
       const jwk = withJoseAlg(group.public ?? group.private);
       return KeyRing.fromJwks({ keys: [jwk] });
     });
@@ -61,7 +78,7 @@ describe('Wycheproof', () => {
   });
 
   test('json_web_key_test.json: key sets through the key-ring import', () => {
-    const mismatches = runFile('json_web_key_test.json', (group) => {
+    const mismatches = runFile('wycheproof/json_web_key_test.json', (group) => {
       const set = (group.public ?? group.private) as { keys: Record<string, unknown>[] };
       return KeyRing.fromJwks({ keys: set.keys.map(withJoseAlg) });
     });

@@ -9,11 +9,11 @@ import { AuthService, type AuditEvent, type AuthModuleOptions } from '../../src/
 import { bootApp, SECRET } from '../support/app.js';
 import { ALL_CONTROLLERS } from '../support/controllers.js';
 import { enabledDatabases, migratedDataSource, type DbTarget } from '../support/databases.js';
-import { MemoryUsers, PASSWORDS } from '../support/users.js';
+import { bearer, login } from '../support/http.js';
+import { sleep } from '../support/time.js';
+import { MemoryUsers } from '../support/users.js';
 
 const SYNC_MS = 50;
-const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe.each(enabledDatabases())('sessions and revocation on $name', (target: DbTarget) => {
   let users: MemoryUsers;
@@ -35,11 +35,6 @@ describe.each(enabledDatabases())('sessions and revocation on $name', (target: D
     apps.push(app);
     return app;
   }
-  const login = async (app: INestApplication, username: keyof typeof PASSWORDS = 'alice') => {
-    const res = await request(app.getHttpServer()).post('/auth/login').send({ username, password: PASSWORDS[username] });
-    expect(res.status).toBe(200);
-    return res.body as { accessToken: string; refreshToken: string };
-  };
 
   beforeAll(async () => {
     users = await MemoryUsers.create();

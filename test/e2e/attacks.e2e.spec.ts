@@ -3,29 +3,12 @@
 import 'reflect-metadata';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
-import { createHmac, generateKeyPairSync, sign as cryptoSign, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, sign as cryptoSign } from 'node:crypto';
 import request from 'supertest';
 import { AuthService } from '../../src/index.js';
 import { bootApp, SECRET } from '../support/app.js';
 import { ALL_CONTROLLERS } from '../support/controllers.js';
-
-const b64 = (v: string | Buffer) => Buffer.from(v).toString('base64url');
-const now = () => Math.floor(Date.now() / 1000);
-const claims = (extra: Record<string, unknown> = {}) => ({ sub: '1', jti: `j${Math.random()}`, iat: now(), exp: now() + 60, ...extra });
-const header = (extra: Record<string, unknown> = {}) => ({ alg: 'HS256', typ: 'at+jwt', ...extra });
-
-/** Signs raw header and payload text with HS256 and the app's secret: the signature is right, so only the other checks can refuse. */
-function hs(headerJson: string, payloadJson: string | Buffer, secret: string | Buffer = SECRET): string {
-  const input = `${b64(headerJson)}.${b64(payloadJson)}`;
-  return `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`;
-}
-const hsToken = (h: Record<string, unknown>, c: Record<string, unknown>) => hs(JSON.stringify(h), JSON.stringify(c));
-
-function asym(alg: 'RS256' | 'ES256', key: KeyObject, h: Record<string, unknown>, c: Record<string, unknown>, dsaEncoding: 'der' | 'ieee-p1363' = 'ieee-p1363') {
-  const input = `${b64(JSON.stringify(h))}.${b64(JSON.stringify(c))}`;
-  const sig = cryptoSign('sha256', Buffer.from(input), alg === 'ES256' ? { key, dsaEncoding } : key);
-  return `${input}.${sig.toString('base64url')}`;
-}
+import { accessClaims as claims, accessHeader as header, b64url as b64, forgeToken, nowSeconds as now, signText as hs } from '../support/tokens.js';
 
 describe('the attack catalogue against a running app', () => {
   const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -55,11 +38,13 @@ describe('the attack catalogue against a running app', () => {
   }
 
   test('control: a well-formed token signed the same way passes (so the refusals below are the checks, not the harness)', async () => {
-    const res = await request(hsApp.getHttpServer()).get('/private').set('Authorization', `Bearer ${hsToken(header(), claims(iss))}`);
+    const res = await request(hsApp.getHttpServer())
+      .get('/private')
+      .set('Authorization', `Bearer ${forgeToken(header(), claims(iss))}`);
     expect(res.status).toBe(200);
-    const rs = asym('RS256', rsa.privateKey, { alg: 'RS256', typ: 'at+jwt', kid: 'rs-1' }, claims());
+    const rs = forgeToken({ alg: 'RS256', typ: 'at+jwt', kid: 'rs-1' }, claims(), rsa.privateKey);
     expect((await request(rsApp.getHttpServer()).get('/private').set('Authorization', `Bearer ${rs}`)).status).toBe(200);
-    const es = asym('ES256', ec.privateKey, { alg: 'ES256', typ: 'at+jwt' }, claims());
+    const es = forgeToken({ alg: 'ES256', typ: 'at+jwt' }, claims(), ec.privateKey);
     expect((await request(esApp.getHttpServer()).get('/private').set('Authorization', `Bearer ${es}`)).status).toBe(200);
   });
 
@@ -72,7 +57,7 @@ describe('the attack catalogue against a running app', () => {
   });
 
   test('wrong number of segments, JWE-shaped and detached payloads (2.4, 2.21, 2.35)', async () => {
-    const token = hsToken(header(), claims(iss));
+    const token = forgeToken(header(), claims(iss));
     const [h, p, s] = token.split('.');
     for (const bad of [`${h}.${p}`, `${h}.${p}.${s}.${s}`, `${h}.${p}.${s}.${s}.${s}`, `${h}..${s}`, `.${p}.${s}`, `${h}.${p}.${s}.`, '..', '....']) {
       await expectRefused(hsApp, bad);
@@ -99,39 +84,39 @@ describe('the attack catalogue against a running app', () => {
   });
 
   test('ECDSA signature in DER instead of R||S', async () => {
-    await expectRefused(esApp, asym('ES256', ec.privateKey, { alg: 'ES256', typ: 'at+jwt' }, claims(), 'der'));
+    await expectRefused(esApp, forgeToken({ alg: 'ES256', typ: 'at+jwt' }, claims(), ec.privateKey, 'der'));
   });
 
   test('empty signature', async () => {
-    const token = hsToken(header(), claims(iss));
+    const token = forgeToken(header(), claims(iss));
     await expectRefused(hsApp, token.slice(0, token.lastIndexOf('.') + 1));
   });
 
   test('embedded keys: jwk, jku, x5u, x5c in the header are never used', async () => {
     const jwk = attacker.publicKey.export({ format: 'jwk' });
     for (const extra of [{ jwk }, { jku: 'https://evil.test/jwks.json' }, { x5u: 'https://evil.test/cert.pem' }, { x5c: ['MIIB'] }]) {
-      await expectRefused(rsApp, asym('RS256', attacker.privateKey, { alg: 'RS256', typ: 'at+jwt', ...extra }, claims()));
-      await expectRefused(rsApp, asym('RS256', attacker.privateKey, { alg: 'RS256', typ: 'at+jwt', kid: 'rs-1', ...extra }, claims()));
+      await expectRefused(rsApp, forgeToken({ alg: 'RS256', typ: 'at+jwt', ...extra }, claims(), attacker.privateKey));
+      await expectRefused(rsApp, forgeToken({ alg: 'RS256', typ: 'at+jwt', kid: 'rs-1', ...extra }, claims(), attacker.privateKey));
     }
   });
 
   test.each(['../../../../dev/null', "x' UNION SELECT 'secret", '', 'rs-2', '\u0000'])('kid injection: kid %j', async (kid) => {
     await expectRefused(rsApp, hs(JSON.stringify({ alg: 'HS256', typ: 'at+jwt', kid }), JSON.stringify(claims()), ''));
-    await expectRefused(rsApp, asym('RS256', attacker.privateKey, { alg: 'RS256', typ: 'at+jwt', kid }, claims()));
+    await expectRefused(rsApp, forgeToken({ alg: 'RS256', typ: 'at+jwt', kid }, claims(), attacker.privateKey));
   });
 
   test('kid that is not a string', async () => {
-    await expectRefused(rsApp, asym('RS256', rsa.privateKey, { alg: 'RS256', typ: 'at+jwt', kid: ['rs-1'] }, claims()));
+    await expectRefused(rsApp, forgeToken({ alg: 'RS256', typ: 'at+jwt', kid: ['rs-1'] }, claims(), rsa.privateKey));
   });
 
   test('crit: an unknown critical extension, and crit naming a registered header', async () => {
-    await expectRefused(hsApp, hsToken(header({ crit: ['exp'], exp: 1 }), claims(iss)));
-    await expectRefused(hsApp, hsToken(header({ crit: ['http://example.invalid/ext'] }), claims(iss)));
+    await expectRefused(hsApp, forgeToken(header({ crit: ['exp'], exp: 1 }), claims(iss)));
+    await expectRefused(hsApp, forgeToken(header({ crit: ['http://example.invalid/ext'] }), claims(iss)));
   });
 
   test('b64: false (RFC 7797), with and without crit', async () => {
-    await expectRefused(hsApp, hsToken(header({ b64: false, crit: ['b64'] }), claims(iss)));
-    await expectRefused(hsApp, hsToken(header({ b64: false }), claims(iss)));
+    await expectRefused(hsApp, forgeToken(header({ b64: false, crit: ['b64'] }), claims(iss)));
+    await expectRefused(hsApp, forgeToken(header({ b64: false }), claims(iss)));
   });
 
   test('duplicate members in the payload and in the header', async () => {
@@ -147,12 +132,11 @@ describe('the attack catalogue against a running app', () => {
     await expectRefused(hsApp, hs(JSON.stringify(header()), c));
     const h = Buffer.from(JSON.stringify(header({ kid: 'XX' })));
     h[h.indexOf('XX')] = 0xc3;
-    const input = `${h.toString('base64url')}.${b64(JSON.stringify(claims(iss)))}`;
-    await expectRefused(hsApp, `${input}.${createHmac('sha256', SECRET).update(input).digest('base64url')}`);
+    await expectRefused(hsApp, hs(h, JSON.stringify(claims(iss))));
   });
 
   test('base64 leniency: padding, spaces, +/ and non-canonical trailing bits', async () => {
-    const token = hsToken(header(), claims(iss));
+    const token = forgeToken(header(), claims(iss));
     const [h, p, s] = token.split('.');
     await expectRefused(hsApp, `${h}=.${p}.${s}`);
     await expectRefused(hsApp, `${h}.${p}.${s}=`);
@@ -169,25 +153,25 @@ describe('the attack catalogue against a running app', () => {
 
   test('missing, non-numeric, non-finite and absurd exp', async () => {
     const { exp: _e, ...noExp } = claims(iss);
-    await expectRefused(hsApp, hsToken(header(), noExp));
-    await expectRefused(hsApp, hsToken(header(), claims({ ...iss, exp: String(now() + 60) })));
+    await expectRefused(hsApp, forgeToken(header(), noExp));
+    await expectRefused(hsApp, forgeToken(header(), claims({ ...iss, exp: String(now() + 60) })));
     await expectRefused(hsApp, hs(JSON.stringify(header()), JSON.stringify(claims(iss)).replace(/"exp":\d+/, '"exp":1e400')));
-    await expectRefused(hsApp, hsToken(header(), claims({ ...iss, exp: now() + 10 * 365 * 86400 })));
+    await expectRefused(hsApp, forgeToken(header(), claims({ ...iss, exp: now() + 10 * 365 * 86400 })));
   });
 
   test('expired is token_expired; future iat and nbf are token_invalid', async () => {
-    await expectRefused(hsApp, hsToken(header(), claims({ ...iss, iat: now() - 120, exp: now() - 60 })), 'token_expired');
-    await expectRefused(hsApp, hsToken(header(), claims({ ...iss, iat: now() + 600, exp: now() + 900 })));
-    await expectRefused(hsApp, hsToken(header(), claims({ ...iss, nbf: now() + 600 })));
-    await expectRefused(hsApp, hsToken(header(), claims({ ...iss, iat: 'yesterday' })));
+    await expectRefused(hsApp, forgeToken(header(), claims({ ...iss, iat: now() - 120, exp: now() - 60 })), 'token_expired');
+    await expectRefused(hsApp, forgeToken(header(), claims({ ...iss, iat: now() + 600, exp: now() + 900 })));
+    await expectRefused(hsApp, forgeToken(header(), claims({ ...iss, nbf: now() + 600 })));
+    await expectRefused(hsApp, forgeToken(header(), claims({ ...iss, iat: 'yesterday' })));
   });
 
   test('missing jti or sub, and non-string sub', async () => {
     const { jti: _j, ...noJti } = claims(iss);
     const { sub: _s, ...noSub } = claims(iss);
-    await expectRefused(hsApp, hsToken(header(), noJti));
-    await expectRefused(hsApp, hsToken(header(), noSub));
-    await expectRefused(hsApp, hsToken(header(), claims({ ...iss, sub: 1 })));
+    await expectRefused(hsApp, forgeToken(header(), noJti));
+    await expectRefused(hsApp, forgeToken(header(), noSub));
+    await expectRefused(hsApp, forgeToken(header(), claims({ ...iss, sub: 1 })));
   });
 
   test.each(['123', '[]', '"a string"', 'null', 'true', ''])('payload %j that is not a JSON object', async (payload) => {
@@ -195,35 +179,40 @@ describe('the attack catalogue against a running app', () => {
   });
 
   test('oversized token and deeply nested payload: refused before they cost anything', async () => {
-    await expectRefused(hsApp, hsToken(header(), claims({ ...iss, pad: 'x'.repeat(9000) })));
-    await expectRefused(hsApp, hs(JSON.stringify(header()), JSON.stringify(claims(iss)).replace('}', `,"deep":${'['.repeat(2000)}${']'.repeat(2000)}}`)));
+    await expectRefused(hsApp, forgeToken(header(), claims({ ...iss, pad: 'x'.repeat(9000) })));
+    await expectRefused(
+      hsApp,
+      hs(JSON.stringify(header()), JSON.stringify(claims(iss)).replace('}', `,"deep":${'['.repeat(2000)}${']'.repeat(2000)}}`)),
+    );
   });
 
   test('token-type confusion: a refresh token, typ JWT and no typ are not access tokens', async () => {
-    await expectRefused(hsApp, hsToken(header({ typ: 'refresh+jwt' }), claims(iss)));
-    await expectRefused(hsApp, hsToken(header({ typ: 'JWT' }), claims(iss)));
-    await expectRefused(hsApp, hsToken({ alg: 'HS256' }, claims(iss)));
+    await expectRefused(hsApp, forgeToken(header({ typ: 'refresh+jwt' }), claims(iss)));
+    await expectRefused(hsApp, forgeToken(header({ typ: 'JWT' }), claims(iss)));
+    await expectRefused(hsApp, forgeToken({ alg: 'HS256' }, claims(iss)));
   });
 
   test('iss and aud: wrong or missing when configured', async () => {
-    await expectRefused(hsApp, hsToken(header(), claims({ iss: 'https://evil.test', aud: 'api' })));
-    await expectRefused(hsApp, hsToken(header(), claims({ aud: 'api' })));
-    await expectRefused(hsApp, hsToken(header(), claims({ iss: 'https://iss.test', aud: 'other' })));
-    await expectRefused(hsApp, hsToken(header(), claims({ iss: 'https://iss.test' })));
-    const ok = await request(hsApp.getHttpServer()).get('/private').set('Authorization', `Bearer ${hsToken(header(), claims({ iss: 'https://iss.test', aud: ['x', 'api'] }))}`);
+    await expectRefused(hsApp, forgeToken(header(), claims({ iss: 'https://evil.test', aud: 'api' })));
+    await expectRefused(hsApp, forgeToken(header(), claims({ aud: 'api' })));
+    await expectRefused(hsApp, forgeToken(header(), claims({ iss: 'https://iss.test', aud: 'other' })));
+    await expectRefused(hsApp, forgeToken(header(), claims({ iss: 'https://iss.test' })));
+    const ok = await request(hsApp.getHttpServer())
+      .get('/private')
+      .set('Authorization', `Bearer ${forgeToken(header(), claims({ iss: 'https://iss.test', aud: ['x', 'api'] }))}`);
     expect(ok.status).toBe(200);
   });
 
   test('clock skew: no leeway by default; with clockTolerance, exactly that much', async () => {
-    await expectRefused(hsApp, hsToken(header(), claims({ ...iss, iat: now() - 60, exp: now() - 1 })), 'token_expired');
+    await expectRefused(hsApp, forgeToken(header(), claims({ ...iss, iat: now() - 60, exp: now() - 1 })), 'token_expired');
     const lenient = await bootApp({ jwt: { secret: SECRET, clockTolerance: 30 } }, { controllers: ALL_CONTROLLERS });
     try {
-      const within = hsToken(header(), claims({ iat: now() - 60, exp: now() - 10 }));
+      const within = forgeToken(header(), claims({ iat: now() - 60, exp: now() - 10 }));
       expect((await request(lenient.getHttpServer()).get('/private').set('Authorization', `Bearer ${within}`)).status).toBe(200);
-      await expectRefused(lenient, hsToken(header(), claims({ iat: now() - 120, exp: now() - 60 })), 'token_expired');
-      const early = hsToken(header(), claims({ iat: now() + 10, exp: now() + 60 }));
+      await expectRefused(lenient, forgeToken(header(), claims({ iat: now() - 120, exp: now() - 60 })), 'token_expired');
+      const early = forgeToken(header(), claims({ iat: now() + 10, exp: now() + 60 }));
       expect((await request(lenient.getHttpServer()).get('/private').set('Authorization', `Bearer ${early}`)).status).toBe(200);
-      await expectRefused(lenient, hsToken(header(), claims({ iat: now() + 120, exp: now() + 180 })));
+      await expectRefused(lenient, forgeToken(header(), claims({ iat: now() + 120, exp: now() + 180 })));
     } finally {
       await lenient.close();
     }

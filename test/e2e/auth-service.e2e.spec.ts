@@ -48,7 +48,14 @@ describe('AuthService token issuing', () => {
   test('createTokenForUser adds extra claims and the user claims', async () => {
     const token = await auth.createTokenForUser(users.get('bob'), { extraClaims: { tenant: 't1' }, expiresIn: 120 });
     const claims = decodeJwt(token);
-    expect(claims).toMatchObject({ sub: '2', username: 'bob', is_staff: true, is_superuser: false, permissions: ['articles:read', 'articles:write'], tenant: 't1' });
+    expect(claims).toMatchObject({
+      sub: '2',
+      username: 'bob',
+      is_staff: true,
+      is_superuser: false,
+      permissions: ['articles:read', 'articles:write'],
+      tenant: 't1',
+    });
     expect(claims.sid).toBeUndefined();
   });
 

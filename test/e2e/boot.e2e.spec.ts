@@ -4,20 +4,11 @@ import { Controller, Get, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { generateKeyPairSync } from 'node:crypto';
 import { AuthModule, PermissionRequired, type AuthModuleOptions } from '../../src/index.js';
-import { SECRET } from '../support/app.js';
+import { initError, SECRET } from '../support/app.js';
 
 /** Compiles a Nest module with AuthModule and returns the boot error, if any. */
-async function bootError(options: unknown): Promise<Error | undefined> {
-  try {
-    const moduleRef = await Test.createTestingModule({ imports: [AuthModule.forRoot(options as AuthModuleOptions)] }).compile();
-    const app = moduleRef.createNestApplication({ logger: false });
-    await app.init();
-    await app.close();
-    return undefined;
-  } catch (err) {
-    return err as Error;
-  }
-}
+/** Boots AuthModule.forRoot(options) alone; the boot error, if any. */
+const bootError = (options: unknown) => initError([AuthModule.forRoot(options as AuthModuleOptions)]);
 
 describe('boot-time validation names the option', () => {
   const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -31,11 +22,19 @@ describe('boot-time validation names the option', () => {
     ['none among the algorithms', { jwt: { secret: SECRET, algorithms: ['HS256', 'none'] } }, /jwt\.algorithms.*none/],
     ['None in another casing', { jwt: { secret: SECRET, algorithms: ['NONE'] } }, /jwt\.algorithms/],
     ['an unknown algorithm', { jwt: { secret: SECRET, algorithms: ['HS999'] } }, /jwt\.algorithms/],
-    ['a PEM that does not parse', { jwt: { algorithms: ['RS256'], privateKey: '-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----' } }, /jwt\.privateKey/],
+    [
+      'a PEM that does not parse',
+      { jwt: { algorithms: ['RS256'], privateKey: '-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----' } },
+      /jwt\.privateKey/,
+    ],
     ['a non-positive ttl', { jwt: { secret: SECRET, accessTokenTtl: 0 } }, /jwt\.accessTokenTtl/],
     ['a bad store', { jwt: { secret: SECRET }, store: 'redis' }, /"store"/],
     ['a bad consistency', { jwt: { secret: SECRET }, revocation: { consistency: 'eventual' } }, /revocation\.consistency/],
-    ['a custom store without revokedSince in cached mode', { jwt: { secret: SECRET }, revocation: { store: { revoke() {}, isRevoked() {}, purgeExpired() {} } } }, /revocation\.store/],
+    [
+      'a custom store without revokedSince in cached mode',
+      { jwt: { secret: SECRET }, revocation: { store: { revoke() {}, isRevoked() {}, purgeExpired() {} } } },
+      /revocation\.store/,
+    ],
     ['a bad publicRoutes.invalidToken', { jwt: { secret: SECRET }, publicRoutes: { invalidToken: 'maybe' } }, /publicRoutes\.invalidToken/],
     ['typeorm store without a DataSource', { jwt: { secret: SECRET }, store: 'typeorm' }, /"store".*DataSource/],
   ])('%s', async (_name, options, message) => {
@@ -55,7 +54,13 @@ describe('boot-time validation names the option', () => {
     @Module({ providers: [{ provide: CONFIG, useValue: { secret: SECRET } }], exports: [CONFIG] })
     class ConfigModule {}
     const good = await Test.createTestingModule({
-      imports: [AuthModule.forRootAsync({ imports: [ConfigModule], inject: [CONFIG], useFactory: (c: { secret: string }) => ({ jwt: { secret: c.secret } }) })],
+      imports: [
+        AuthModule.forRootAsync({
+          imports: [ConfigModule],
+          inject: [CONFIG],
+          useFactory: (c: { secret: string }) => ({ jwt: { secret: c.secret } }),
+        }),
+      ],
     }).compile();
     await good.close();
     await expect(

@@ -1,22 +1,12 @@
 import 'reflect-metadata';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
-import { SignJWT } from 'jose';
 import request from 'supertest';
 import { AuthService } from '../../src/index.js';
 import { ADAPTERS, bootApp, SECRET } from '../support/app.js';
 import { ALL_CONTROLLERS } from '../support/controllers.js';
+import { accessHeader, forgeAccessToken, signText } from '../support/tokens.js';
 import { MemoryUsers } from '../support/users.js';
-
-const key = new TextEncoder().encode(SECRET);
-
-/** A token signed with the app's own secret but with chosen claims and header: for expired/forged cases. */
-function sign(claims: Record<string, unknown>, header: Record<string, unknown> = {}, secret: Uint8Array = key): Promise<string> {
-  const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ sub: '1', jti: `j-${Math.random()}`, iat: now, exp: now + 60, ...claims })
-    .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt', ...header })
-    .sign(secret);
-}
 
 describe.each(ADAPTERS)('global guard on %s', (adapter) => {
   let app: INestApplication;
@@ -88,11 +78,14 @@ describe.each(ADAPTERS)('global guard on %s', (adapter) => {
       ['Bearer with only spaces', async () => 'Bearer    '],
       ['two tokens', async () => `Bearer ${await tokenOf('alice')} ${await tokenOf('bob')}`],
       ['garbage', async () => 'Bearer not-a-jwt'],
-      ['bad signature', async () => `Bearer ${await sign({}, {}, new TextEncoder().encode('another-secret-of-at-least-32-bytes!!'))}`],
-      ['wrong typ', async () => `Bearer ${await sign({}, { typ: 'JWT' })}`],
-      ['nbf in the future', async () => `Bearer ${await sign({ nbf: Math.floor(Date.now() / 1000) + 3600 })}`],
-      ['iat in the future', async () => `Bearer ${await sign({ iat: Math.floor(Date.now() / 1000) + 3600, exp: Math.floor(Date.now() / 1000) + 3700 })}`],
-      ['payload not a JSON object', async () => `Bearer ${await signRaw('[1,2,3]')}`],
+      ['bad signature', async () => `Bearer ${forgeAccessToken({}, {}, 'another-secret-of-at-least-32-bytes!!')}`],
+      ['wrong typ', async () => `Bearer ${forgeAccessToken({}, { typ: 'JWT' })}`],
+      ['nbf in the future', async () => `Bearer ${forgeAccessToken({ nbf: Math.floor(Date.now() / 1000) + 3600 })}`],
+      [
+        'iat in the future',
+        async () => `Bearer ${forgeAccessToken({ iat: Math.floor(Date.now() / 1000) + 3600, exp: Math.floor(Date.now() / 1000) + 3700 })}`,
+      ],
+      ['payload not a JSON object', async () => `Bearer ${signText(JSON.stringify(accessHeader()), '[1,2,3]')}`],
     ];
     test.each(cases)('%s', async (_name, header) => {
       const res = await http.get('/private').set('Authorization', await header());
@@ -103,7 +96,7 @@ describe.each(ADAPTERS)('global guard on %s', (adapter) => {
 
     test('expired token: 401 token_expired', async () => {
       const now = Math.floor(Date.now() / 1000);
-      const res = await http.get('/private').set('Authorization', `Bearer ${await sign({ iat: now - 120, exp: now - 60 })}`);
+      const res = await http.get('/private').set('Authorization', `Bearer ${forgeAccessToken({ iat: now - 120, exp: now - 60 })}`);
       expect(res.status).toBe(401);
       expect(res.body.code).toBe('token_expired');
       expect(res.headers['www-authenticate']).toBe('Bearer error="invalid_token"');
@@ -123,12 +116,12 @@ describe.each(ADAPTERS)('global guard on %s', (adapter) => {
     });
     test('expired token: treated as a guest', async () => {
       const now = Math.floor(Date.now() / 1000);
-      const res = await http.get('/public').set('Authorization', `Bearer ${await sign({ iat: now - 120, exp: now - 60 })}`);
+      const res = await http.get('/public').set('Authorization', `Bearer ${forgeAccessToken({ iat: now - 120, exp: now - 60 })}`);
       expect(res.status).toBe(200);
       expect(res.body.user).toBeNull();
     });
     test('forged token: treated as a guest', async () => {
-      const forged = await sign({ is_superuser: true }, {}, new TextEncoder().encode('forged-secret-forged-secret-forged!!'));
+      const forged = forgeAccessToken({ is_superuser: true }, {}, 'forged-secret-forged-secret-forged!!');
       const res = await http.get('/public').set('Authorization', `Bearer ${forged}`);
       expect(res.status).toBe(200);
       expect(res.body.user).toBeNull();
@@ -202,11 +195,3 @@ describe('publicRoutes.invalidToken: reject', () => {
     expect((await http.get('/public')).status).toBe(200);
   });
 });
-
-async function signRaw(payloadJson: string): Promise<string> {
-  const { createHmac } = await import('node:crypto');
-  const header = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'at+jwt' })).toString('base64url');
-  const payload = Buffer.from(payloadJson).toString('base64url');
-  const sig = createHmac('sha256', SECRET).update(`${header}.${payload}`).digest('base64url');
-  return `${header}.${payload}.${sig}`;
-}

@@ -123,22 +123,48 @@ describe('key ring and JWKS', () => {
 
 describe('key checks at boot name the option', () => {
   const here = dirname(fileURLToPath(import.meta.url));
-  const wycheproofE1 = JSON.parse(readFileSync(join(here, '../../../shared/vectors/json_web_key_test.json'), 'utf8')).testGroups.find(
+  const wycheproofE1 = JSON.parse(readFileSync(join(here, '../vectors/wycheproof/json_web_key_test.json'), 'utf8')).testGroups.find(
     (g: { comment: string }) => g.comment === 'exponentOne',
   ).private.keys[0];
   const weak = generateKeyPairSync('rsa', { modulusLength: 1024 });
   const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' });
 
   test.each<[string, AuthModuleOptions['jwt'], RegExp]>([
-    ['RSA under 2048 bits', { algorithms: ['RS256'], keys: [{ kid: 'a', algorithm: 'RS256', privateKey: weak.privateKey }] }, /jwt\.keys\[0\]\.privateKey.*2048/],
-    ['RSA public exponent 1', { algorithms: ['RS256'], keys: [{ kid: 'a', algorithm: 'RS256', publicKey: createPublicKey({ key: wycheproofE1, format: 'jwk' }) }] }, /jwt\.keys\[0\]\.publicKey.*exponent/],
+    [
+      'RSA under 2048 bits',
+      { algorithms: ['RS256'], keys: [{ kid: 'a', algorithm: 'RS256', privateKey: weak.privateKey }] },
+      /jwt\.keys\[0\]\.privateKey.*2048/,
+    ],
+    [
+      'RSA public exponent 1',
+      { algorithms: ['RS256'], keys: [{ kid: 'a', algorithm: 'RS256', publicKey: createPublicKey({ key: wycheproofE1, format: 'jwk' }) }] },
+      /jwt\.keys\[0\]\.publicKey.*exponent/,
+    ],
     ['EC curve that does not match', { algorithms: ['ES256'], privateKey: p384.privateKey }, /jwt\.privateKey.*prime256v1/],
     ['an RSA key for EdDSA', { algorithms: ['EdDSA'], privateKey: rsa.privateKey }, /jwt\.privateKey.*Ed25519/],
     ['HS512 with a 32-byte secret', { algorithms: ['HS512'], secret: 'x'.repeat(32) }, /jwt\.secret.*64 bytes/],
-    ['duplicate kid', { algorithms: ['HS256'], keys: [{ kid: 'a', algorithm: 'HS256', secret: SECRET }, { kid: 'a', algorithm: 'HS256', secret: SECRET + '!' }] }, /duplicate kid/],
-    ['a secret and a public key under one kid', { algorithms: ['HS256'], keys: [{ kid: 'a', algorithm: 'HS256', secret: SECRET, publicKey: rsa.publicKey }] }, /jwt\.keys\[0\].*secret, not a private or public key/],
+    [
+      'duplicate kid',
+      {
+        algorithms: ['HS256'],
+        keys: [
+          { kid: 'a', algorithm: 'HS256', secret: SECRET },
+          { kid: 'a', algorithm: 'HS256', secret: SECRET + '!' },
+        ],
+      },
+      /duplicate kid/,
+    ],
+    [
+      'a secret and a public key under one kid',
+      { algorithms: ['HS256'], keys: [{ kid: 'a', algorithm: 'HS256', secret: SECRET, publicKey: rsa.publicKey }] },
+      /jwt\.keys\[0\].*secret, not a private or public key/,
+    ],
     ['a PEM given as an HMAC secret', { secret: rsa.publicKey.export({ type: 'spki', format: 'pem' }) as string }, /jwt\.secret.*PEM/],
-    ['a private key that does not match the public key', { algorithms: ['RS256'], privateKey: rsa.privateKey, publicKey: rsa2.publicKey }, /jwt\.publicKey.*match/],
+    [
+      'a private key that does not match the public key',
+      { algorithms: ['RS256'], privateKey: rsa.privateKey, publicKey: rsa2.publicKey },
+      /jwt\.publicKey.*match/,
+    ],
   ])('%s', async (_name, jwt, message) => {
     await expect(Test.createTestingModule({ imports: [AuthModule.forRoot({ jwt })] }).compile()).rejects.toThrow(message);
   });

@@ -139,7 +139,15 @@ describe('a failing audit sink', () => {
     const users = await MemoryUsers.create();
     const logger = new CapturingLogger();
     const app = await bootApp(
-      { jwt: { secret: SECRET }, users, audit: { emit: () => { throw new Error('sink down'); } } },
+      {
+        jwt: { secret: SECRET },
+        users,
+        audit: {
+          emit: () => {
+            throw new Error('sink down');
+          },
+        },
+      },
       { controllers: ALL_CONTROLLERS, logger },
     );
     try {

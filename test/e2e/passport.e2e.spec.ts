@@ -2,10 +2,10 @@ import 'reflect-metadata';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { Controller, Get, Req, UseGuards, type INestApplication } from '@nestjs/common';
 import { AuthGuard } from '@nestjs/passport';
-import { SignJWT } from 'jose';
 import request from 'supertest';
 import { AuthService, JwtAuthGuard } from '../../src/index.js';
 import { bootApp, SECRET } from '../support/app.js';
+import { accessHeader, forgeToken } from '../support/tokens.js';
 import { MemoryUsers, PASSWORDS } from '../support/users.js';
 
 @Controller('composed')
@@ -27,8 +27,6 @@ class ComposedController {
     return { open: true };
   }
 }
-
-const key = new TextEncoder().encode(SECRET);
 
 describe('the jwt passport strategy, for apps that compose AuthGuard("jwt") themselves', () => {
   let app: INestApplication;
@@ -57,15 +55,15 @@ describe('the jwt passport strategy, for apps that compose AuthGuard("jwt") them
   });
 
   test('issuer, audience and algorithm are effective through passport-jwt (a token from another issuer is refused)', async () => {
-    // Foreign tokens are signed here with jose: booting a second app would re-register the process-wide passport 'jwt' strategy.
+    // Foreign tokens are signed here by hand: booting a second app would re-register the process-wide passport 'jwt' strategy.
     const now = Math.floor(Date.now() / 1000);
     const base = { sub: '1', jti: 'j1', iat: now, exp: now + 60, iss: jwt.issuer, aud: jwt.audience };
     const foreign = [
-      await new SignJWT({ ...base, iss: 'https://other.test' }).setProtectedHeader({ alg: 'HS256', typ: 'at+jwt' }).sign(key),
-      await new SignJWT({ ...base, aud: 'other-api' }).setProtectedHeader({ alg: 'HS256', typ: 'at+jwt' }).sign(key),
-      await new SignJWT(base).setProtectedHeader({ alg: 'HS512', typ: 'at+jwt' }).sign(new TextEncoder().encode(SECRET + SECRET)),
+      forgeToken(accessHeader(), { ...base, iss: 'https://other.test' }),
+      forgeToken(accessHeader(), { ...base, aud: 'other-api' }),
+      forgeToken(accessHeader({ alg: 'HS512' }), base, SECRET + SECRET),
     ];
-    const good = await new SignJWT(base).setProtectedHeader({ alg: 'HS256', typ: 'at+jwt' }).sign(key);
+    const good = forgeToken(accessHeader(), base);
     expect((await request(app.getHttpServer()).get('/composed/module-guard').set('Authorization', `Bearer ${good}`)).status).toBe(200);
     for (const token of foreign) {
       const res = await request(app.getHttpServer()).get('/composed/module-guard').set('Authorization', `Bearer ${token}`);

@@ -6,6 +6,8 @@ import request from 'supertest';
 import { AuthService, type AuditEvent } from '../../src/index.js';
 import { ADAPTERS, bootApp, SECRET } from '../support/app.js';
 import { ALL_CONTROLLERS } from '../support/controllers.js';
+import { bearer, login } from '../support/http.js';
+import { sleep } from '../support/time.js';
 import { MemoryUsers, PASSWORDS } from '../support/users.js';
 
 describe.each(ADAPTERS)('sessions on the memory store, %s', (adapter) => {
@@ -13,12 +15,6 @@ describe.each(ADAPTERS)('sessions on the memory store, %s', (adapter) => {
   let users: MemoryUsers;
   let http: ReturnType<typeof request>;
   const events: AuditEvent[] = [];
-  const login = async (username: keyof typeof PASSWORDS = 'alice') => {
-    const res = await http.post('/auth/login').send({ username, password: PASSWORDS[username] });
-    expect(res.status).toBe(200);
-    return res.body as { accessToken: string; refreshToken: string };
-  };
-  const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 
   beforeAll(async () => {
     users = await MemoryUsers.create();
@@ -28,7 +24,7 @@ describe.each(ADAPTERS)('sessions on the memory store, %s', (adapter) => {
   afterAll(() => app.close());
 
   test('refresh rotates: new pair for the same session, the old refresh token stops working', async () => {
-    const first = await login();
+    const first = await login(app);
     const res = await http.post('/auth/refresh').send({ refreshToken: first.refreshToken });
     expect(res.status).toBe(200);
     expect(decodeJwt(res.body.accessToken).sid).toBe(decodeJwt(first.accessToken).sid);
@@ -38,7 +34,7 @@ describe.each(ADAPTERS)('sessions on the memory store, %s', (adapter) => {
   });
 
   test('reuse of a rotated-out refresh token ends the whole session, access tokens included', async () => {
-    const first = await login();
+    const first = await login(app);
     const second = (await http.post('/auth/refresh').send({ refreshToken: first.refreshToken })).body;
     const reuse = await http.post('/auth/refresh').send({ refreshToken: first.refreshToken });
     expect(reuse.status).toBe(401);
@@ -53,7 +49,7 @@ describe.each(ADAPTERS)('sessions on the memory store, %s', (adapter) => {
   });
 
   test('a refresh token is not an access token, and the reverse', async () => {
-    const pair = await login();
+    const pair = await login(app);
     const asAccess = await http.get('/private').set(bearer(pair.refreshToken));
     expect(asAccess.status).toBe(401);
     expect(asAccess.body.code).toBe('token_invalid');
@@ -63,7 +59,7 @@ describe.each(ADAPTERS)('sessions on the memory store, %s', (adapter) => {
   });
 
   test('refreshCurrentSessionToken reloads the user: changed permissions and username show, same sid', async () => {
-    const pair = await login('alice');
+    const pair = await login(app, 'alice');
     const alice = users.get('alice');
     const before = { permissions: alice.permissions, username: alice.username };
     alice.permissions = ['articles:read', 'articles:write'];
@@ -88,8 +84,8 @@ describe.each(ADAPTERS)('sessions on the memory store, %s', (adapter) => {
   });
 
   test('logout ends exactly the current session', async () => {
-    const a = await login();
-    const b = await login();
+    const a = await login(app);
+    const b = await login(app);
     expect((await http.post('/auth/logout').set(bearer(a.accessToken))).status).toBe(204);
     expect((await http.get('/private').set(bearer(a.accessToken))).body.code).toBe('token_revoked');
     expect((await http.post('/auth/refresh').send({ refreshToken: a.refreshToken })).status).toBe(401);
@@ -99,9 +95,9 @@ describe.each(ADAPTERS)('sessions on the memory store, %s', (adapter) => {
   });
 
   test("logout-all ends every session of the user and nobody else's; a new login right after works", async () => {
-    const a1 = await login('alice');
-    const a2 = await login('alice');
-    const b = await login('bob');
+    const a1 = await login(app, 'alice');
+    const a2 = await login(app, 'alice');
+    const b = await login(app, 'bob');
     const sessions = await http.get('/auth/sessions').set(bearer(a1.accessToken));
     expect(sessions.status).toBe(200);
     expect(sessions.body.filter((s: { current: boolean }) => s.current)).toHaveLength(1);
@@ -112,7 +108,7 @@ describe.each(ADAPTERS)('sessions on the memory store, %s', (adapter) => {
       expect((await http.post('/auth/refresh').send({ refreshToken: pair.refreshToken })).status).toBe(401);
     }
     expect((await http.get('/private').set(bearer(b.accessToken))).status).toBe(200);
-    const again = await login('alice');
+    const again = await login(app, 'alice');
     expect((await http.get('/private').set(bearer(again.accessToken))).status).toBe(200);
     expect((await http.post('/auth/refresh').send({ refreshToken: again.refreshToken })).status).toBe(200);
   });
@@ -175,7 +171,7 @@ describe('session lifetime', () => {
       const http = request(app.getHttpServer());
       const first = (await http.post('/auth/login').send({ username: 'alice', password: PASSWORDS.alice })).body;
       expect(first.refreshExpiresIn).toBe(60);
-      await new Promise((resolve) => setTimeout(resolve, 1100));
+      await sleep(1100);
       const second = (await http.post('/auth/refresh').send({ refreshToken: first.refreshToken })).body;
       if (sliding) expect(second.refreshExpiresIn).toBe(60);
       else expect(second.refreshExpiresIn).toBeLessThan(60);

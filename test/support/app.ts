@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { ValidationPipe, type INestApplication, type LoggerService, type ModuleMetadata } from '@nestjs/common';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
-import { AuthModule, type AuthModuleOptions } from '../../src/index.js';
+import { AuthModule, type AuthModuleForRootOptions as AuthModuleOptions } from '../../src/index.js';
 
 export type Adapter = 'express' | 'fastify';
 export const ADAPTERS: Adapter[] = ['express', 'fastify'];
@@ -21,12 +21,23 @@ export async function bootApp(options: AuthModuleOptions, extra: BootOptions = {
   const { adapter = 'express', imports = [], logger, ...metadata } = extra;
   const moduleRef = await Test.createTestingModule({ ...metadata, imports: [...imports, AuthModule.forRoot(options)] }).compile();
   const app =
-    adapter === 'fastify'
-      ? moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter())
-      : moduleRef.createNestApplication();
+    adapter === 'fastify' ? moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter()) : moduleRef.createNestApplication();
   app.useLogger(logger ?? false);
   app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true }));
   await app.init();
   if (adapter === 'fastify') await (app as NestFastifyApplication).getHttpAdapter().getInstance().ready();
   return app;
+}
+
+/** Compiles and initialises a Nest module with these imports; the boot error, if any. */
+export async function initError(imports: unknown[]): Promise<Error | undefined> {
+  try {
+    const moduleRef = await Test.createTestingModule({ imports: imports as never[] }).compile();
+    const app = moduleRef.createNestApplication({ logger: false });
+    await app.init();
+    await app.close();
+    return undefined;
+  } catch (err) {
+    return err as Error;
+  }
 }

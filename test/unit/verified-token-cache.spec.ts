@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
-import { VerifiedTokenCache, entrySize, keyOf } from '../../src/guard/verified-token-cache.js';
+import { VerifiedTokenCache, entrySize, keyOf } from '../../src/authentication/verified-token-cache.js';
 import type { VerifiedClaims } from '../../src/tokens/token.types.js';
 
 // Token-shaped strings: the cache never parses them; it sizes them by their segments and keys them by the signature's.

@@ -1,5 +1,6 @@
 import { Body, Controller, Get, Post } from '@nestjs/common';
-import { CurrentUser, PermissionRequired, type AuthPrincipal } from '@democrai/nest-auth';
+import { CurrentUser, type AuthPrincipal } from '@democrai/nest-auth';
+import { PermissionRequired } from '../permissions.js';
 
 const ARTICLES = [{ id: 1, title: 'Private by default' }];
 

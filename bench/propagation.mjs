@@ -1,0 +1,129 @@
+// Propagation of a revocation across 4 instances (4 gates, 4 DataSources, one database / one Redis):
+// revoke on one instance, time until each of the 3 others refuses the token, over N revocations.
+// Modes: polling only (syncIntervalMs 1000), PostgreSQL LISTEN/NOTIFY, Redis pub/sub.
+// Also: feed queries per instance per minute while idle (the channel heartbeats are counted apart).
+// Usage: npm run build && BENCH_POSTGRES_URL=postgres://... node bench/propagation.mjs [revocations=200] [idleSeconds=20]
+import 'reflect-metadata';
+import { DataSource } from 'typeorm';
+import { authEntities, authMigrations } from '../dist/index.js';
+import { RevocationGate } from '../dist/revocation/revocation-gate.js';
+import { TypeOrmRevocationFeed, TypeOrmRevocationStore, TypeOrmUserCutoffStore } from '../dist/revocation/typeorm-revocation.store.js';
+import { TypeOrmSessionStore } from '../dist/sessions/typeorm-session.store.js';
+import { PostgresRevocationChannel } from '../dist/revocation/postgres-revocation.channel.js';
+import { RedisRevocationChannel } from '../dist/revocation/redis-revocation.channel.js';
+
+const pgUrl = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/wt_revocation';
+const redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const N = Number(process.argv[2] ?? 200);
+const IDLE_S = Number(process.argv[3] ?? 20);
+const INSTANCES = 4;
+
+const setup = await new DataSource({ type: 'postgres', url: pgUrl, entities: authEntities, migrations: authMigrations.postgres }).initialize();
+for (const t of [
+  'auth_session_rotations',
+  'auth_sessions',
+  'auth_revoked_tokens',
+  'auth_user_cutoffs',
+  'auth_api_keys',
+  'auth_revocation_log',
+  'migrations',
+])
+  await setup.query(`DROP TABLE IF EXISTS "${t}"`);
+await setup.runMigrations();
+await setup.destroy();
+
+const channelOf = {
+  polling: () => undefined,
+  postgres: () => new PostgresRevocationChannel({ connection: pgUrl, channel: 'revocation_bench' }),
+  redis: () => new RedisRevocationChannel({ url: redisUrl, channel: 'revocation:bench' }),
+};
+
+async function instances(mode) {
+  const out = [];
+  for (let i = 0; i < INSTANCES; i++) {
+    const ds = await new DataSource({ type: 'postgres', url: pgUrl, entities: authEntities, extra: { max: 4 } }).initialize();
+    const counter = { polls: 0 };
+    const inner = new TypeOrmRevocationFeed(ds);
+    const feed = { changesAfter: (a, l) => (counter.polls++, inner.changesAfter(a, l)) };
+    const stores = {
+      revocations: new TypeOrmRevocationStore(ds),
+      sessions: new TypeOrmSessionStore(ds),
+      cutoffs: new TypeOrmUserCutoffStore(ds),
+      feed,
+    };
+    const gate = new RevocationGate(stores, {
+      consistency: 'cached',
+      syncIntervalMs: 1000,
+      accessTokenTtl: 900,
+      maxTokenLifetime: 86_400,
+      channel: channelOf[mode](),
+    });
+    await gate.start();
+    out.push({ ds, gate, counter });
+  }
+  const until = Date.now() + 10_000;
+  while (mode !== 'polling' && !out.every((x) => x.gate.channelAlive) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  return out;
+}
+
+function pct(sorted, p) {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+async function measure(mode) {
+  const fleet = await instances(mode);
+  const samples = [];
+  for (let i = 0; i < N; i++) {
+    const writer = fleet[i % INSTANCES];
+    const others = fleet.filter((x) => x !== writer);
+    const jti = `${mode}-${i}-${Math.random().toString(36).slice(2)}`;
+    await writer.gate.revokeJti(jti, new Date(Date.now() + 3_600_000));
+    const t0 = performance.now();
+    const pending = new Set(others);
+    await new Promise((resolve) => {
+      const tick = () => {
+        for (const o of pending) {
+          if (o.gate.check({ jti, sub: 'u', iat: 1 }) === 'token_revoked') {
+            samples.push(performance.now() - t0);
+            pending.delete(o);
+          }
+        }
+        if (pending.size === 0) resolve();
+        else setImmediate(tick);
+      };
+      tick();
+    });
+    // Spread the revocations over the poll phase, as real ones are.
+    await new Promise((r) => setTimeout(r, mode === 'polling' ? Math.random() * 1000 : 5 + Math.random() * 20));
+  }
+  // Idle: feed queries per instance per minute.
+  for (const x of fleet) x.counter.polls = 0;
+  await new Promise((r) => setTimeout(r, IDLE_S * 1000));
+  const idlePerMin = fleet.reduce((s, x) => s + x.counter.polls, 0) / INSTANCES / (IDLE_S / 60);
+  for (const x of fleet) {
+    await x.gate.stop();
+    await x.ds.destroy();
+  }
+  samples.sort((a, b) => a - b);
+  const heartbeatsPerMin = mode === 'polling' ? 0 : 60;
+  return {
+    mode,
+    n: samples.length,
+    p50: pct(samples, 50),
+    p99: pct(samples, 99),
+    max: samples[samples.length - 1],
+    idleFeedQueriesPerMin: idlePerMin,
+    heartbeatsPerMin,
+  };
+}
+
+const rows = [];
+for (const mode of (process.env.BENCH_MODES ?? 'polling,postgres,redis').split(',')) rows.push(await measure(mode));
+const f = (x) => x.toFixed(1);
+process.stdout.write(`\n4 instances, ${N} revocations each mode (${N * 3} samples), idle ${IDLE_S} s\n`);
+process.stdout.write(
+  '| mode | p50 ms | p99 ms | max ms | idle feed queries / instance / min | channel heartbeats / instance / min |\n|---|---|---|---|---|---|\n',
+);
+for (const r of rows)
+  process.stdout.write(`| ${r.mode} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.max)} | ${f(r.idleFeedQueriesPerMin)} | ${r.heartbeatsPerMin} |\n`);
+process.exit(0);

@@ -1,0 +1,85 @@
+import { IS_PUBLIC, REQUIRED_PERMISSIONS, STAFF_ONLY, SUPERUSER_ONLY, type PermissionRequirement } from '../decorators/metadata-keys.js';
+
+/** What a handler demands, read once from its decorators. */
+export interface RoutePolicy {
+  isPublic: boolean;
+  staffOnly: boolean;
+  superuserOnly: boolean;
+  permissions: readonly string[] | undefined;
+  anyPermission: boolean;
+  /** `Controller.handler`, for audit events and the route table: no URL, so no query string can leak into a log. */
+  route: string;
+  /** What the route requires, in one word or list: `public`, `authenticated`, `superuser`, `all:a,b`… */
+  required: string;
+}
+
+/** The three decorators that demand something of the principal. */
+const AUTHORIZATION_KEYS = [REQUIRED_PERMISSIONS, STAFF_ONLY, SUPERUSER_ONLY] as const;
+
+function own<T>(key: string, target: object): T | undefined {
+  return Reflect.getMetadata(key, target) as T | undefined;
+}
+
+/** True when the target (a handler or a class) itself carries an authorization decorator. */
+export function hasAuthorizationMetadata(target: object): boolean {
+  return AUTHORIZATION_KEYS.some((key) => own(key, target) !== undefined);
+}
+
+/** True when the target (a handler or a class) itself carries `@Public()`. */
+export function hasPublicMetadata(target: object): boolean {
+  return own<boolean>(IS_PUBLIC, target) === true;
+}
+
+/** `@Public()` and an authorization decorator on the same handler or class contradict each other. */
+export function contradictionOf(handler: Function, cls: Function): string | undefined {
+  if (hasPublicMetadata(handler) && hasAuthorizationMetadata(handler)) return `${cls.name}.${handler.name}`;
+  if (hasPublicMetadata(cls) && hasAuthorizationMetadata(cls)) return cls.name;
+  return undefined;
+}
+
+/**
+ * The policy of one handler. For each kind the method's decorator overrides
+ * the class's. `@Public()` on the method opens it; `@Public()` on the class
+ * opens only the methods that carry no authorization decorator of their own
+ * (a class-level `@Public()` never opens a `@SuperuserOnly()` method).
+ */
+export function computeRoutePolicy(handler: Function, cls: Function): RoutePolicy {
+  const pick = <T>(key: string): T | undefined => own<T>(key, handler) ?? own<T>(key, cls);
+  const requirement = pick<PermissionRequirement>(REQUIRED_PERMISSIONS);
+  const staffOnly = pick<boolean>(STAFF_ONLY) === true;
+  const superuserOnly = pick<boolean>(SUPERUSER_ONLY) === true;
+  const isPublic = hasPublicMetadata(handler) || (hasPublicMetadata(cls) && !hasAuthorizationMetadata(handler));
+  const required: string[] = [];
+  if (isPublic) required.push('public');
+  else {
+    if (superuserOnly) required.push('superuser');
+    if (staffOnly) required.push('staff');
+    if (requirement) required.push(`${requirement.mode}:${requirement.permissions.join(',')}`);
+  }
+  return {
+    isPublic,
+    staffOnly: !isPublic && staffOnly,
+    superuserOnly: !isPublic && superuserOnly,
+    permissions: isPublic ? undefined : requirement?.permissions,
+    anyPermission: requirement?.mode === 'any',
+    route: `${cls.name}.${handler.name}`,
+    required: required.length > 0 ? required.join(' ') : 'authenticated',
+  };
+}
+
+/**
+ * The policy of a handler never changes, so it is computed on the first call
+ * and kept, keyed by the handler function (and its class: an inherited handler
+ * can sit in two controllers with different class-level decorators).
+ */
+export class RoutePolicyCache {
+  private readonly byHandler = new WeakMap<Function, { cls: Function; policy: RoutePolicy }>();
+
+  get(handler: Function, cls: Function): RoutePolicy {
+    const hit = this.byHandler.get(handler);
+    if (hit !== undefined && hit.cls === cls) return hit.policy;
+    const policy = computeRoutePolicy(handler, cls);
+    if (hit === undefined) this.byHandler.set(handler, { cls, policy });
+    return policy;
+  }
+}

@@ -1,0 +1,85 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { AuthError } from '../errors/auth-error.js';
+import { normalizeOrigin, type ResolvedCookieOptions } from './cookie.options.js';
+import { headerOf, methodOf, type CookieCarrier } from './http-cookies.js';
+
+/** Methods that must not change state (RFC 9110 §9.2.1): no CSRF check. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
+
+export type CsrfFailureReason =
+  'origin_null' | 'origin_malformed' | 'foreign_origin' | 'cross_site_request' | 'csrf_token_missing' | 'csrf_token_mismatch' | 'no_session';
+
+/** `csrf_failed`; the reason goes to logs and audit only. */
+export function csrfFailed(reason: CsrfFailureReason): AuthError {
+  return new AuthError('csrf_failed', reason);
+}
+
+/**
+ * The double-submit token of a session: HMAC-SHA256 over its id with the server's key.
+ * Stable for the session's whole life (rotation keeps the session id), useless for any other session,
+ * and not computable by anyone who can read the session id (it is listed in "my sessions").
+ */
+export function csrfTokenFor(sessionId: string, keys: readonly Buffer[]): string {
+  return createHmac('sha256', keys[0]).update('csrf:').update(sessionId).digest('base64url');
+}
+
+export function csrfTokenMatches(token: string | undefined, sessionId: string, keys: readonly Buffer[]): boolean {
+  if (token === undefined || token.length !== 43) return false;
+  const given = Buffer.from(token);
+  let ok = false;
+  for (const key of keys) {
+    const expected = Buffer.from(createHmac('sha256', key).update('csrf:').update(sessionId).digest('base64url'));
+    // Every key is tried, whatever matched first: the time does not tell which key signed.
+    if (expected.length === given.length && timingSafeEqual(expected, given)) ok = true;
+  }
+  return ok;
+}
+
+export function isSafeMethod(carrier: CookieCarrier): boolean {
+  return SAFE_METHODS.has(methodOf(carrier));
+}
+
+/**
+ * The request comes from the app's own origin or a trusted one. `Origin` decides when present
+ * (the app's own origin is the one whose host is the request's `Host`); without it,
+ * `Sec-Fetch-Site` must say `same-origin` (or `none`: typed by the user). With neither, the caller is
+ * not a browser that could be forged into sending the cookies, and the token check still applies.
+ */
+export function checkOrigin(carrier: CookieCarrier, options: ResolvedCookieOptions): void {
+  const origin = headerOf(carrier, 'origin');
+  if (origin !== undefined) {
+    // Sandboxed frames, file: pages and some redirects send "null": never the app itself.
+    if (origin === 'null') throw csrfFailed('origin_null');
+    const normalized = normalizeOrigin(origin);
+    if (normalized === undefined) throw csrfFailed('origin_malformed');
+    if (options.trustedOrigins.has(normalized)) return;
+    const host = headerOf(carrier, 'host') ?? headerOf(carrier, ':authority');
+    if (host !== undefined && sameHost(normalized, host)) return;
+    throw csrfFailed('foreign_origin');
+  }
+  const site = headerOf(carrier, 'sec-fetch-site');
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') throw csrfFailed('cross_site_request');
+}
+
+function sameHost(origin: string, host: string): boolean {
+  try {
+    const scheme = origin.slice(0, origin.indexOf(':'));
+    // Parsed with the origin's own scheme, so "localhost:80" and "http://localhost" compare equal.
+    return new URL(`${scheme}://${host}`).origin === origin;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The CSRF check of a request authenticated by the access cookie: nothing for safe methods; else the origin
+ * and the session's token in the CSRF header. Throws `csrf_failed`.
+ */
+export function checkCsrfFor(carrier: CookieCarrier, sessionId: string | undefined, options: ResolvedCookieOptions): void {
+  if (isSafeMethod(carrier)) return;
+  checkOrigin(carrier, options);
+  if (sessionId === undefined) throw csrfFailed('no_session');
+  const token = headerOf(carrier, options.csrfHeader);
+  if (token === undefined || token === '') throw csrfFailed('csrf_token_missing');
+  if (!csrfTokenMatches(token, sessionId, options.csrfKeys)) throw csrfFailed('csrf_token_mismatch');
+}

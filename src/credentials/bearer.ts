@@ -1,0 +1,39 @@
+import { AuthError } from '../errors/auth-error.js';
+
+/**
+ * Reads the bearer token of an `Authorization` value (RFC 6750 §2.1): the
+ * scheme `Bearer` in any casing, one or more spaces, exactly one token.
+ * Returns undefined when the header is absent or carries another scheme
+ * (the caller has no bearer credentials), throws `token_invalid` when it is
+ * `Bearer` but malformed. Written without a regular expression: it runs on
+ * every request.
+ */
+export function bearerTokenOf(value: unknown): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (typeof value !== 'string') throw new AuthError('token_invalid', 'malformed_authorization_header');
+  if (value.length < 6 || value.slice(0, 6).toLowerCase() !== 'bearer') return undefined;
+  if (value.length === 6) throw new AuthError('token_invalid', 'bearer_without_token');
+  if (value.charCodeAt(6) !== 32) {
+    // "Bearerx ..." is another scheme; "Bearer\t..." is a malformed bearer header.
+    if (value.charCodeAt(6) === 9) throw new AuthError('token_invalid', 'malformed_authorization_header');
+    return undefined;
+  }
+  let start = 7;
+  while (start < value.length && value.charCodeAt(start) === 32) start++;
+  if (start === value.length) throw new AuthError('token_invalid', 'bearer_without_token');
+  const token = start === 7 ? value.slice(7) : value.slice(start);
+  if (hasWhitespace(token)) throw new AuthError('token_invalid', 'more_than_one_token');
+  return token;
+}
+
+/** A raw token in a custom header (`jwt.header`). */
+export function rawTokenOf(value: unknown): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (typeof value !== 'string' || hasWhitespace(value)) throw new AuthError('token_invalid', 'malformed_token_header');
+  return value;
+}
+
+/** Node refuses CR and LF in header values, so spaces and tabs are all a header can hide. */
+function hasWhitespace(s: string): boolean {
+  return s.indexOf(' ') !== -1 || s.indexOf('\t') !== -1;
+}

@@ -1,0 +1,151 @@
+import type { KeyObject } from 'node:crypto';
+import type { Type } from '@nestjs/common';
+import type { ApiKeyStore } from '../api-keys/api-key.types.js';
+import type { AuditSink } from '../audit/audit-event.js';
+import type { CookiesOptions, ResolvedCookieOptions } from '../cookies/cookie.options.js';
+import type { RevocationStore, UserCutoffStore } from '../revocation/revocation-store.js';
+import type { RevocationChannelOption } from '../revocation/resolve-channel.js';
+import type { SessionStore } from '../sessions/session-store.js';
+import type { LoginThrottleOptions, ResolvedLoginThrottleOptions } from '../throttle/login-throttle.options.js';
+import type { JwsAlgorithm, JwtKeyOptions } from '../tokens/token.types.js';
+import type { PasswordHasher, UserProvider } from '../users/user.types.js';
+
+export interface JwtOptions {
+  /** HMAC secret for HS256/384/512 (at least 32 bytes, and at least the hash size). */
+  secret?: string | Buffer | KeyObject;
+  /** PEM or KeyObject for RS*, PS*, ES*, EdDSA. */
+  privateKey?: string | Buffer | KeyObject;
+  publicKey?: string | Buffer | KeyObject;
+  /** Key ring for rotation: signs with the first, verifies with any (by `kid`). */
+  keys?: JwtKeyOptions[];
+  /** Allowed algorithms [['HS256']]; `none` is refused. */
+  algorithms?: JwsAlgorithm[];
+  /** Set on issued tokens and required on verified ones. */
+  issuer?: string;
+  audience?: string | string[];
+  /** Seconds [900]. */
+  accessTokenTtl?: number;
+  /** Seconds [1209600 = 14 days], counted from login. */
+  refreshTokenTtl?: number;
+  /** Count `refreshTokenTtl` from the last refresh instead of from login [false]. */
+  slidingSessions?: boolean;
+  /** A rotated-out refresh token presented this soon is refused without ending the session [0]. */
+  refreshReuseGraceSeconds?: number;
+  /** Seconds of leeway for exp/nbf/iat [0]. */
+  clockTolerance?: number;
+  /** Header that carries the token ['authorization', scheme Bearer]; another header carries the raw token. */
+  header?: string;
+  /** Longest token accepted, in characters, checked before any parsing [8192]. */
+  maxTokenLength?: number;
+  /** Longest `exp - iat` accepted on a verified token, in seconds [max(accessTokenTtl, refreshTokenTtl)]. */
+  maxTokenLifetime?: number;
+}
+
+export type StoreOption = 'memory' | 'typeorm' | { type: 'typeorm'; dataSource?: string };
+
+export interface RevocationOptions {
+  /** Replaces the revocation store that `store` gives (kept for compatibility; see `stores.revocations`). */
+  store?: RevocationStore;
+  /** How soon (ms) an instance learns other instances' revocations in `cached` mode [1000]. */
+  syncIntervalMs?: number;
+  /** `cached` [default]: in memory, polled; `strict`: the store on every request. */
+  consistency?: 'cached' | 'strict';
+  /** The longest any store call may take before it counts as a failure (503 `auth_unavailable`) [2000]. */
+  storeTimeoutMs?: number;
+  /**
+   * Where revocations are pushed to the other instances at once, polling staying as the safety net:
+   * `'auto'` [default: PostgreSQL LISTEN/NOTIFY when the TypeORM store is on PostgreSQL, else none], `'none'`,
+   * `'postgres'`, `{ type: 'redis', url?, channel? }` (needs ioredis), or a `RevocationChannel`.
+   */
+  channel?: RevocationChannelOption;
+  /** The safety-net poll interval while a channel is up [max(10 × syncIntervalMs, 10000)]. */
+  channelSyncIntervalMs?: number;
+}
+
+/** Stores of your own, each replacing the one `store` gives. */
+export interface StoresOptions {
+  sessions?: SessionStore;
+  revocations?: RevocationStore;
+  cutoffs?: UserCutoffStore;
+  apiKeys?: ApiKeyStore;
+}
+
+export interface ApiKeysOptions {
+  enabled: boolean;
+  /** ['x-api-key'] */
+  header?: string;
+  /** Server-side secret mixed into the stored key hash; at least 32 bytes [a fixed label]. */
+  pepper?: string | Buffer;
+}
+
+/** What the module reads the time from: tests give one they can move [Date.now]. */
+export interface AuthClock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+}
+
+/** The options of `AuthModule.forRoot()` (and what `forRootAsync`'s factory returns). */
+export interface AuthModuleOptions {
+  jwt: JwtOptions;
+  /** A `UserProvider` class (resolved from the app's container, or built) or instance. Login and refresh need one. */
+  users?: Type<UserProvider> | UserProvider;
+  /** [argon2id] */
+  passwordHasher?: PasswordHasher;
+  /** Where sessions, revocations, cut-offs and API keys live ['memory']. */
+  store?: StoreOption;
+  stores?: StoresOptions;
+  revocation?: RevocationOptions;
+  /** API key authentication [off]. */
+  apiKeys?: ApiKeysOptions;
+  /** `'ignore'` [default] or `'reject'` an invalid token sent to a `@Public()` route. */
+  publicRoutes?: { invalidToken?: 'ignore' | 'reject' };
+  /** Where audit events go [one structured line per event through Nest's Logger]. */
+  audit?: AuditSink;
+  /** [Date.now] */
+  clock?: AuthClock;
+  /** Failed-login limits and the bounded password-check queue [on, see README]; `false` turns the counting off. */
+  loginThrottle?: LoginThrottleOptions | false;
+  /** Carry the session in httpOnly cookies for browsers, with CSRF protection [off]. */
+  cookies?: CookiesOptions;
+}
+
+/** Settings that shape the module itself (its providers and routes), given beside the options. */
+export interface AuthModuleExtras {
+  /** Register `NestAuthGuard` as APP_GUARD, so every route is private by default [true]. */
+  globalGuard?: boolean;
+  /** Serve the public keys as a JWK Set: `true` for `/.well-known/jwks.json`, or a path [off]. */
+  jwksRoute?: boolean | string;
+  /** Make the module's providers visible everywhere [true]. */
+  isGlobal?: boolean;
+}
+
+type Defaulted<T, K extends keyof T> = Required<Pick<T, K>> & Omit<T, K>;
+
+/** `jwt` after defaults: what the key ring and the verifier are built from. */
+export type ResolvedJwtOptions = Defaulted<
+  JwtOptions,
+  | 'algorithms'
+  | 'accessTokenTtl'
+  | 'refreshTokenTtl'
+  | 'slidingSessions'
+  | 'refreshReuseGraceSeconds'
+  | 'clockTolerance'
+  | 'header'
+  | 'maxTokenLength'
+  | 'maxTokenLifetime'
+>;
+
+export interface ResolvedAuthOptions {
+  jwt: ResolvedJwtOptions;
+  users?: Type<UserProvider> | UserProvider;
+  passwordHasher?: PasswordHasher;
+  store: { type: 'memory' } | { type: 'typeorm'; dataSource: string };
+  stores: StoresOptions;
+  revocation: Defaulted<Omit<RevocationOptions, 'store'>, 'syncIntervalMs' | 'consistency' | 'storeTimeoutMs' | 'channelSyncIntervalMs'>;
+  apiKeys: Defaulted<ApiKeysOptions, 'header'>;
+  publicRoutes: { invalidToken: 'ignore' | 'reject' };
+  audit?: AuditSink;
+  clock: AuthClock;
+  loginThrottle: ResolvedLoginThrottleOptions;
+  cookies: ResolvedCookieOptions;
+}

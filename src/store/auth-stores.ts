@@ -1,0 +1,123 @@
+import { Inject, Injectable, Logger, type Type } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import type { DataSource } from 'typeorm';
+import type { ApiKeyStore } from '../api-keys/api-key.types.js';
+import { InMemoryApiKeyStore } from '../api-keys/api-key.stores.js';
+import { AUTH_OPTIONS } from '../auth.constants.js';
+import { AuthConfigError } from '../errors/auth-error.js';
+import type { ResolvedAuthOptions } from '../options/auth-options.js';
+import { InMemoryRevocationStore, InMemoryUserCutoffStore } from '../revocation/in-memory-revocation.store.js';
+import { InMemoryRevocationLog, type RevocationFeed } from '../revocation/revocation-feed.js';
+import type { RevocationStore, UserCutoffStore } from '../revocation/revocation-store.js';
+import { InMemorySessionStore } from '../sessions/in-memory-session.store.js';
+import type { SessionStore } from '../sessions/session-store.js';
+import { boundStore } from './bounded-store.js';
+
+/** Injection tokens of the stores, for apps that read them (after the module has initialised). */
+export const SESSION_STORE = Symbol('SESSION_STORE');
+export const REVOCATION_STORE = Symbol('REVOCATION_STORE');
+export const USER_CUTOFF_STORE = Symbol('USER_CUTOFF_STORE');
+export const API_KEY_STORE = Symbol('API_KEY_STORE');
+
+/**
+ * Everything the module keeps between requests. Stores of the app's own
+ * (`stores.*`) are used as given; the rest come from `store`: in memory, or
+ * in the app's TypeORM DataSource. The DataSource is looked up when the module
+ * initialises, when every provider of the app exists whatever the order of its
+ * imports, and TypeORM is loaded only then: an app on the memory store runs
+ * without it installed.
+ */
+@Injectable()
+export class AuthStores {
+  sessions!: SessionStore;
+  revocations!: RevocationStore;
+  cutoffs!: UserCutoffStore;
+  apiKeys!: ApiKeyStore;
+  /** The clock-independent change log the gate polls (absent for a set of custom stores that keeps none). */
+  feed: RevocationFeed | undefined;
+  /** The TypeORM DataSource, when the stores live in one (the PostgreSQL push channel uses it). */
+  dataSource: DataSource | undefined;
+  private readonly logger = new Logger('AuthModule');
+
+  constructor(
+    @Inject(AUTH_OPTIONS) private readonly options: ResolvedAuthOptions,
+    private readonly moduleRef: ModuleRef,
+  ) {}
+
+  async resolve(): Promise<void> {
+    const { store, stores, revocation } = this.options;
+    let made: { sessions: SessionStore; revocations: RevocationStore; cutoffs: UserCutoffStore; apiKeys: ApiKeyStore; feed: RevocationFeed };
+    if (store.type === 'memory') {
+      const log = new InMemoryRevocationLog();
+      made = {
+        sessions: new InMemorySessionStore(log),
+        revocations: new InMemoryRevocationStore(log),
+        cutoffs: new InMemoryUserCutoffStore(log),
+        apiKeys: new InMemoryApiKeyStore(),
+        feed: log,
+      };
+    } else {
+      this.dataSource = await this.resolveDataSource(store.dataSource);
+      const typeorm = await import('./typeorm-stores.js');
+      made = typeorm.createTypeOrmStores(this.dataSource);
+      await typeorm.checkTables(this.dataSource, store.dataSource);
+    }
+    // Every store call is bounded: one that fails or hangs is a 503 `auth_unavailable` within storeTimeoutMs.
+    const bound = <T extends object>(value: T, name: string): T => boundStore(value, revocation.storeTimeoutMs, name);
+    this.sessions = bound(stores.sessions ?? made.sessions, 'sessions');
+    this.revocations = bound(stores.revocations ?? made.revocations, 'revocations');
+    this.cutoffs = bound(stores.cutoffs ?? made.cutoffs, 'cutoffs');
+    this.apiKeys = bound(stores.apiKeys ?? made.apiKeys, 'apiKeys');
+    // A custom session or cut-off store writes no change log: the gate then polls the stores by time.
+    this.feed = stores.sessions || stores.cutoffs ? undefined : bound(made.feed, 'feed');
+  }
+
+  private async resolveDataSource(name: string): Promise<DataSource> {
+    let token: unknown;
+    try {
+      const nestTypeorm = await import('@nestjs/typeorm');
+      token = nestTypeorm.getDataSourceToken(name);
+    } catch {
+      throw new AuthConfigError('store', "'typeorm' needs typeorm and @nestjs/typeorm installed, and TypeOrmModule.forRoot() in the app");
+    }
+    let dataSource: DataSource | undefined;
+    try {
+      dataSource = this.moduleRef.get(token as Type<DataSource>, { strict: false });
+    } catch {
+      dataSource = undefined;
+    }
+    if (!dataSource) {
+      throw new AuthConfigError(
+        'store',
+        `'typeorm' needs the app's DataSource "${name}" (TypeOrmModule.forRoot(${name === 'default' ? '' : `{ name: '${name}' }`}) with authEntities among its entities)`,
+      );
+    }
+    this.logger.debug(`sessions and revocations in DataSource "${name}"`);
+    return dataSource;
+  }
+}
+
+/** The store tokens, each the resolved store (read it after the module has initialised). */
+export const storeTokenProviders = [
+  { provide: SESSION_STORE, key: 'sessions' },
+  { provide: REVOCATION_STORE, key: 'revocations' },
+  { provide: USER_CUTOFF_STORE, key: 'cutoffs' },
+  { provide: API_KEY_STORE, key: 'apiKeys' },
+].map(({ provide, key }) => ({
+  provide,
+  useFactory: (stores: AuthStores) => lateBound(stores, key as 'sessions'),
+  inject: [AuthStores],
+}));
+
+/** An object that forwards every call to the store as resolved at init (the token exists before the DataSource does). */
+function lateBound<K extends 'sessions' | 'revocations' | 'cutoffs' | 'apiKeys'>(stores: AuthStores, key: K): AuthStores[K] {
+  return new Proxy({} as AuthStores[K], {
+    get(_target, property) {
+      const store = stores[key] as unknown as Record<string | symbol, unknown> | undefined;
+      // Before the module has initialised there is nothing to forward to (Nest itself probes providers for hooks).
+      if (store === undefined) return undefined;
+      const value = store[property];
+      return typeof value === 'function' ? (value as Function).bind(store) : value;
+    },
+  });
+}

@@ -1,0 +1,46 @@
+import type { DataSource } from 'typeorm';
+import { TypeOrmApiKeyStore } from '../api-keys/api-key.stores.js';
+import { authEntities } from './entities.js';
+import { AuthConfigError } from '../errors/auth-error.js';
+import { TypeOrmRevocationFeed, TypeOrmRevocationStore, TypeOrmUserCutoffStore } from '../revocation/typeorm-revocation.store.js';
+import { SessionEntity } from '../sessions/session.entity.js';
+import { TypeOrmSessionStore } from '../sessions/typeorm-session.store.js';
+
+/** The migration set of each database TypeORM may be on. */
+function migrationsFor(type: string): string {
+  if (type === 'postgres') return 'authMigrations.postgres';
+  if (type === 'mysql' || type === 'mariadb') return 'authMigrations.mysql';
+  return 'authMigrations.sqlite';
+}
+
+/** Fails the boot, naming the migrations to run, when a table of the module is missing. */
+export async function checkTables(dataSource: DataSource, name: string): Promise<void> {
+  const runner = dataSource.createQueryRunner();
+  try {
+    for (const entity of authEntities) {
+      const table = dataSource.getMetadata(entity).tableName;
+      if (!(await runner.hasTable(table))) {
+        throw new AuthConfigError(
+          'store',
+          `the table ${table} is missing in DataSource "${name}": add ${migrationsFor(dataSource.options.type)} to its migrations and run them (or synchronize, in development)`,
+        );
+      }
+    }
+  } finally {
+    await runner.release();
+  }
+}
+
+/** The TypeORM stores, in one DataSource. Loaded by dynamic import: only apps on the TypeORM store load typeorm. */
+export function createTypeOrmStores(dataSource: DataSource) {
+  if (!dataSource.hasMetadata(SessionEntity)) {
+    throw new AuthConfigError('store', "the DataSource does not know the module's entities: add ...authEntities to its `entities`");
+  }
+  return {
+    revocations: new TypeOrmRevocationStore(dataSource),
+    sessions: new TypeOrmSessionStore(dataSource),
+    cutoffs: new TypeOrmUserCutoffStore(dataSource),
+    apiKeys: new TypeOrmApiKeyStore(dataSource),
+    feed: new TypeOrmRevocationFeed(dataSource),
+  };
+}

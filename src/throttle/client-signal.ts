@@ -1,0 +1,34 @@
+import type { AuthTarget as AuthCarrier } from '../transports/carrier.js';
+
+interface SocketLike {
+  destroyed?: boolean;
+  once(event: 'close', listener: () => void): unknown;
+  removeListener(event: 'close', listener: () => void): unknown;
+}
+
+function socketOf(carrier: AuthCarrier | undefined): SocketLike | undefined {
+  // Express: the IncomingMessage itself; Fastify: its request wraps it as `raw`.
+  const c = carrier as { socket?: SocketLike; raw?: { socket?: SocketLike } } | undefined;
+  const socket = c?.socket ?? c?.raw?.socket;
+  return socket && typeof socket.once === 'function' ? socket : undefined;
+}
+
+/**
+ * An AbortSignal that fires when the client of this HTTP request closes its
+ * connection, so a login still waiting for a password check is dropped instead
+ * of hashing for nobody. Undefined for transports without a socket.
+ * `dispose()` removes the listener once the check is over (keep-alive sockets
+ * serve many requests).
+ */
+export function clientSignal(carrier: AuthCarrier | undefined): { signal: AbortSignal; dispose(): void } | undefined {
+  const socket = socketOf(carrier);
+  if (!socket) return undefined;
+  const controller = new AbortController();
+  if (socket.destroyed) {
+    controller.abort();
+    return { signal: controller.signal, dispose: () => undefined };
+  }
+  const onClose = () => controller.abort();
+  socket.once('close', onClose);
+  return { signal: controller.signal, dispose: () => socket.removeListener('close', onClose) };
+}

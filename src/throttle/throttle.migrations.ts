@@ -1,0 +1,35 @@
+import { sqlMigration } from '../migrations/sql-migration.js';
+
+/** The login throttle's counters: add each after the module's other migrations of its database. */
+export const ThrottleCountersSqlite1764000000002 = sqlMigration(
+  'ThrottleCountersSqlite1764000000002',
+  [
+    'CREATE TABLE "auth_throttle_counters" ("key" varchar(191) PRIMARY KEY NOT NULL, "hits" integer NOT NULL, "reset_at" bigint NOT NULL)',
+    'CREATE INDEX "IDX_auth_throttle_counters_reset_at" ON "auth_throttle_counters" ("reset_at")',
+  ],
+  ['DROP TABLE "auth_throttle_counters"'],
+);
+
+export const ThrottleCountersPostgres1764000000002 = sqlMigration(
+  'ThrottleCountersPostgres1764000000002',
+  [
+    'CREATE TABLE "auth_throttle_counters" ("key" character varying(191) NOT NULL, "hits" integer NOT NULL, "reset_at" bigint NOT NULL, CONSTRAINT "PK_auth_throttle_counters" PRIMARY KEY ("key"))',
+    'CREATE INDEX "IDX_auth_throttle_counters_reset_at" ON "auth_throttle_counters" ("reset_at")',
+  ],
+  ['DROP TABLE "auth_throttle_counters"'],
+);
+
+export const ThrottleCountersMysql1764000000002 = sqlMigration(
+  'ThrottleCountersMysql1764000000002',
+  [
+    'CREATE TABLE `auth_throttle_counters` (`key` varchar(191) NOT NULL, `hits` int NOT NULL, `reset_at` bigint NOT NULL, INDEX `IDX_auth_throttle_counters_reset_at` (`reset_at`), PRIMARY KEY (`key`)) ENGINE=InnoDB',
+  ],
+  ['DROP TABLE `auth_throttle_counters`'],
+);
+
+/** Per database, as `authMigrations`: the lead appends these to its lists. */
+export const throttleMigrations = {
+  sqlite: [ThrottleCountersSqlite1764000000002],
+  postgres: [ThrottleCountersPostgres1764000000002],
+  mysql: [ThrottleCountersMysql1764000000002],
+};

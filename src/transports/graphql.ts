@@ -1,0 +1,100 @@
+import type { ExecutionContext } from '@nestjs/common';
+import type { AuthError } from '../errors/auth-error.js';
+import {
+  DEFAULT_CARRIER_OPTIONS,
+  plainHeaders,
+  transportCarrier,
+  withToken,
+  type CarrierOptions,
+  type TransportCarrier,
+} from './transport-carrier.js';
+import { bodyOf, statusOf } from './transport-error.js';
+
+/** The part of graphql-ws's server `Context` the module reads (typed here: graphql-ws is an optional peer). */
+export interface GraphqlWsContext {
+  readonly connectionParams?: Readonly<Record<string, unknown>>;
+  /** With graphql-ws's `ws` server: `{ socket, request }` (the upgrade request). */
+  readonly extra?: unknown;
+}
+
+interface WsExtra {
+  socket?: { close(code?: number, reason?: string): void };
+  request?: { headers?: unknown };
+}
+
+export function extraOf(ctx: GraphqlWsContext): WsExtra | undefined {
+  return typeof ctx.extra === 'object' && ctx.extra !== null ? (ctx.extra as WsExtra) : undefined;
+}
+
+/**
+ * GraphQL: queries and mutations carry the HTTP request as `context.req`
+ * (Express or Fastify, as @nestjs/apollo builds it). A subscription over
+ * graphql-ws carries graphql-ws's own connection context there (the driver
+ * puts it as `req` when the app's context does not set one): its token is in
+ * `connectionParams` or in the upgrade request's headers.
+ */
+export function graphqlCarrier(ctx: ExecutionContext, options: CarrierOptions = DEFAULT_CARRIER_OPTIONS): TransportCarrier | undefined {
+  const gqlContext = ctx.getArgs()[2] as { req?: unknown } | undefined;
+  const req = gqlContext?.req;
+  if (typeof req !== 'object' || req === null) return undefined;
+  if (isGraphqlWsContext(req)) return graphqlWsCarrier(req, options);
+  const headers = (req as { headers?: unknown }).headers;
+  return {
+    type: 'graphql',
+    target: req as TransportCarrier['target'],
+    headers: typeof headers === 'object' && headers !== null ? (headers as TransportCarrier['headers']) : {},
+    response: (gqlContext as { res?: unknown }).res,
+  };
+}
+
+/** The credentials of a graphql-ws connection: the upgrade's headers, then `connectionParams` (`authorization: 'Bearer …'` or `token: '…'`). */
+export function graphqlWsCarrier(wsContext: GraphqlWsContext, options: CarrierOptions = DEFAULT_CARRIER_OPTIONS): TransportCarrier {
+  const headers = plainHeaders(extraOf(wsContext)?.request?.headers);
+  const params = wsContext.connectionParams ?? {};
+  withToken(headers, params.authorization ?? params.Authorization, options);
+  withToken(headers, params.token, options);
+  return transportCarrier('graphql', wsContext, headers);
+}
+
+export function isGraphqlWsContext(req: object): req is GraphqlWsContext {
+  return 'connectionParams' in req || ('extra' in req && typeof extraOf(req as GraphqlWsContext)?.socket === 'object');
+}
+
+const GRAPHQL_CODE: Readonly<Record<number, string>> = {
+  401: 'UNAUTHENTICATED',
+  403: 'FORBIDDEN',
+  429: 'TOO_MANY_REQUESTS',
+  503: 'SERVICE_UNAVAILABLE',
+};
+
+/**
+ * A resolver failure as GraphQL clients expect it: `extensions.code` is the
+ * conventional `UNAUTHENTICATED` / `FORBIDDEN` (`SERVICE_UNAVAILABLE` for
+ * `auth_unavailable`, `TOO_MANY_REQUESTS`), `extensions.authCode` the module's API.md code.
+ * A plain Error with `extensions`: graphql-js copies them onto the located
+ * GraphQLError, so the module needs no import of `graphql`, and Nest's HTTP
+ * error transform leaves it alone. The HTTP status follows the driver: 200
+ * with `errors` (and `data: null` for the field).
+ */
+export class AuthGraphqlError extends Error {
+  readonly extensions: { code: string; authCode: string };
+  constructor(err: AuthError) {
+    const body = bodyOf(err);
+    super(body.message);
+    this.name = 'AuthGraphqlError';
+    this.extensions = { code: GRAPHQL_CODE[statusOf(body.code)], authCode: body.code };
+  }
+}
+
+export function toGraphqlError(err: AuthError): AuthGraphqlError {
+  return new AuthGraphqlError(err);
+}
+
+/**
+ * Close code of a graphql-ws connection refused or ended by the module:
+ * 4000 + the code's HTTP status (4401, 4403, 4429, 4503), with the
+ * API.md code as the close reason (what graphql-ws's client `closed` event shows).
+ */
+export function graphqlWsCloseOf(err: AuthError): { code: number; reason: string } {
+  return { code: 4000 + statusOf(err.code), reason: err.code };
+}

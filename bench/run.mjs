@@ -488,7 +488,7 @@ lines.push(
   '- bare: the same route without the module; bare-als: bare + a global interceptor running the handler in `AsyncLocalStorage.run()`; bare-interceptor: the same interceptor without the ALS.',
 );
 lines.push(
-  "- context off: the module with `AsyncLocalStorage.prototype.enterWith` stubbed out in the bench server, so Node's promise hooks never turn on: the module's cost without its request-context mechanism.",
+  "- context off: the module with `AsyncLocalStorage.prototype.run` and `enterWith` stubbed in the bench server, so Node's promise hooks never turn on: the module's cost without its request-context mechanism.",
   '',
 );
 lines.push(

@@ -3,7 +3,7 @@
 //   bare-interceptor  bare + a global interceptor that wraps the handler in an Observable (no ALS)
 //   bare-als          bare + the same interceptor entering an AsyncLocalStorage.run per request
 //   auth              AuthModule: HS256 (or BENCH_ALG with the keys of BENCH_KEYS), @PermissionRequired, TypeORM/SQLite cached revocation
-//   auth-noctx        auth with the request context switched off (AsyncLocalStorage.enterWith a no-op): what
+//   auth-noctx        auth with the request context switched off (AsyncLocalStorage run/enterWith stubbed): what
 //                     the module costs without its context mechanism, until the option for it lands
 //   recipe            the NestJS docs recipe (passport-jwt)
 // Prints "ready" on stdout once it listens. BENCH_GC=1: GC counts and pauses on stderr at exit.
@@ -154,8 +154,12 @@ function jwtOptions(): Record<string, unknown> {
 }
 
 if (variant === 'auth-noctx') {
-  // Bench only: no store is ever entered, so Node never turns its promise hooks on.
+  // Bench only: no store is ever entered (run() just calls its function), so Node never turns its promise hooks
+  // on. Replace by the module's option to turn the request context off, once it exists.
   AsyncLocalStorage.prototype.enterWith = () => undefined;
+  AsyncLocalStorage.prototype.run = function <R>(_store: unknown, fn: (...args: unknown[]) => R, ...args: unknown[]): R {
+    return fn(...args);
+  };
 }
 
 function moduleFor(kind: string): Type | DynamicModule {

@@ -347,8 +347,9 @@ async function profileRun(adapter, users, files, keys) {
 function categoryOf(fn, url) {
   if (fn === '(garbage collector)') return 'GC';
   if (fn === '(program)' || fn === '(root)') return 'V8 / native (unattributed)';
-  if (url.includes('/dist/')) return 'this module (dist/)';
   if (/async_hooks|promiseInitHook|promiseBeforeHook|promiseAfterHook|promiseResolveHook/.test(url + fn)) return 'async_hooks / AsyncLocalStorage';
+  // node_modules before dist/: packages have dist/ folders too (rxjs/dist/cjs).
+  if (!url.includes('/node_modules/') && url.includes('/dist/')) return 'this module (dist/)';
   if (url.includes('/node_modules/'))
     return `framework: ${url
       .split('/node_modules/')

@@ -1,8 +1,33 @@
-// One benchmark server: `node dist-bench/server.js <bare|auth|recipe> <express|fastify> <port>`.
-// Prints "ready" on stdout once it listens.
+// One benchmark server: `node dist-bench/server.js <variant> <express|fastify> <port>`, variants:
+//   bare              the same route without the module
+//   bare-interceptor  bare + a global interceptor that wraps the handler in an Observable (no ALS)
+//   bare-als          bare + the same interceptor entering an AsyncLocalStorage.run per request
+//   auth              AuthModule: HS256 (or BENCH_ALG with the keys of BENCH_KEYS), @PermissionRequired, TypeORM/SQLite cached revocation
+//   auth-noctx        auth with the request context switched off (AsyncLocalStorage run/enterWith stubbed): what
+//                     the module costs without its context mechanism, until the option for it lands
+//   recipe            the NestJS docs recipe (passport-jwt)
+// Prints "ready" on stdout once it listens. BENCH_GC=1: GC counts and pauses on stderr at exit.
 import 'reflect-metadata';
-import { Body, Controller, Get, HttpCode, Module, Post, type DynamicModule, type Type } from '@nestjs/common';
-import { APP_GUARD, NestFactory } from '@nestjs/core';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { readFileSync } from 'node:fs';
+import { PerformanceObserver } from 'node:perf_hooks';
+import { getHeapStatistics } from 'node:v8';
+import {
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  Injectable,
+  Module,
+  Post,
+  type CallHandler,
+  type DynamicModule,
+  type ExecutionContext,
+  type NestInterceptor,
+  type Type,
+} from '@nestjs/common';
+import { APP_GUARD, APP_INTERCEPTOR, NestFactory } from '@nestjs/core';
+import { Observable } from 'rxjs';
 import { JwtModule, JwtService } from '@nestjs/jwt';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { TypeOrmModule } from '@nestjs/typeorm';
@@ -100,19 +125,57 @@ class BenchUsers implements UserProvider {
   }
 }
 
+/** What the module's request context will do per request: the handler runs inside als.run(). */
+const als = new AsyncLocalStorage<{ request: unknown }>();
+
+@Injectable()
+class AlsInterceptor implements NestInterceptor {
+  intercept(ctx: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const store = { request: ctx.getArgByIndex(0) };
+    return new Observable((subscriber) => als.run(store, () => next.handle().subscribe(subscriber)));
+  }
+}
+
+/** The same wrapping without the AsyncLocalStorage: separates the interceptor's cost from the ALS's. */
+@Injectable()
+class PlainInterceptor implements NestInterceptor {
+  intercept(_ctx: ExecutionContext, next: CallHandler): Observable<unknown> {
+    return new Observable((subscriber) => next.handle().subscribe(subscriber));
+  }
+}
+
+/** `jwt` options for BENCH_ALG from the key file run.mjs writes (HS256 on the recipe's secret by default). */
+function jwtOptions(): Record<string, unknown> {
+  const alg = process.env.BENCH_ALG ?? 'HS256';
+  const keys = process.env.BENCH_KEYS ? (JSON.parse(readFileSync(process.env.BENCH_KEYS, 'utf8')) as Record<string, string>) : {};
+  if (alg === 'HS256') return { secret: keys.HS256 ?? RECIPE_SECRET, algorithms: ['HS256'] };
+  if (!keys[alg]) throw new Error(`BENCH_KEYS has no key for ${alg}`);
+  return { privateKey: keys[alg], algorithms: [alg] };
+}
+
+if (variant === 'auth-noctx') {
+  // Bench only: no store is ever entered (run() just calls its function), so Node never turns its promise hooks
+  // on. Replace by the module's option to turn the request context off, once it exists.
+  AsyncLocalStorage.prototype.enterWith = () => undefined;
+  AsyncLocalStorage.prototype.run = function <R>(_store: unknown, fn: (...args: unknown[]) => R, ...args: unknown[]): R {
+    return fn(...args);
+  };
+}
+
 function moduleFor(kind: string): Type | DynamicModule {
-  if (kind === 'bare') {
-    @Module({ controllers: [BareController] })
+  if (kind === 'bare' || kind === 'bare-als' || kind === 'bare-interceptor') {
+    const interceptor = kind === 'bare-als' ? AlsInterceptor : kind === 'bare-interceptor' ? PlainInterceptor : undefined;
+    @Module({ controllers: [BareController], providers: interceptor ? [{ provide: APP_INTERCEPTOR, useClass: interceptor }] : [] })
     class BareModule {}
     return BareModule;
   }
-  if (kind === 'auth') {
+  if (kind === 'auth' || kind === 'auth-noctx') {
     const dir = mkdtempSync(join(tmpdir(), 'nest-auth-bench-'));
     @Module({
       imports: [
         TypeOrmModule.forRoot({ type: 'better-sqlite3', database: join(dir, 'bench.sqlite'), entities: authEntities, synchronize: true }),
         AuthModule.forRoot({
-          jwt: { secret: RECIPE_SECRET },
+          jwt: jwtOptions() as never,
           users: new BenchUsers(),
           store: 'typeorm',
           revocation: { consistency: 'cached' },
@@ -137,7 +200,37 @@ const app =
   adapter === 'fastify'
     ? await NestFactory.create(moduleFor(variant), new FastifyAdapter(), { logger: false })
     : await NestFactory.create(moduleFor(variant), { logger: false });
+const gc = { scavenges: 0, scavengeMs: 0, markCompacts: 0, markCompactMs: 0, other: 0, otherMs: 0 };
+if (process.env.BENCH_GC === '1') {
+  // kind: 1 scavenge, 2 mark-sweep-compact, 4 incremental marking, 8 weak callbacks.
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const kind = (e as unknown as { detail?: { kind?: number } }).detail?.kind;
+      if (kind === 1) {
+        gc.scavenges++;
+        gc.scavengeMs += e.duration;
+      } else if (kind === 2) {
+        gc.markCompacts++;
+        gc.markCompactMs += e.duration;
+      } else {
+        gc.other++;
+        gc.otherMs += e.duration;
+      }
+    }
+  }).observe({ entryTypes: ['gc'] });
+}
+
 await app.listen(Number(portArg), '127.0.0.1');
 process.stdout.write('ready\n');
 // A clean exit on a signal, so `--cpu-prof` writes its profile.
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void app.close().finally(() => process.exit(0)));
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    if (process.env.BENCH_GC === '1') {
+      const heap = getHeapStatistics();
+      process.stderr.write(
+        `BENCH_GC ${JSON.stringify({ ...gc, heapUsedMb: heap.used_heap_size / 2 ** 20, rssMb: process.memoryUsage().rss / 2 ** 20 })}\n`,
+      );
+    }
+    void app.close().finally(() => process.exit(0));
+  });
+}

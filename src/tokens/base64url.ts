@@ -1,17 +1,32 @@
 import { AuthError } from '../errors/auth-error.js';
 
-const ALPHABET = /^[A-Za-z0-9_-]*$/;
+/** The value of each base64url character (RFC 4648 §5), -1 for everything else. */
+const VALUE = new Int8Array(128).fill(-1);
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+for (let i = 0; i < ALPHABET.length; i++) VALUE[ALPHABET.charCodeAt(i)] = i;
+const URL_SAFE = /^[A-Za-z0-9_-]*$/;
 
 /**
- * Decodes one segment of a compact JWS, refusing everything RFC 7515 §2
- * does not allow and Buffer.from() would silently accept: padding, spaces,
- * characters outside the URL-safe alphabet, a length that cannot be base64
- * (4n+1) and non-canonical trailing bits (two encodings of one value).
+ * Checks one segment of a compact JWS for everything RFC 7515 §2 does not
+ * allow and Buffer.from() would silently accept: padding, spaces, characters
+ * outside the URL-safe alphabet, a length that cannot be base64 (4n+1) and
+ * non-canonical trailing bits (two encodings of one value). One pass over the
+ * characters, no allocation; it runs on every segment of every token verified.
  */
+export function checkSegment(segment: string): void {
+  const n = segment.length;
+  if (n % 4 === 1) throw new AuthError('token_invalid', 'Malformed token');
+  // The regular expression engine beats a charCodeAt loop here.
+  if (!URL_SAFE.test(segment)) throw new AuthError('token_invalid', 'Malformed token');
+  // The bits below the last full byte must be zero: 4 of them after 2 characters, 2 after 3.
+  const rest = n % 4;
+  if (rest !== 0 && (VALUE[segment.charCodeAt(n - 1)] & (rest === 2 ? 0x0f : 0x03)) !== 0) {
+    throw new AuthError('token_invalid', 'Malformed token');
+  }
+}
+
+/** A checked segment, decoded. */
 export function decodeSegment(segment: string): Buffer {
-  if (segment.length % 4 === 1 || !ALPHABET.test(segment)) throw new AuthError('token_invalid', 'Malformed token');
-  const bytes = Buffer.from(segment, 'base64url');
-  // Re-encoding is the cheapest complete test for canonical trailing bits.
-  if (bytes.toString('base64url') !== segment) throw new AuthError('token_invalid', 'Malformed token');
-  return bytes;
+  checkSegment(segment);
+  return Buffer.from(segment, 'base64url');
 }

@@ -1,7 +1,7 @@
 import { createHmac, sign, timingSafeEqual, verify, constants, type KeyObject } from 'node:crypto';
 import { AuthError } from '../errors/auth-error.js';
 import { ALGORITHMS } from './algorithms.js';
-import { decodeSegment } from './base64url.js';
+import { checkSegment, decodeSegment } from './base64url.js';
 import type { KeyRing, RingKey } from './key-ring.js';
 import { parseJsonObject } from './strict-json.js';
 import type { JwsAlgorithm } from './token.types.js';
@@ -26,18 +26,53 @@ export function verifyCompactJws(token: string, ring: KeyRing, maxLength: number
   const second = first < 0 ? -1 : token.indexOf('.', first + 1);
   if (second < 0 || token.indexOf('.', second + 1) !== -1) throw new AuthError('token_invalid', 'Malformed token');
 
-  const header = parseJsonObject(decodeSegment(token.slice(0, first)));
+  const headerSegment = token.slice(0, first);
+  const known = knownHeaders(ring).get(headerSegment);
+  const checked = known ?? checkHeader(headerSegment, ring);
   const payload = decodeSegment(token.slice(first + 1, second));
-  const signature = decodeSegment(token.slice(second + 1));
+  const signatureSegment = token.slice(second + 1);
+  checkSegment(signatureSegment);
+  if (!verifySignature(checked.key.alg, checked.key.verifyKey, token.slice(0, second), Buffer.from(signatureSegment, 'base64url'))) {
+    throw new AuthError('token_invalid', 'Bad signature');
+  }
+  // Remembered only once a signature under it verified: a forger cannot fill the memo.
+  if (known === undefined) rememberHeader(ring, headerSegment, checked);
+  return { header: checked.header, payload, key: checked.key };
+}
+
+interface CheckedHeader {
+  header: Readonly<Record<string, unknown>>;
+  key: RingKey;
+}
+
+/**
+ * Per ring, the header segments that already verified, with their parsed
+ * header and key: one service signs with a handful of keys, so nearly every
+ * token carries one of a few identical headers, and the same bytes always
+ * parse and select the same way. Bounded; never evicts, simply stops adding.
+ */
+const MAX_KNOWN_HEADERS = 32;
+const headerMemo = new WeakMap<KeyRing, Map<string, CheckedHeader>>();
+const NO_HEADERS: ReadonlyMap<string, CheckedHeader> = new Map();
+
+function knownHeaders(ring: KeyRing): ReadonlyMap<string, CheckedHeader> {
+  return headerMemo.get(ring) ?? NO_HEADERS;
+}
+
+function rememberHeader(ring: KeyRing, segment: string, checked: CheckedHeader): void {
+  let known = headerMemo.get(ring);
+  if (known === undefined) headerMemo.set(ring, (known = new Map()));
+  // A flat copy of the segment: a slice would keep the whole token alive.
+  if (known.size < MAX_KNOWN_HEADERS) known.set(Buffer.from(segment, 'latin1').toString('latin1'), checked);
+}
+
+function checkHeader(segment: string, ring: KeyRing): CheckedHeader {
+  const header = parseJsonObject(decodeSegment(segment));
   // No extension is understood, so any `crit` (and with it RFC 7797's b64:false) is refused (RFC 7515 §4.1.11).
   if (header.crit !== undefined || (header.b64 !== undefined && header.b64 !== true)) {
     throw new AuthError('token_invalid', 'Unsupported critical header');
   }
-  const key = ring.select(header);
-  if (!verifySignature(key.alg, key.verifyKey, Buffer.from(token.slice(0, second), 'ascii'), signature)) {
-    throw new AuthError('token_invalid', 'Bad signature');
-  }
-  return { header, payload, key };
+  return { header: Object.freeze(header), key: ring.select(header) };
 }
 
 export function signCompactJws(header: Record<string, unknown>, payload: Buffer, key: RingKey): string {
@@ -60,21 +95,24 @@ function signBytes(alg: JwsAlgorithm, key: KeyObject, input: Buffer): Buffer {
   }
 }
 
-export function verifySignature(alg: JwsAlgorithm, key: KeyObject, input: Buffer, signature: Buffer): boolean {
+/** `input` as a string is the ASCII signing input (`header.payload`), hashed without a Buffer copy for HMAC. */
+export function verifySignature(alg: JwsAlgorithm, key: KeyObject, input: Buffer | string, signature: Buffer): boolean {
   const spec = ALGORITHMS[alg];
+  if (spec.family === 'hmac') {
+    const hmac = createHmac(spec.hash!, key);
+    const mac = (typeof input === 'string' ? hmac.update(input, 'latin1') : hmac.update(input)).digest();
+    return mac.length === signature.length && timingSafeEqual(mac, signature);
+  }
+  const data = typeof input === 'string' ? Buffer.from(input, 'latin1') : input;
   switch (spec.family) {
-    case 'hmac': {
-      const mac = createHmac(spec.hash!, key).update(input).digest();
-      return mac.length === signature.length && timingSafeEqual(mac, signature);
-    }
     case 'rsa-pss':
-      return verify(spec.hash, input, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: spec.size }, signature);
+      return verify(spec.hash, data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: spec.size }, signature);
     case 'ec':
       // R || S of exactly the curve's size (RFC 7518 §3.4); no DER, no shorter forms.
-      return signature.length === 2 * spec.size && verify(spec.hash, input, { key, dsaEncoding: 'ieee-p1363' }, signature);
+      return signature.length === 2 * spec.size && verify(spec.hash, data, { key, dsaEncoding: 'ieee-p1363' }, signature);
     case 'rsa':
-      return verify(spec.hash, input, key, signature);
+      return verify(spec.hash, data, key, signature);
     default:
-      return signature.length === 64 && verify(null, input, key, signature);
+      return signature.length === 64 && verify(null, data, key, signature);
   }
 }

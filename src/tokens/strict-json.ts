@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import { AuthError } from '../errors/auth-error.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -12,10 +13,15 @@ const MAX_DEPTH = 32;
  */
 export function parseJsonObject(bytes: Uint8Array): Record<string, unknown> {
   let text: string;
-  try {
-    text = utf8.decode(bytes);
-  } catch {
-    throw new AuthError('token_invalid', 'Token is not valid UTF-8');
+  if (isAscii(bytes)) {
+    // Nearly every token: ASCII is valid UTF-8 and latin1 decodes it byte for byte, without the fatal decoder's setup.
+    text = (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)).toString('latin1');
+  } else {
+    try {
+      text = utf8.decode(bytes);
+    } catch {
+      throw new AuthError('token_invalid', 'Token is not valid UTF-8');
+    }
   }
   let value: unknown;
   try {
@@ -26,22 +32,68 @@ export function parseJsonObject(bytes: Uint8Array): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new AuthError('token_invalid', 'Token parts must be JSON objects');
   }
-  checkMembers(text);
+  checkMembers(text, value as Record<string, unknown>);
   return value as Record<string, unknown>;
 }
 
-/** One pass over already-valid JSON: duplicate member names and depth. */
-function checkMembers(text: string): void {
+/**
+ * One pass over already-valid JSON for the nesting depth and the member
+ * names of the top-level object. JSON.parse keeps one property per distinct
+ * name (escaped spellings included), so the top-level object has a duplicate
+ * exactly when it has fewer own keys than the text has members: a count, no
+ * string is cut or compared. Objects nested inside (rare in tokens) get the
+ * name-by-name check.
+ */
+function checkMembers(text: string, value: Record<string, unknown>): void {
+  let depth = 0;
+  // Bit d set: the container at depth d + 1 is an object (depth is at most 32).
+  let objects = 0;
+  let expectKey = false;
+  let members = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      let j = i + 1;
+      while (text.charCodeAt(j) !== 0x22) j += text.charCodeAt(j) === 0x5c /* \ */ ? 2 : 1;
+      if (expectKey) {
+        if (depth !== 1) return checkNestedMembers(text);
+        members++;
+        expectKey = false;
+      }
+      i = j;
+    } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      if (depth >= MAX_DEPTH) throw new AuthError('token_invalid', 'Token is nested too deeply');
+      if (c === 0x7b) objects |= 1 << depth;
+      else objects &= ~(1 << depth);
+      depth++;
+      expectKey = c === 0x7b;
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+      depth--;
+    } else if (c === 0x2c /* , */) {
+      expectKey = ((objects >>> (depth - 1)) & 1) === 1;
+    }
+  }
+  if (members !== Object.keys(value).length) throw new AuthError('token_invalid', 'Duplicate member in token');
+}
+
+/** Name by name, for every object: a set of the names seen in each open object. */
+function checkNestedMembers(text: string): void {
   const stack: Array<Set<string> | null> = [];
   let expectKey = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === 0x22 /* " */) {
       let j = i + 1;
-      while (text.charCodeAt(j) !== 0x22) j += text.charCodeAt(j) === 0x5c /* \ */ ? 2 : 1;
+      let escaped = false;
+      while (text.charCodeAt(j) !== 0x22) {
+        if (text.charCodeAt(j) === 0x5c /* \ */) {
+          escaped = true;
+          j += 2;
+        } else j++;
+      }
       const top = stack[stack.length - 1];
       if (expectKey && top) {
-        const name = JSON.parse(text.slice(i, j + 1)) as string;
+        const name = escaped ? (JSON.parse(text.slice(i, j + 1)) as string) : text.slice(i + 1, j);
         if (top.has(name)) throw new AuthError('token_invalid', 'Duplicate member in token');
         top.add(name);
         expectKey = false;

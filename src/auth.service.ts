@@ -3,6 +3,7 @@ import { currentContext } from './context/request-context.js';
 import { AuthError } from './errors/auth-error.js';
 import { toHttpException } from './errors/http-exception.js';
 import { failureFor } from './transports/errors.js';
+import { isRetryLater } from './throttle/throttle-errors.js';
 import { LoginService } from './login/login.service.js';
 import { RevocationService } from './revocation/revocation.service.js';
 import { Authenticator } from './authentication/authenticator.js';
@@ -115,6 +116,9 @@ async function exposed<T>(call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (err) {
+    // The throttle's 429/503 are Nest exceptions already: they only need their Retry-After.
+    if (isRetryLater(err))
+      setResponseHeader(currentContext()?.carrier.response, 'Retry-After', String(Math.max(1, Math.ceil(err.retryAfterSeconds))));
     if (!(err instanceof AuthError)) throw err;
     const carrier = currentContext()?.carrier;
     if (carrier !== undefined && carrier.type !== 'http') throw failureFor(carrier, err, false);

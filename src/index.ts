@@ -62,7 +62,7 @@ export { collectRoutes, type AuthRoute } from './authorization/collect-routes.js
 
 // Login protection (#12): failed-login limits on a shared store, the bounded password-check queue.
 export { LoginThrottle, LoginAttempt } from './throttle/login-throttle.js';
-export { SkipLoginThrottle } from './throttle/skip-login-throttle.decorator.js';
+export { SkipLoginThrottle } from './decorators/skip-login-throttle.decorator.js';
 export { THROTTLE_STORE, type ThrottleStore, type ThrottleHit } from './throttle/throttle-store.js';
 export { InMemoryThrottleStore } from './throttle/in-memory-throttle.store.js';
 export { RedisThrottleStore } from './throttle/redis-throttle.store.js';

@@ -3,7 +3,7 @@
 //   bare-interceptor  bare + a global interceptor that wraps the handler in an Observable (no ALS)
 //   bare-als          bare + the same interceptor entering an AsyncLocalStorage.run per request
 //   auth              AuthModule: HS256 (or BENCH_ALG with the keys of BENCH_KEYS), @PermissionRequired, TypeORM/SQLite cached revocation
-//   auth-noctx        auth with the request context switched off (AsyncLocalStorage run/enterWith stubbed): what
+//   auth-noctx        auth with `requestContext: false` (no interceptor, no AsyncLocalStorage store ever entered): what
 //                     the module costs without its context mechanism, until the option for it lands
 //   recipe            the NestJS docs recipe (passport-jwt)
 // Prints "ready" on stdout once it listens. BENCH_GC=1: GC counts and pauses on stderr at exit.
@@ -153,15 +153,6 @@ function jwtOptions(): Record<string, unknown> {
   return { privateKey: keys[alg], algorithms: [alg] };
 }
 
-if (variant === 'auth-noctx') {
-  // Bench only: no store is ever entered (run() just calls its function), so Node never turns its promise hooks
-  // on. Replace by the module's option to turn the request context off, once it exists.
-  AsyncLocalStorage.prototype.enterWith = () => undefined;
-  AsyncLocalStorage.prototype.run = function <R>(_store: unknown, fn: (...args: unknown[]) => R, ...args: unknown[]): R {
-    return fn(...args);
-  };
-}
-
 function moduleFor(kind: string): Type | DynamicModule {
   if (kind === 'bare' || kind === 'bare-als' || kind === 'bare-interceptor') {
     const interceptor = kind === 'bare-als' ? AlsInterceptor : kind === 'bare-interceptor' ? PlainInterceptor : undefined;
@@ -180,6 +171,8 @@ function moduleFor(kind: string): Type | DynamicModule {
           store: 'typeorm',
           revocation: { consistency: 'cached' },
           audit: { emit: () => undefined },
+          // auth-noctx: the module's own switch, so no AsyncLocalStorage store is ever entered and no interceptor runs.
+          requestContext: kind !== 'auth-noctx',
         }),
       ],
       controllers: [AuthBenchController],

@@ -1,4 +1,11 @@
-import { IS_PUBLIC, REQUIRED_PERMISSIONS, STAFF_ONLY, SUPERUSER_ONLY, type PermissionRequirement } from '../decorators/metadata-keys.js';
+import {
+  IS_PUBLIC,
+  REQUIRED_PERMISSIONS,
+  SKIP_LOGIN_THROTTLE,
+  STAFF_ONLY,
+  SUPERUSER_ONLY,
+  type PermissionRequirement,
+} from '../decorators/metadata-keys.js';
 
 /** What a handler demands, read once from its decorators. */
 export interface RoutePolicy {
@@ -11,6 +18,8 @@ export interface RoutePolicy {
   route: string;
   /** What the route requires, in one word or list: `public`, `authenticated`, `superuser`, `all:a,b`… */
   required: string;
+  /** `@SkipLoginThrottle()` on the handler or its class: the app throttles `login()` here itself. */
+  skipLoginThrottle: boolean;
 }
 
 /** The three decorators that demand something of the principal. */
@@ -64,6 +73,7 @@ export function computeRoutePolicy(handler: Function, cls: Function): RoutePolic
     anyPermission: requirement?.mode === 'any',
     route: `${cls.name}.${handler.name}`,
     required: required.length > 0 ? required.join(' ') : 'authenticated',
+    skipLoginThrottle: pick<boolean>(SKIP_LOGIN_THROTTLE) === true,
   };
 }
 

@@ -14,7 +14,7 @@ export class RequestContextInterceptor implements NestInterceptor {
   intercept(ctx: ExecutionContext, next: CallHandler): Observable<unknown> {
     const mark = takeGuardMark(ctx);
     if (mark === undefined) return next.handle();
-    const context: HandlerContext = { carrier: mark.carrier, auth: mark.auth, open: true };
+    const context: HandlerContext = { carrier: mark.carrier, auth: mark.auth, policy: mark.policy, open: true };
     return new Observable((subscriber) => {
       const subscription = runInContext(context, () => next.handle().subscribe(subscriber));
       return () => {

@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { AuthError } from '../errors/auth-error.js';
+import type { RoutePolicy } from '../authorization/route-policy.js';
 import type { Carrier } from '../transports/carrier.js';
 import type { AuthContextData } from './auth-context.js';
 
@@ -13,6 +14,8 @@ import type { AuthContextData } from './auth-context.js';
  */
 export interface HandlerContext {
   readonly carrier: Carrier;
+  /** The route policy of the handler (the login throttle reads `@SkipLoginThrottle()` from it). */
+  readonly policy: RoutePolicy | undefined;
   /** The authentication of this call; undefined for a guest on a public route. */
   readonly auth: AuthContextData | undefined;
   open: boolean;
@@ -37,8 +40,24 @@ export function currentContext(): HandlerContext | undefined {
  */
 export function requireAuthenticatedContext(method: string): { context: HandlerContext; auth: AuthContextData } {
   const context = storage.getStore();
-  if (context === undefined) throw new AuthError('token_missing', `${method}_outside_guarded_handler`);
-  if (!context.open) throw new AuthError('token_missing', `${method}_after_response`);
-  if (context.auth === undefined) throw new AuthError('token_missing', `${method}_without_credentials`);
+  if (context === undefined) {
+    throw new AuthError(
+      'token_missing',
+      `${method}_outside_guarded_handler`,
+      undefined,
+      `${method}() acts on the request whose handler is running, and only when a guard of the module authenticated it: not in a middleware, a filter or a route no module guard ran on`,
+    );
+  }
+  if (!context.open) {
+    throw new AuthError('token_missing', `${method}_after_response`, undefined, `${method}() was called after the request's response was complete`);
+  }
+  if (context.auth === undefined) {
+    throw new AuthError(
+      'token_missing',
+      `${method}_without_credentials`,
+      undefined,
+      `${method}() needs an authenticated request: this one carried no valid credentials`,
+    );
+  }
   return { context, auth: context.auth };
 }

@@ -7,3 +7,4 @@ export interface PermissionRequirement {
   permissions: readonly string[];
   mode: 'all' | 'any';
 }
+export const SKIP_LOGIN_THROTTLE = 'nest-auth:skip-login-throttle';

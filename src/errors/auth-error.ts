@@ -26,6 +26,8 @@ export class AuthError extends Error {
     readonly reason: string = code,
     /** For 429/503: seconds the client should wait before trying again. */
     readonly retryAfterSeconds?: number,
+    /** A message that replaces the table's, for misuse of the API by the app itself (never about a credential). */
+    readonly detail?: string,
   ) {
     super(`${code}: ${reason}`);
     this.name = 'AuthError';

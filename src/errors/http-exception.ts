@@ -16,7 +16,7 @@ export interface AuthErrorBody {
  */
 export function toHttpException(err: AuthError): HttpException {
   const status = AUTH_ERROR_STATUS[err.code];
-  const message = AUTH_ERROR_MESSAGES[err.code];
+  const message = err.detail ?? AUTH_ERROR_MESSAGES[err.code];
   const body = (error: string): AuthErrorBody => ({ statusCode: status, error, message, code: err.code });
   let exception: HttpException;
   switch (status) {

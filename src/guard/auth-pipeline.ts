@@ -45,7 +45,7 @@ export class AuthPipeline {
       return this.refuse(handler, carrier, policy, failure, true);
     }
     if (credential === undefined) {
-      if (policy.isPublic) return this.admitGuest(handler, carrier);
+      if (policy.isPublic) return this.admitGuest(handler, carrier, policy);
       throw failureFor(carrier, new AuthError('token_missing', 'no_credentials'), false);
     }
     const bearer = credential.kind !== 'api_key';
@@ -67,7 +67,7 @@ export class AuthPipeline {
 
   /** Authenticated: record the principal, then authorize against the route's policy. */
   private admit(handler: Function | undefined, carrier: Carrier, policy: RoutePolicy, auth: AuthContextData, fromCookie = false): true {
-    if (fromCookie && !this.csrfPassed(carrier, policy, auth)) return this.admitGuest(handler, carrier);
+    if (fromCookie && !this.csrfPassed(carrier, policy, auth)) return this.admitGuest(handler, carrier, policy);
     const target = carrier.target;
     target.auth = auth;
     target.user = principalOf(auth);
@@ -82,7 +82,7 @@ export class AuthPipeline {
       });
       throw failureFor(carrier, new AuthError('permission_denied', 'lacks_permission'), false);
     }
-    markGuarded(handler, carrier, auth);
+    markGuarded(handler, carrier, auth, policy);
     return true;
   }
 
@@ -108,15 +108,15 @@ export class AuthPipeline {
     }
   }
 
-  private admitGuest(handler: Function | undefined, carrier: Carrier): true {
-    markGuarded(handler, carrier, undefined);
+  private admitGuest(handler: Function | undefined, carrier: Carrier, policy: RoutePolicy): true {
+    markGuarded(handler, carrier, undefined, policy);
     return true;
   }
 
   /** Credentials were sent and failed. A public route treats the caller as a guest unless configured to reject. */
   private refuse(handler: Function | undefined, carrier: Carrier, policy: RoutePolicy, err: unknown, tokenPresented: boolean): true {
     const failure = err instanceof AuthError ? err : this.unexpected(err);
-    if (policy.isPublic && !this.rejectInvalidOnPublic) return this.admitGuest(handler, carrier);
+    if (policy.isPublic && !this.rejectInvalidOnPublic) return this.admitGuest(handler, carrier, policy);
     throw failureFor(carrier, failure, tokenPresented);
   }
 

@@ -39,6 +39,8 @@ export interface JwtOptions {
   maxTokenLength?: number;
   /** Longest `exp - iat` accepted on a verified token, in seconds [max(accessTokenTtl, refreshTokenTtl)]. */
   maxTokenLifetime?: number;
+  /** Memory for tokens that already passed the verifier, in MiB (about 1 KiB a token: 32 MiB ≈ 30,000 users); 0 turns it off [32]. */
+  verifiedTokenCacheMb?: number;
 }
 
 export type StoreOption = 'memory' | 'typeorm' | { type: 'typeorm'; dataSource?: string };
@@ -117,6 +119,13 @@ export interface AuthModuleExtras {
   jwksRoute?: boolean | string;
   /** Make the module's providers visible everywhere [true]. */
   isGlobal?: boolean;
+  /**
+   * Bind the request context to each guarded handler (an APP_INTERCEPTOR with AsyncLocalStorage) [true]. With
+   * `false`, `logout()`, `refreshCurrentSessionToken()`, `listSessions()` and `endSession()` refuse, and `login()`
+   * sees no caller address (the throttle counts per account only): for apps that never call them and want the
+   * speed (on Node 20, AsyncLocalStorage costs every promise of the process; see the README's Performance).
+   */
+  requestContext?: boolean;
 }
 
 type Defaulted<T, K extends keyof T> = Required<Pick<T, K>> & Omit<T, K>;
@@ -133,6 +142,7 @@ export type ResolvedJwtOptions = Defaulted<
   | 'header'
   | 'maxTokenLength'
   | 'maxTokenLifetime'
+  | 'verifiedTokenCacheMb'
 >;
 
 export interface ResolvedAuthOptions {

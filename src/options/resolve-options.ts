@@ -1,6 +1,7 @@
 import { resolveCookieOptions } from '../cookies/cookie.options.js';
 import { AuthConfigError } from '../errors/auth-error.js';
 import { JWS_ALGORITHMS, type JwsAlgorithm } from '../tokens/token.types.js';
+import { DEFAULT_VERIFIED_TOKEN_CACHE_MB } from '../authentication/verified-token-cache.js';
 import { isRevocationChannel } from '../revocation/resolve-channel.js';
 import { resolveLoginThrottleOptions } from '../throttle/login-throttle.options.js';
 import type {
@@ -28,7 +29,7 @@ const TOP_LEVEL = keysOf<AuthModuleOptions>({
   loginThrottle: 1,
   cookies: 1,
 });
-const EXTRAS = keysOf<AuthModuleExtras>({ globalGuard: 1, jwksRoute: 1, isGlobal: 1 });
+const EXTRAS = keysOf<AuthModuleExtras>({ globalGuard: 1, jwksRoute: 1, isGlobal: 1, requestContext: 1 });
 const JWT_KEYS = keysOf<JwtOptions>({
   secret: 1,
   privateKey: 1,
@@ -45,6 +46,7 @@ const JWT_KEYS = keysOf<JwtOptions>({
   header: 1,
   maxTokenLength: 1,
   maxTokenLifetime: 1,
+  verifiedTokenCacheMb: 1,
 });
 const REVOCATION_KEYS = keysOf<RevocationOptions>({
   store: 1,
@@ -162,6 +164,10 @@ function resolveJwt(raw: unknown): ResolvedJwtOptions {
     header,
     maxTokenLength: positiveInt(raw.maxTokenLength, 'jwt.maxTokenLength', 8192),
     maxTokenLifetime: positiveInt(raw.maxTokenLifetime, 'jwt.maxTokenLifetime', Math.max(accessTokenTtl, refreshTokenTtl)),
+    verifiedTokenCacheMb:
+      raw.verifiedTokenCacheMb === undefined
+        ? DEFAULT_VERIFIED_TOKEN_CACHE_MB
+        : nonNegative(raw.verifiedTokenCacheMb, 'jwt.verifiedTokenCacheMb', false),
   };
 }
 
@@ -303,6 +309,7 @@ export function resolveAuthOptions(raw: AuthModuleOptions): ResolvedAuthOptions 
 export function resolveExtras(raw: AuthModuleExtras): Required<Omit<AuthModuleExtras, 'jwksRoute'>> & { jwksPath: string | undefined } {
   if (raw.globalGuard !== undefined && typeof raw.globalGuard !== 'boolean') throw new AuthConfigError('globalGuard', 'must be a boolean');
   if (raw.isGlobal !== undefined && typeof raw.isGlobal !== 'boolean') throw new AuthConfigError('isGlobal', 'must be a boolean');
+  if (raw.requestContext !== undefined && typeof raw.requestContext !== 'boolean') throw new AuthConfigError('requestContext', 'must be a boolean');
   const jwksRoute = raw.jwksRoute;
   if (jwksRoute !== undefined && typeof jwksRoute !== 'boolean' && (typeof jwksRoute !== 'string' || jwksRoute.length === 0)) {
     throw new AuthConfigError('jwksRoute', 'must be true, false or a route path');
@@ -310,6 +317,7 @@ export function resolveExtras(raw: AuthModuleExtras): Required<Omit<AuthModuleEx
   return {
     globalGuard: raw.globalGuard ?? true,
     isGlobal: raw.isGlobal ?? true,
+    requestContext: raw.requestContext ?? true,
     jwksPath: jwksRoute === true ? '.well-known/jwks.json' : jwksRoute || undefined,
   };
 }

@@ -10,7 +10,6 @@ import { clientOf } from '../sessions/client-of.js';
 import { AuthUsers } from '../users/auth-users.js';
 import type { AuthUserRecord } from '../users/user.types.js';
 import { clientSignal } from './client-signal.js';
-import { unthrottledRequests } from './login-throttle.interceptor.js';
 import type { ResolvedLoginThrottleOptions, ThrottleLimit } from './login-throttle.options.js';
 import { AuthBusyException, TooManyAttemptsException } from './throttle-errors.js';
 import { THROTTLE_STORE, type ThrottleStore } from './throttle-store.js';
@@ -113,17 +112,22 @@ export class LoginThrottle implements OnModuleInit, OnApplicationShutdown {
     const source = this.fingerprint('i', normaliseIp(ip));
     // Per IP first, account from everywhere last: attempts already refused for their IP never use up
     // the account's budget, so an attacker cannot cheaply lock a user out from every other place.
-    const plan: Array<[CounterName, string]> = [
-      ['perIp', `ip:${source}`],
-      ['perAccountAndIp', `ai:${this.fingerprint('ai', `${account}|${source}`)}`],
-      ['perAccount', `a:${account}`],
-    ];
+    // No address known (called outside a request, or with requestContext: false): only the account counts, so
+    // every such caller does not share one "unknown" IP and lock each other out.
+    const plan: Array<[CounterName, string]> =
+      ip === undefined
+        ? [['perAccount', `a:${account}`]]
+        : [
+            ['perIp', `ip:${source}`],
+            ['perAccountAndIp', `ai:${this.fingerprint('ai', `${account}|${source}`)}`],
+            ['perAccount', `a:${account}`],
+          ];
     return this.reserve(plan, { account });
   }
 
   /** Before `refresh()` verifies its token: invalid refresh tokens are bounded per IP. */
   async checkRefresh(ip: string | undefined): Promise<LoginAttempt> {
-    if (!this.active()) return NOT_COUNTED;
+    if (!this.active() || ip === undefined) return NOT_COUNTED;
     return this.reserve([['refreshPerIp', `r:${this.fingerprint('i', normaliseIp(ip))}`]], {});
   }
 
@@ -179,8 +183,7 @@ export class LoginThrottle implements OnModuleInit, OnApplicationShutdown {
 
   private active(): boolean {
     if (!this.options.enabled) return false;
-    const request = currentContext()?.carrier.target;
-    return !(request && unthrottledRequests.has(request as object));
+    return currentContext()?.policy?.skipLoginThrottle !== true;
   }
 
   private async reserve(plan: Array<[CounterName, string]>, audit: { account?: string }): Promise<LoginAttempt> {

@@ -2,7 +2,7 @@ import { HttpException, HttpStatus, ServiceUnavailableException } from '@nestjs/
 
 /**
  * The two answers that tell a client to come back later. Both carry
- * `retryAfterSeconds`, which `LoginThrottleInterceptor` writes as `Retry-After`.
+ * `retryAfterSeconds`, which `AuthService` writes as `Retry-After`.
  * When `AuthError` learns the codes `too_many_attempts` and `auth_busy`
  * (src/errors/, the lead's), these become `new AuthError(code, reason)` plus
  * `retryAfterSeconds`, mapped by `toHttpException`; the bodies stay as they are.

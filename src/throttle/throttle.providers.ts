@@ -1,12 +1,11 @@
 import { Logger, type OnApplicationShutdown, type OnModuleInit, type Provider, type Type } from '@nestjs/common';
-import { APP_INTERCEPTOR, ModuleRef } from '@nestjs/core';
+import { ModuleRef } from '@nestjs/core';
 import type { DataSource } from 'typeorm';
 import { AUTH_OPTIONS } from '../auth.constants.js';
 import type { ResolvedAuthOptions } from '../options/auth-options.js';
 import { AuthConfigError } from '../errors/auth-error.js';
 import { InMemoryThrottleStore } from './in-memory-throttle.store.js';
 import { LOGIN_THROTTLE_OPTIONS, LoginThrottle } from './login-throttle.js';
-import { LoginThrottleInterceptor } from './login-throttle.interceptor.js';
 import type { ResolvedLoginThrottleOptions } from './login-throttle.options.js';
 import { connectRedis, RedisThrottleStore } from './redis-throttle.store.js';
 import { ThrottleCounterEntity } from './throttle.entity.js';
@@ -90,7 +89,7 @@ export class ConfiguredThrottleStore implements ThrottleStore, OnModuleInit, OnA
   }
 }
 
-/** The options (validated with the module's), the store, the throttle and its interceptor. */
+/** The options (validated with the module's), the store and the throttle. */
 export const loginThrottleProviders: Provider[] = [
   { provide: LOGIN_THROTTLE_OPTIONS, useFactory: (o: ResolvedAuthOptions) => o.loginThrottle, inject: [AUTH_OPTIONS] },
   {
@@ -99,5 +98,4 @@ export const loginThrottleProviders: Provider[] = [
     inject: [LOGIN_THROTTLE_OPTIONS, ModuleRef],
   },
   LoginThrottle,
-  { provide: APP_INTERCEPTOR, useClass: LoginThrottleInterceptor },
 ];

@@ -1,4 +1,5 @@
 import type { ExecutionContext } from '@nestjs/common';
+import type { RoutePolicy } from '../authorization/route-policy.js';
 import type { AuthContextData } from '../context/auth-context.js';
 import { graphqlCarrier } from './graphql.js';
 import { rpcCarrier } from './rpc.js';
@@ -69,11 +70,12 @@ interface GuardMark {
   carrier: Carrier;
   auth: AuthContextData | undefined;
   handler: Function;
+  policy: RoutePolicy;
 }
 
 /** A module guard processed this call: the request context interceptor binds it to the handler. */
-export function markGuarded(handler: Function | undefined, carrier: Carrier, auth: AuthContextData | undefined): void {
-  if (handler !== undefined) carrier.target[GUARD_MARK] = { carrier, auth, handler } satisfies GuardMark;
+export function markGuarded(handler: Function | undefined, carrier: Carrier, auth: AuthContextData | undefined, policy: RoutePolicy): void {
+  if (handler !== undefined) carrier.target[GUARD_MARK] = { carrier, auth, handler, policy } satisfies GuardMark;
 }
 
 /**

@@ -21,6 +21,7 @@ import {
 } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AuthService, CurrentUser, NestAuthGuard, Public, type AuthPrincipal } from '../../src/index.js';
+import request from 'supertest';
 import { ADAPTERS, bootApp, SECRET } from '../support/app.js';
 import { AuthController } from '../support/controllers.js';
 import { keepAliveClient } from '../support/keep-alive.js';
@@ -277,6 +278,26 @@ describe.each(ADAPTERS)('globalGuard: false, %s', (adapter) => {
       expect((await client.send('POST', '/guarded/logout', bearer)).status).toBe(204);
     } finally {
       client.close();
+    }
+  });
+});
+
+describe('requestContext: false', () => {
+  test('no context: the context-bound methods refuse with a message that says why; login and the guard work', async () => {
+    const app = await bootApp(
+      { jwt: { secret: SECRET }, users: await MemoryUsers.create(), requestContext: false },
+      { controllers: [AuthController] },
+    );
+    try {
+      const http = request(app.getHttpServer());
+      const login = await http.post('/auth/login').send({ username: 'alice', password: PASSWORDS.alice });
+      expect(login.status).toBe(200);
+      const sessions = await http.get('/auth/sessions').set('Authorization', `Bearer ${login.body.accessToken}`);
+      expect([sessions.status, sessions.body.code]).toEqual([401, 'token_missing']);
+      expect(sessions.body.message).toMatch(/listSessions\(\) acts on the request whose handler is running/);
+      expect((await http.get('/auth/sessions')).status).toBe(401);
+    } finally {
+      await app.close();
     }
   });
 });

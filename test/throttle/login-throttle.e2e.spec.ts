@@ -4,7 +4,7 @@ import { Body, Controller, HttpCode, Post, type INestApplication } from '@nestjs
 import request from 'supertest';
 import { AuthService, LoginDto, Public, type AuditEvent } from '../../src/index.js';
 import { InMemoryThrottleStore } from '../../src/throttle/in-memory-throttle.store.js';
-import { SkipLoginThrottle } from '../../src/throttle/skip-login-throttle.decorator.js';
+import { SkipLoginThrottle } from '../../src/index.js';
 import { ADAPTERS, SECRET } from '../support/app.js';
 import { ALL_CONTROLLERS } from '../support/controllers.js';
 import { CapturingLogger } from '../support/logger.js';

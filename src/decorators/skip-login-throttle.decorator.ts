@@ -1,6 +1,5 @@
 import { SetMetadata } from '@nestjs/common';
-
-export const SKIP_LOGIN_THROTTLE = 'nest-auth:skip-login-throttle';
+import { SKIP_LOGIN_THROTTLE } from './metadata-keys.js';
 
 /**
  * The logins of this route (or of every route of this controller) are not

@@ -6,12 +6,11 @@ import { CookieJar } from '../cookies/cookie-jar.js';
 import { cookieCredentialSource } from '../credentials/cookie.js';
 import { AuthError } from '../errors/auth-error.js';
 import type { ResolvedAuthOptions } from '../options/auth-options.js';
-import { carrierOf } from '../transports/carrier.js';
+import { carrierOf, recordCall } from '../transports/carrier.js';
 import { TRANSPORT_OPTIONS, type AuthTransportsOptions } from '../transports/transport-auth.js';
 import type { CarrierOptions } from '../transports/transport-carrier.js';
 import { failureFor } from '../transports/errors.js';
 import { AuthPipeline } from './auth-pipeline.js';
-import { stampCall } from './policy-stamp.js';
 
 /** Shared by the module's guards: the policy of the handler, the carrier, one pass of the pipeline. */
 abstract class PipelineGuard implements CanActivate {
@@ -36,7 +35,7 @@ abstract class PipelineGuard implements CanActivate {
       throw failureFor({ type, target: {}, headers: undefined, response: undefined }, new AuthError('token_missing', 'unknown_transport'), false);
     }
     const handler = ctx.getHandler();
-    stampCall(carrier, policy, handler);
+    recordCall(carrier, policy, handler);
     return this.pipeline.run(handler, carrier, policy, this.sources);
   }
 }

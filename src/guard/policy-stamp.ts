@@ -1,23 +1,6 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
-import { RoutePolicyCache, type RoutePolicy } from '../authorization/route-policy.js';
-import { carrierOf, type Carrier } from '../transports/carrier.js';
-
-const CALL = Symbol('nest-auth:call');
-
-/** What a guard knows of a call and a passport strategy, which sees only the request, does not. */
-export interface StampedCall {
-  carrier: Carrier;
-  policy: RoutePolicy;
-  handler: Function;
-}
-
-export function stampCall(carrier: Carrier, policy: RoutePolicy, handler: Function): void {
-  carrier.target[CALL] = { carrier, policy, handler } satisfies StampedCall;
-}
-
-export function stampedCall(request: object): StampedCall | undefined {
-  return (request as Record<symbol, StampedCall | undefined>)[CALL];
-}
+import { RoutePolicyCache } from '../authorization/route-policy.js';
+import { carrierOf, recordCall } from '../transports/carrier.js';
 
 /**
  * With `globalGuard: false`, the module registers this APP_GUARD instead of
@@ -32,7 +15,7 @@ export class RoutePolicyStamp implements CanActivate {
 
   canActivate(ctx: ExecutionContext): boolean {
     const carrier = carrierOf(ctx);
-    if (carrier !== undefined) stampCall(carrier, this.policies.get(ctx.getHandler(), ctx.getClass()), ctx.getHandler());
+    if (carrier !== undefined) recordCall(carrier, this.policies.get(ctx.getHandler(), ctx.getClass()), ctx.getHandler());
     return true;
   }
 }

@@ -3,9 +3,8 @@ import { AUTH_OPTIONS } from '../auth.constants.js';
 import { computeRoutePolicy, type RoutePolicy } from '../authorization/route-policy.js';
 import { tokenHeaderSource } from '../credentials/credential.js';
 import { AuthPipeline } from '../guard/auth-pipeline.js';
-import { stampedCall } from '../guard/policy-stamp.js';
 import type { ResolvedAuthOptions } from '../options/auth-options.js';
-import type { AuthTarget, Carrier } from '../transports/carrier.js';
+import { recordedCall, type AuthTarget, type Carrier } from '../transports/carrier.js';
 
 /** What passport gives a strategy's `authenticate` as `this`. */
 interface PassportActions {
@@ -54,7 +53,7 @@ export class JwtStrategy implements OnModuleInit {
     return {
       name: 'jwt',
       authenticate(this: PassportActions, req: AuthTarget) {
-        const call = stampedCall(req);
+        const call = recordedCall(req);
         const carrier: Carrier = call?.carrier ?? { type: 'http', target: req, headers: req.headers as Record<string, unknown>, response: req.res };
         const finish = () => (carrier.target.user !== undefined ? this.success(carrier.target.user) : this.pass());
         try {

@@ -62,33 +62,57 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null;
 }
 
-// --- the guard's mark --------------------------------------------------------
+// --- the record of a call ----------------------------------------------------
 
-const GUARD_MARK = Symbol('nest-auth:guarded');
+const CALL = Symbol('nest-auth:call');
 
-interface GuardMark {
-  carrier: Carrier;
+/**
+ * What the guards know of one call, kept on its target: the policy and handler
+ * (a passport strategy sees only the request, so it reads them here), and,
+ * once a module guard has processed the call, its authentication (the request
+ * context interceptor binds that to the handler). One object per call.
+ */
+export interface CallRecord {
+  readonly carrier: Carrier;
+  readonly policy: RoutePolicy;
+  readonly handler: Function;
+  /** A module guard processed the call (authenticated it, or let a guest through). */
+  guarded: boolean;
   auth: AuthContextData | undefined;
-  handler: Function;
-  policy: RoutePolicy;
+}
+
+/** Records the call's policy and handler before any credential is read. */
+export function recordCall(carrier: Carrier, policy: RoutePolicy, handler: Function): CallRecord {
+  const record: CallRecord = { carrier, policy, handler, guarded: false, auth: undefined };
+  carrier.target[CALL] = record;
+  return record;
+}
+
+export function recordedCall(target: object): CallRecord | undefined {
+  return (target as Record<symbol, CallRecord | undefined>)[CALL];
 }
 
 /** A module guard processed this call: the request context interceptor binds it to the handler. */
 export function markGuarded(handler: Function | undefined, carrier: Carrier, auth: AuthContextData | undefined, policy: RoutePolicy): void {
-  if (handler !== undefined) carrier.target[GUARD_MARK] = { carrier, auth, handler, policy } satisfies GuardMark;
+  if (handler === undefined) return;
+  let record = recordedCall(carrier.target);
+  if (record === undefined || record.handler !== handler) record = recordCall(carrier, policy, handler);
+  record.guarded = true;
+  record.auth = auth;
 }
 
 /**
- * Takes (and removes) the mark of this call. A socket or an RPC context can
- * outlive one message, so the mark must name this handler, and is used once.
+ * Takes (and removes) the guarded record of this call. A socket or an RPC
+ * context can outlive one message, so the record must name this handler, and
+ * is used once.
  */
-export function takeGuardMark(ctx: ExecutionContext): GuardMark | undefined {
+export function takeGuardMark(ctx: ExecutionContext): CallRecord | undefined {
   const target = targetOf(ctx, ctx.getType<string>());
   if (target === undefined) return undefined;
-  const mark = target[GUARD_MARK] as GuardMark | undefined;
-  if (mark === undefined) return undefined;
-  target[GUARD_MARK] = undefined;
-  return mark.handler === ctx.getHandler() ? mark : undefined;
+  const record = recordedCall(target);
+  if (record === undefined || !record.guarded) return undefined;
+  target[CALL] = undefined;
+  return record.handler === ctx.getHandler() ? record : undefined;
 }
 
 /** Sets a header on an Express or Fastify response (a no-op elsewhere). */

@@ -8,14 +8,15 @@ import {
   type OnModuleInit,
   type Provider,
 } from '@nestjs/common';
-import { APP_GUARD, APP_INTERCEPTOR, DiscoveryModule } from '@nestjs/core';
+import { APP_GUARD, APP_INTERCEPTOR, DiscoveryModule, DiscoveryService, LazyModuleLoader, ModuleRef, ModulesContainer } from '@nestjs/core';
 import { ApiKeyService } from './api-keys/api-key.service.js';
 import { AuditEmitter } from './audit/audit.emitter.js';
 import { AUTH_OPTIONS } from './auth.constants.js';
 import { AuthService } from './auth.service.js';
 import { Authenticator } from './authentication/authenticator.js';
 import { RoutePolicyService } from './authorization/route-policy.service.js';
-import { RequestContextInterceptor } from './context/request-context.interceptor.js';
+import { bindRequestContext, ContextReach } from './context/context-reach.js';
+import { CLASS_CONTEXT_INTERCEPTOR, REQUEST_CONTEXT_MODE, RequestContextInterceptor } from './context/request-context.interceptor.js';
 import { AuthPipeline } from './guard/auth-pipeline.js';
 import { CookieJar } from './cookies/cookie-jar.js';
 import { JwtAuthGuard, NestAuthGuard } from './guard/auth.guard.js';
@@ -38,12 +39,38 @@ import { TokenCodec } from './tokens/token-codec.js';
 import { TokenIssuer } from './tokens/token-issuer.js';
 import { AuthUsers, PASSWORD_HASHER, passwordHasherProvider } from './users/auth-users.js';
 
+/**
+ * The request context's wiring: `true`, an APP_INTERCEPTOR for every handler; `'auto'`, the interceptor put on the
+ * classes that reach a context reader (at instantiation, before Nest builds the handlers); `false`, nothing.
+ */
+function requestContextProviders(mode: boolean | 'auto'): Provider[] {
+  const modeProvider = { provide: REQUEST_CONTEXT_MODE, useValue: mode };
+  if (mode === false) return [modeProvider];
+  if (mode === true) return [modeProvider, { provide: APP_INTERCEPTOR, useClass: RequestContextInterceptor }];
+  return [
+    modeProvider,
+    {
+      provide: ContextReach,
+      useFactory: (modules: ModulesContainer) => {
+        const reach = new ContextReach(
+          modules,
+          [AuthService, SessionService, LoginService, RevocationService, LoginThrottle],
+          [ModuleRef, ModulesContainer, LazyModuleLoader, DiscoveryService],
+        );
+        bindRequestContext(modules, reach, CLASS_CONTEXT_INTERCEPTOR);
+        return reach;
+      },
+      inject: [ModulesContainer],
+    },
+  ];
+}
+
 const definition = new ConfigurableModuleBuilder<AuthModuleOptions>({
   moduleName: 'Auth',
 })
   .setClassMethodName('forRoot')
   .setFactoryMethodName('createAuthOptions')
-  .setExtras<AuthModuleExtras>({ globalGuard: true, jwksRoute: false, isGlobal: true, requestContext: true }, (definition, extras) =>
+  .setExtras<AuthModuleExtras>({ globalGuard: true, jwksRoute: false, isGlobal: true, requestContext: 'auto' }, (definition, extras) =>
     assemble(definition, extras),
   )
   .build();
@@ -144,8 +171,7 @@ function assemble(definition: DynamicModule, rawExtras: AuthModuleExtras): Dynam
     RoutePolicyService,
     AuthLifecycle,
     ...loginThrottleProviders,
-    // Off, no interceptor at all: Nest then builds no interceptor chain per request (measured in the README).
-    ...(extras.requestContext ? [{ provide: APP_INTERCEPTOR, useClass: RequestContextInterceptor }] : []),
+    ...requestContextProviders(extras.requestContext),
     extras.globalGuard
       ? { provide: APP_GUARD, useFactory: (guard: NestAuthGuard) => guard, inject: [NestAuthGuard] }
       : { provide: APP_GUARD, useClass: RoutePolicyStamp },

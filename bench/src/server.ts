@@ -2,9 +2,10 @@
 //   bare              the same route without the module
 //   bare-interceptor  bare + a global interceptor that wraps the handler in an Observable (no ALS)
 //   bare-als          bare + the same interceptor entering an AsyncLocalStorage.run per request
-//   auth              AuthModule: HS256 (or BENCH_ALG with the keys of BENCH_KEYS), @PermissionRequired, TypeORM/SQLite cached revocation
-//   auth-noctx        auth with `requestContext: false` (no interceptor, no AsyncLocalStorage store ever entered): what
-//                     the module costs without its context mechanism, until the option for it lands
+//   auth              AuthModule with its defaults (requestContext 'auto'): HS256 (or BENCH_ALG with the keys of BENCH_KEYS),
+//                     @PermissionRequired, TypeORM/SQLite cached revocation; the measured controller does not inject AuthService
+//   auth-ctx          auth with `requestContext: true`: every guarded handler runs inside AsyncLocalStorage.run()
+//   auth-noctx        auth with `requestContext: false` (no interceptor at all)
 //   recipe            the NestJS docs recipe (passport-jwt)
 // Prints "ready" on stdout once it listens. BENCH_GC=1: GC counts and pauses on stderr at exit.
 import 'reflect-metadata';
@@ -67,9 +68,9 @@ class BareController {
   }
 }
 
+/** The measured routes: like most of an app's controllers, they do not inject AuthService. */
 @Controller()
-class AuthBenchController {
-  constructor(private readonly auth: AuthService) {}
+class ArticlesBenchController {
   @PermissionRequired('articles:read')
   @Get('articles')
   articles() {
@@ -79,6 +80,12 @@ class AuthBenchController {
   me(@CurrentUser() user: AuthPrincipal) {
     return user;
   }
+}
+
+/** The routes that log in: they inject AuthService, so with requestContext 'auto' they run in the request context. */
+@Controller()
+class AuthBenchController {
+  constructor(private readonly auth: AuthService) {}
   @Public()
   @Get('token')
   async token() {
@@ -160,7 +167,7 @@ function moduleFor(kind: string): Type | DynamicModule {
     class BareModule {}
     return BareModule;
   }
-  if (kind === 'auth' || kind === 'auth-noctx') {
+  if (kind === 'auth' || kind === 'auth-ctx' || kind === 'auth-noctx') {
     const dir = mkdtempSync(join(tmpdir(), 'nest-auth-bench-'));
     @Module({
       imports: [
@@ -171,11 +178,12 @@ function moduleFor(kind: string): Type | DynamicModule {
           store: 'typeorm',
           revocation: { consistency: 'cached' },
           audit: { emit: () => undefined },
-          // auth-noctx: the module's own switch, so no AsyncLocalStorage store is ever entered and no interceptor runs.
-          requestContext: kind !== 'auth-noctx',
+          // auth: the default ('auto': the context only for handlers whose class reaches AuthService);
+          // auth-ctx: every guarded handler in the context; auth-noctx: no interceptor at all.
+          requestContext: kind === 'auth' ? 'auto' : kind === 'auth-ctx',
         }),
       ],
-      controllers: [AuthBenchController],
+      controllers: [ArticlesBenchController, AuthBenchController],
     })
     class AuthBenchModule {}
     return AuthBenchModule;

@@ -22,9 +22,30 @@ export interface HandlerContext {
 }
 
 const storage = new AsyncLocalStorage<HandlerContext>();
+/** Contexts not yet closed, across every app of the process. */
+let openContexts = 0;
 
 export function runInContext<T>(context: HandlerContext, fn: () => T): T {
+  openContexts++;
   return storage.run(context, fn);
+}
+
+/**
+ * Closes a handler context. When none is left open the storage is disabled:
+ * on Node 20 an enabled AsyncLocalStorage keeps promise hooks on for the whole
+ * process, so one logout would otherwise slow every later request. Work left
+ * over from a closed context then finds no context at all, which refuses the
+ * same way (401 `token_missing`).
+ */
+export function closeContext(context: HandlerContext): void {
+  if (!context.open) return;
+  context.open = false;
+  if (--openContexts === 0) storage.disable();
+}
+
+/** Whether the storage (and so, on Node 20, the promise hooks) is on: for the unit specs. */
+export function contextStorageEnabled(): boolean {
+  return (storage as unknown as { enabled?: boolean }).enabled === true;
 }
 
 /** The live handler context, if this code runs inside one (authenticated or not). */
@@ -45,7 +66,7 @@ export function requireAuthenticatedContext(method: string): { context: HandlerC
       'token_missing',
       `${method}_outside_guarded_handler`,
       undefined,
-      `${method}() acts on the request whose handler is running, and only when a guard of the module authenticated it: not in a middleware, a filter or a route no module guard ran on`,
+      `${method}() acts on the request whose handler is running, and only when a guard of the module authenticated it: not in a middleware, a filter, a route no module guard ran on, after the response, or (with requestContext: 'auto') in a handler whose class does not reach AuthService through dependency injection`,
     );
   }
   if (!context.open) {

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { AuditEmitter } from '../audit/audit.emitter.js';
 import { AUTH_OPTIONS } from '../auth.constants.js';
 import { Authenticator } from '../authentication/authenticator.js';
@@ -6,6 +6,7 @@ import { principalOf } from '../authentication/principal.js';
 import { isAuthorized } from '../authorization/authorize.js';
 import type { RoutePolicy } from '../authorization/route-policy.js';
 import type { AuthContextData } from '../context/auth-context.js';
+import { REQUEST_CONTEXT_MODE, type RequestContextMode } from '../context/request-context.interceptor.js';
 import { readCredential, type Credential, type CredentialSource } from '../credentials/credential.js';
 import { CookieJar } from '../cookies/cookie-jar.js';
 import { AuthError } from '../errors/auth-error.js';
@@ -23,6 +24,8 @@ import { failureFor } from '../transports/errors.js';
 @Injectable()
 export class AuthPipeline {
   private readonly rejectInvalidOnPublic: boolean;
+  /** False with `requestContext: false`: no call is marked, so no context interceptor (another app's) binds one. */
+  private readonly marksCalls: boolean;
   private readonly logger = new Logger('NestAuthGuard');
 
   constructor(
@@ -30,8 +33,10 @@ export class AuthPipeline {
     private readonly audit: AuditEmitter,
     @Inject(AUTH_OPTIONS) options: ResolvedAuthOptions,
     private readonly cookies: CookieJar,
+    @Optional() @Inject(REQUEST_CONTEXT_MODE) contextMode?: RequestContextMode,
   ) {
     this.rejectInvalidOnPublic = options.publicRoutes.invalidToken === 'reject';
+    this.marksCalls = contextMode !== false;
   }
 
   run(handler: Function | undefined, carrier: Carrier, policy: RoutePolicy, sources: readonly CredentialSource[]): true | Promise<true> {
@@ -82,7 +87,7 @@ export class AuthPipeline {
       });
       throw failureFor(carrier, new AuthError('permission_denied', 'lacks_permission'), false);
     }
-    markGuarded(handler, carrier, auth, policy);
+    if (this.marksCalls) markGuarded(handler, carrier, auth, policy);
     return true;
   }
 
@@ -109,7 +114,7 @@ export class AuthPipeline {
   }
 
   private admitGuest(handler: Function | undefined, carrier: Carrier, policy: RoutePolicy): true {
-    markGuarded(handler, carrier, undefined, policy);
+    if (this.marksCalls) markGuarded(handler, carrier, undefined, policy);
     return true;
   }
 

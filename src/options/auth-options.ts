@@ -120,12 +120,14 @@ export interface AuthModuleExtras {
   /** Make the module's providers visible everywhere [true]. */
   isGlobal?: boolean;
   /**
-   * Bind the request context to each guarded handler (an APP_INTERCEPTOR with AsyncLocalStorage) [true]. With
-   * `false`, `logout()`, `refreshCurrentSessionToken()`, `listSessions()` and `endSession()` refuse, and `login()`
-   * sees no caller address (the throttle counts per account only): for apps that never call them and want the
-   * speed (on Node 20, AsyncLocalStorage costs every promise of the process; see the README's Performance).
+   * Bind the request context (AsyncLocalStorage, which `logout()`, `refreshCurrentSessionToken()`, `listSessions()`,
+   * `endSession()` and `login()`'s throttle and CSRF check read) to guarded handlers ['auto']. `'auto'`: only to
+   * handlers whose class reaches `AuthService` (or `LoginThrottle`) through dependency injection, or injects
+   * `ModuleRef`; the others run without it, since on Node 20 an entered AsyncLocalStorage costs every promise of the
+   * process. `true`: to every guarded handler. `false`: to none (no interceptor); the context-bound methods refuse
+   * and `login()` sees no caller address (the throttle counts per account only).
    */
-  requestContext?: boolean;
+  requestContext?: boolean | 'auto';
 }
 
 type Defaulted<T, K extends keyof T> = Required<Pick<T, K>> & Omit<T, K>;

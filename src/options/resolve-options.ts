@@ -309,7 +309,9 @@ export function resolveAuthOptions(raw: AuthModuleOptions): ResolvedAuthOptions 
 export function resolveExtras(raw: AuthModuleExtras): Required<Omit<AuthModuleExtras, 'jwksRoute'>> & { jwksPath: string | undefined } {
   if (raw.globalGuard !== undefined && typeof raw.globalGuard !== 'boolean') throw new AuthConfigError('globalGuard', 'must be a boolean');
   if (raw.isGlobal !== undefined && typeof raw.isGlobal !== 'boolean') throw new AuthConfigError('isGlobal', 'must be a boolean');
-  if (raw.requestContext !== undefined && typeof raw.requestContext !== 'boolean') throw new AuthConfigError('requestContext', 'must be a boolean');
+  if (raw.requestContext !== undefined && typeof raw.requestContext !== 'boolean' && raw.requestContext !== 'auto') {
+    throw new AuthConfigError('requestContext', "must be true, false or 'auto'");
+  }
   const jwksRoute = raw.jwksRoute;
   if (jwksRoute !== undefined && typeof jwksRoute !== 'boolean' && (typeof jwksRoute !== 'string' || jwksRoute.length === 0)) {
     throw new AuthConfigError('jwksRoute', 'must be true, false or a route path');
@@ -317,7 +319,7 @@ export function resolveExtras(raw: AuthModuleExtras): Required<Omit<AuthModuleEx
   return {
     globalGuard: raw.globalGuard ?? true,
     isGlobal: raw.isGlobal ?? true,
-    requestContext: raw.requestContext ?? true,
+    requestContext: raw.requestContext ?? 'auto',
     jwksPath: jwksRoute === true ? '.well-known/jwks.json' : jwksRoute || undefined,
   };
 }

@@ -70,7 +70,7 @@ describe('resolveAuthOptions', () => {
   });
 
   test('resolveExtras: defaults, and a bad jwksRoute', () => {
-    expect(resolveExtras({})).toEqual({ globalGuard: true, isGlobal: true, requestContext: true, jwksPath: undefined });
+    expect(resolveExtras({})).toEqual({ globalGuard: true, isGlobal: true, requestContext: 'auto', jwksPath: undefined });
     expect(resolveExtras({ jwksRoute: true }).jwksPath).toBe('.well-known/jwks.json');
     expect(() => resolveExtras({ jwksRoute: '' })).toThrow(/"jwksRoute"/);
   });

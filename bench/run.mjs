@@ -226,11 +226,12 @@ function workloads(keys, files) {
     const name = variant.startsWith('auth') ? `${adapter} ${variant} ${alg} ${users}` : `${adapter} ${variant}`;
     // The bare variants get the same rotating headers as the HS256 20,000 workload: the same bytes to parse.
     const tokens = files[`${alg ?? 'HS256'}-${variant.startsWith('auth') ? users : 20000}`];
-    if (!ONLY || name.includes(ONLY) || variant === 'bare') list.push({ name, adapter, variant, alg, users: users ?? 20000, tokens, keys });
+    if (!ONLY || name.includes(ONLY) || variant === 'bare' || variant === 'bare-guard') list.push({ name, adapter, variant, alg, users: users ?? 20000, tokens, keys });
   };
   for (const adapter of ADAPTERS) {
     add(adapter, 'bare');
     add(adapter, 'bare-als');
+    add(adapter, 'bare-guard');
     if (!QUICK) add(adapter, 'bare-interceptor');
     for (const [alg, users] of matrix()) add(adapter, 'auth', alg, users);
     // Every guarded handler in the request context (requestContext: true): what 'auto' saves.
@@ -484,10 +485,10 @@ lines.push(
 );
 lines.push('- `GET /articles` with `@PermissionRequired`, TypeORM/SQLite cached revocation, default verified-token cache (32 MiB).');
 lines.push(
-  '- bare: the same route without the module; bare-als: bare + a global interceptor running the handler in `AsyncLocalStorage.run()`; bare-interceptor: the same interceptor without the ALS.',
+  '- bare: the same route without the module; bare-guard: bare + a global guard that returns true (what Nest charges for any guard); bare-als: bare + a global interceptor running the handler in `AsyncLocalStorage.run()`; bare-interceptor: the same interceptor without the ALS.',
 );
 lines.push(
-  "- context off: the module with `AsyncLocalStorage.prototype.run` and `enterWith` stubbed in the bench server, so Node's promise hooks never turn on: the module's cost without its request-context mechanism.",
+  "- auth: the module's defaults (requestContext 'auto'; the measured controller does not inject AuthService, so no interceptor and no AsyncLocalStorage on its routes); requestContext: true: every guarded handler inside AsyncLocalStorage.run(), what 'auto' saves.",
   '',
 );
 lines.push(

@@ -2,6 +2,7 @@
 //   bare              the same route without the module
 //   bare-interceptor  bare + a global interceptor that wraps the handler in an Observable (no ALS)
 //   bare-als          bare + the same interceptor entering an AsyncLocalStorage.run per request
+//   bare-guard        bare + a global guard that returns true: what Nest itself charges for any guard
 //   auth              AuthModule with its defaults (requestContext 'auto'): HS256 (or BENCH_ALG with the keys of BENCH_KEYS),
 //                     @PermissionRequired, TypeORM/SQLite cached revocation; the measured controller does not inject AuthService
 //   auth-ctx          auth with `requestContext: true`: every guarded handler runs inside AsyncLocalStorage.run()
@@ -22,6 +23,8 @@ import {
   Module,
   Post,
   type CallHandler,
+  type CanActivate,
+  type Provider,
   type DynamicModule,
   type ExecutionContext,
   type NestInterceptor,
@@ -143,6 +146,14 @@ class AlsInterceptor implements NestInterceptor {
   }
 }
 
+/** Lets every call through, synchronously: the floor of any guard in Nest (its guard consumer, an await per request). */
+@Injectable()
+class AllowGuard implements CanActivate {
+  canActivate(): boolean {
+    return true;
+  }
+}
+
 /** The same wrapping without the AsyncLocalStorage: separates the interceptor's cost from the ALS's. */
 @Injectable()
 class PlainInterceptor implements NestInterceptor {
@@ -161,9 +172,11 @@ function jwtOptions(): Record<string, unknown> {
 }
 
 function moduleFor(kind: string): Type | DynamicModule {
-  if (kind === 'bare' || kind === 'bare-als' || kind === 'bare-interceptor') {
+  if (kind === 'bare' || kind === 'bare-als' || kind === 'bare-interceptor' || kind === 'bare-guard') {
     const interceptor = kind === 'bare-als' ? AlsInterceptor : kind === 'bare-interceptor' ? PlainInterceptor : undefined;
-    @Module({ controllers: [BareController], providers: interceptor ? [{ provide: APP_INTERCEPTOR, useClass: interceptor }] : [] })
+    const providers: Provider[] = interceptor ? [{ provide: APP_INTERCEPTOR, useClass: interceptor }] : [];
+    if (kind === 'bare-guard') providers.push({ provide: APP_GUARD, useClass: AllowGuard });
+    @Module({ controllers: [BareController], providers })
     class BareModule {}
     return BareModule;
   }

@@ -2,16 +2,16 @@
 //
 // Every workload is one server process pinned to CPU 0 (taskset), loaded by Debian's `wrk` (one
 // thread) pinned to CPU 1, with a Lua script that rotates the bearer tokens of 1, 20,000 or 200,000
-// distinct users, minted ahead (bench/.cache, reused while valid). The workloads of an adapter run
-// interleaved with the bare app, in an order that rotates every round; ratios are per round, then the
-// median over rounds. The generator is shown not to be the bottleneck: its CPU use per run, and the bare
+// distinct users, minted ahead (bench/.cache, reused while valid). Each workload runs beside a bare
+// server of its own, in alternating slices (paired A/B, see throughput()); ratios are per pair, then the
+// median over pairs. The generator is shown not to be the bottleneck: its CPU use per run, and the bare
 // app under two generators at once. Then the verifier micro-benchmark and the cache's memory check.
 // Writes bench/results.md.
-//   --quick   a fast subset: 1 round, short runs, HS256 1/20k/200k and ES256 20k, bare ± ALS
+//   --quick   a fast subset: 2 pairs, HS256 1/20k/200k and ES256 20k, bare ± ALS, bare-guard
 //   --profile only a CPU profile (--cpu-prof) and GC counts of the server under the 20,000-user HS256
 //             load on each adapter: bench/profiles/*.cpuprofile and bench/profiles/profile.md
 //   --extras  also the NestJS docs recipe (passport-jwt) and /me under a login flood
-//   env: BENCH_DURATION (s, default 5), BENCH_ROUNDS (3), BENCH_CONNECTIONS (50),
+//   env: BENCH_DURATION (s per slice, default 2), BENCH_ROUNDS (pairs, 6), BENCH_CONNECTIONS (50),
 //        BENCH_ADAPTERS (express,fastify), BENCH_ONLY (substring filter on workload names)
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,8 +29,9 @@ const flags = new Set(process.argv.slice(2));
 const QUICK = flags.has('--quick');
 const PROFILE = flags.has('--profile');
 const EXTRAS = flags.has('--extras');
-const DURATION = Number(process.env.BENCH_DURATION ?? (QUICK ? 3 : 5));
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (QUICK ? 1 : 3));
+const DURATION = Number(process.env.BENCH_DURATION ?? 2);
+// Pairs of slices per workload (see throughput()).
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (QUICK ? 2 : 6));
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const ADAPTERS = (process.env.BENCH_ADAPTERS ?? 'express,fastify').split(',');
 const ONLY = process.env.BENCH_ONLY;
@@ -196,16 +197,23 @@ function wrk({ url, tokens, duration, connections = CONNECTIONS, stopAfter = 0 }
   });
 }
 
-/** Warm-up (every token sent at least once, JIT warm), then the measured run with the server's CPU use. */
-async function measure(w, server) {
-  const url = `${server.url}/articles`;
-  // Until every token was sent once when the cache can hold them all (their steady state is hits); 200,000 users
-  // stay misses whatever the warm-up, so they get the same 20,000 requests as the rest.
-  await wrk({ url, tokens: w.tokens, duration: 30, stopAfter: w.users <= 25000 ? Math.max(20000, Math.ceil(w.users * 1.1)) : 20000 });
+/** Warm-up: every token sent at least once when the cache can hold them all (their steady state is hits), JIT warm. */
+async function warm(w, server) {
+  // 200,000 users stay misses whatever the warm-up, so they get the same 20,000 requests as the rest.
+  await wrk({
+    url: `${server.url}/articles`,
+    tokens: w.tokens,
+    duration: 30,
+    stopAfter: w.users <= 25000 ? Math.max(20000, Math.ceil(w.users * 1.1)) : 20000,
+  });
+}
+
+/** One measured run with the server's CPU use. */
+async function slice(w, server, duration = DURATION) {
   const pid = server.child.pid;
   const cpu0 = cpuSeconds(pid);
   const from = process.hrtime.bigint() / 1000n;
-  const r = await wrk({ url, tokens: w.tokens, duration: DURATION });
+  const r = await wrk({ url: `${server.url}/articles`, tokens: w.tokens, duration });
   const used = cpuSeconds(pid) - cpu0;
   if (r.errors > 0) throw new Error(`${w.name}: ${r.errors} failed requests (non-2xx, socket errors or timeouts)`);
   // Server CPU over the load itself (wrk's start-up, reading the token file, is idle time for the server),
@@ -218,6 +226,12 @@ async function measure(w, server) {
   };
 }
 
+/** Warm-up, then one measured run. */
+async function measure(w, server) {
+  await warm(w, server);
+  return slice(w, server);
+}
+
 // ---------------------------------------------------------------- workloads
 
 function workloads(keys, files) {
@@ -226,7 +240,8 @@ function workloads(keys, files) {
     const name = variant.startsWith('auth') ? `${adapter} ${variant} ${alg} ${users}` : `${adapter} ${variant}`;
     // The bare variants get the same rotating headers as the HS256 20,000 workload: the same bytes to parse.
     const tokens = files[`${alg ?? 'HS256'}-${variant.startsWith('auth') ? users : 20000}`];
-    if (!ONLY || name.includes(ONLY) || variant === 'bare' || variant === 'bare-guard') list.push({ name, adapter, variant, alg, users: users ?? 20000, tokens, keys });
+    if (!ONLY || name.includes(ONLY) || variant === 'bare' || variant === 'bare-guard')
+      list.push({ name, adapter, variant, alg, users: users ?? 20000, tokens, keys });
   };
   for (const adapter of ADAPTERS) {
     add(adapter, 'bare');
@@ -275,25 +290,36 @@ const median = (xs) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
+/**
+ * Paired A/B runs, because a shared 2-core VM drifts by tens of percent over minutes (steal time, other tenants):
+ * per workload the bare app and the workload are both up on CPU 0 and loaded in alternating slices of DURATION s
+ * (bare first in even pairs, the workload first in odd ones), so a drift hits both sides of a pair alike. The
+ * bare workload itself is paired with a second bare server: its × bare shows the noise that remains.
+ */
 async function throughput(list) {
   const samples = new Map(list.map((w) => [w.name, []]));
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const adapter of ADAPTERS) {
-      const mine = list.filter((w) => w.adapter === adapter);
-      // The order rotates each round, so no workload always runs first or right after another.
-      const shift = (round * Math.max(1, Math.floor(mine.length / ROUNDS) + 1)) % mine.length;
-      const order = mine.map((_, i) => mine[(i + shift) % mine.length]);
-      for (const w of order) {
-        const server = await startServer(w);
-        try {
-          const r = await measure(w, server);
-          samples.get(w.name).push({ ...r, round });
+  for (const adapter of ADAPTERS) {
+    for (const w of list.filter((x) => x.adapter === adapter)) {
+      // The bare side gets the workload's own token file: the same header bytes to parse.
+      const bareW = { ...w, name: `${adapter} bare`, variant: 'bare' };
+      const [bare, server] = await Promise.all([startServer(bareW), startServer(w)]);
+      try {
+        await warm(bareW, bare);
+        await warm(w, server);
+        for (let pair = 0; pair < ROUNDS; pair++) {
+          const sides = pair % 2 === 0 ? [bare, server] : [server, bare];
+          const got = new Map();
+          for (const side of sides) got.set(side, await slice(side === bare ? bareW : w, side));
+          const r = got.get(server);
+          const b = got.get(bare);
+          samples.get(w.name).push({ ...r, round: pair, bareRps: b.rps, bareCpuUs: b.cpuUsPerRequest, bareServerCpu: b.serverCpu });
           process.stderr.write(
-            `  round ${round + 1}/${ROUNDS} ${w.name.padEnd(28)} ${fmt(r.rps).padStart(7)} req/s  server CPU ${pct(r.serverCpu)}  wrk CPU ${pct(r.wrkCpu)}\n`,
+            `  pair ${pair + 1}/${ROUNDS} ${w.name.padEnd(34)} ${fmt(r.rps).padStart(7)} req/s (bare ${fmt(b.rps).padStart(7)})  ` +
+              `${fmt(r.rps / b.rps, 2)}×  CPU ${fmt(b.cpuUsPerRequest / r.cpuUsPerRequest, 2)}×  server CPU ${pct(r.serverCpu)}  wrk CPU ${pct(r.wrkCpu)}\n`,
           );
-        } finally {
-          await stopServer(server);
         }
+      } finally {
+        await Promise.all([stopServer(bare), stopServer(server)]);
       }
     }
   }
@@ -480,8 +506,9 @@ lines.push(
     '`bench/rotate.lua` rotating the bearer tokens of N distinct users (minted ahead, 1 per request, round robin)',
 );
 lines.push(
-  `- ${ROUNDS} interleaved round(s); per workload a fresh server, a warm-up of 20,000 requests (22,000 for 20,000 users: every token once), ` +
-    `then ${DURATION} s measured. × bare = median over rounds of (workload ÷ bare of the same adapter and round).`,
+  `- paired runs: per workload a fresh server and a fresh bare server (same token file), both pinned to CPU 0, each warmed up (20,000 requests, ` +
+    `22,000 for 20,000 users: every token once), then ${ROUNDS} pairs of ${DURATION} s slices, alternating which goes first. ` +
+    '× bare = median over the pairs of (workload ÷ bare of the same pair); the `bare` row pairs two bare servers: the noise left.',
 );
 lines.push('- `GET /articles` with `@PermissionRequired`, TypeORM/SQLite cached revocation, default verified-token cache (32 MiB).');
 lines.push(
@@ -504,13 +531,12 @@ lines.push(
 const summary = [];
 for (const w of list) {
   const s = samples.get(w.name);
-  const bare = samples.get(`${w.adapter} bare`);
-  const sameRound = (x, f) => f(bare.find((b) => b.round === x.round) ?? { rps: NaN, cpuUsPerRequest: NaN });
-  const ratio = median(s.map((x) => sameRound(x, (b) => x.rps / b.rps)));
-  const cpuRatio = median(s.map((x) => sameRound(x, (b) => b.cpuUsPerRequest / x.cpuUsPerRequest)));
+  // Each sample carries the bare run of its own pair.
+  const ratio = median(s.map((x) => x.rps / x.bareRps));
+  const cpuRatio = median(s.map((x) => x.bareCpuUs / x.cpuUsPerRequest));
   const serverCpu = median(s.map((x) => x.serverCpu));
   // Throughput ratios only mean something when both servers had their core.
-  const saturated = serverCpu >= 0.9 && median(bare.map((x) => x.serverCpu)) >= 0.9;
+  const saturated = serverCpu >= 0.9 && median(s.map((x) => x.bareServerCpu)) >= 0.9;
   const judged = saturated ? ratio : cpuRatio;
   const target = TARGETS[w.name];
   const basis = saturated ? '' : ' (CPU)';
@@ -527,10 +553,9 @@ for (const w of list) {
 }
 for (const adapter of ADAPTERS) {
   const als = samples.get(`${adapter} bare-als`);
-  const bare = samples.get(`${adapter} bare`);
-  if (als && bare) {
-    const cost = median(als.map((x) => 1 - x.rps / (bare.find((b) => b.round === x.round)?.rps ?? NaN)));
-    const cpuCost = median(als.map((x) => x.cpuUsPerRequest / (bare.find((b) => b.round === x.round)?.cpuUsPerRequest ?? NaN) - 1));
+  if (als) {
+    const cost = median(als.map((x) => 1 - x.rps / x.bareRps));
+    const cpuCost = median(als.map((x) => x.cpuUsPerRequest / x.bareCpuUs - 1));
     summary.push(
       `${adapter}: interceptor + AsyncLocalStorage.run per request: ${fmt(100 * cost, 1)} % of bare throughput, +${fmt(100 * cpuCost, 1)} % server CPU per request`,
     );

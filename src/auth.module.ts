@@ -193,8 +193,10 @@ function assemble(definition: DynamicModule, rawExtras: AuthModuleExtras): Dynam
       LoginThrottle,
       THROTTLE_STORE,
       PASSWORD_HASHER,
-      // Guards placed with @UseGuards are built in the app's modules: they need the pipeline.
+      // Guards placed with @UseGuards are built in the app's modules: they need the pipeline (and, with
+      // requestContext 'auto', which classes carry the context interceptor).
       AuthPipeline,
+      ...(extras.requestContext === 'auto' ? [ContextReach] : []),
       // The transports module authenticates connections with these.
       Authenticator,
       RevocationGate,

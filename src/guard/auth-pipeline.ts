@@ -39,6 +39,7 @@ export class AuthPipeline {
     this.marksCalls = contextMode !== false;
   }
 
+  /** `handler`: the handler to mark the call for (the context interceptor takes the mark); undefined, no mark. */
   run(handler: Function | undefined, carrier: Carrier, policy: RoutePolicy, sources: readonly CredentialSource[]): true | Promise<true> {
     let credential: Credential | undefined;
     try {

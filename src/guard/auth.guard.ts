@@ -4,9 +4,10 @@ import { RoutePolicyCache } from '../authorization/route-policy.js';
 import { apiKeyHeaderSource, tokenHeaderSource, type CredentialSource } from '../credentials/credential.js';
 import { CookieJar } from '../cookies/cookie-jar.js';
 import { cookieCredentialSource } from '../credentials/cookie.js';
+import { ContextReach } from '../context/context-reach.js';
 import { AuthError } from '../errors/auth-error.js';
 import type { ResolvedAuthOptions } from '../options/auth-options.js';
-import { carrierOf, recordCall } from '../transports/carrier.js';
+import { carrierOf } from '../transports/carrier.js';
 import { TRANSPORT_OPTIONS, type AuthTransportsOptions } from '../transports/transport-auth.js';
 import type { CarrierOptions } from '../transports/transport-carrier.js';
 import { failureFor } from '../transports/errors.js';
@@ -22,21 +23,25 @@ abstract class PipelineGuard implements CanActivate {
     private readonly sources: readonly CredentialSource[],
     options: ResolvedAuthOptions,
     transports: AuthTransportsOptions | undefined,
+    /** With `requestContext: 'auto'`: which classes carry the context interceptor. */
+    private readonly reach: ContextReach | undefined,
   ) {
     this.carrierOptions = { tokenHeader: options.jwt.header, allowQueryToken: transports?.allowQueryToken === true };
   }
 
   canActivate(ctx: ExecutionContext): boolean | Promise<boolean> {
-    const policy = this.policies.get(ctx.getHandler(), ctx.getClass());
+    const handler = ctx.getHandler();
+    const cls = ctx.getClass();
+    const policy = this.policies.get(handler, cls);
     const type = ctx.getType<string>();
     const carrier = carrierOf(ctx, type, this.carrierOptions);
     // A transport (or a custom RPC context) this guard does not know: deny, never let through, in that transport's terms.
     if (carrier === undefined) {
       throw failureFor({ type, target: {}, headers: undefined, response: undefined }, new AuthError('token_missing', 'unknown_transport'), false);
     }
-    const handler = ctx.getHandler();
-    recordCall(carrier, policy, handler);
-    return this.pipeline.run(handler, carrier, policy, this.sources);
+    // The call is marked for the context interceptor only where one runs: a class without it needs no record.
+    const marked = this.reach === undefined || this.reach.needsContext(cls) ? handler : undefined;
+    return this.pipeline.run(marked, carrier, policy, this.sources);
   }
 }
 
@@ -53,6 +58,7 @@ export class NestAuthGuard extends PipelineGuard {
     @Inject(AUTH_OPTIONS) options: ResolvedAuthOptions,
     cookies: CookieJar,
     @Optional() @Inject(TRANSPORT_OPTIONS) transports?: AuthTransportsOptions,
+    @Optional() reach?: ContextReach,
   ) {
     const sources = [tokenHeaderSource(options.jwt.header)];
     if (options.apiKeys.enabled) sources.push(apiKeyHeaderSource(options.apiKeys.header));
@@ -60,7 +66,7 @@ export class NestAuthGuard extends PipelineGuard {
     if (cookies.enabled) {
       sources.push(cookieCredentialSource(cookies, options.apiKeys.enabled ? [options.jwt.header, options.apiKeys.header] : [options.jwt.header]));
     }
-    super(pipeline, sources, options, transports);
+    super(pipeline, sources, options, transports, reach);
   }
 }
 
@@ -75,7 +81,8 @@ export class JwtAuthGuard extends PipelineGuard {
     pipeline: AuthPipeline,
     @Inject(AUTH_OPTIONS) options: ResolvedAuthOptions,
     @Optional() @Inject(TRANSPORT_OPTIONS) transports?: AuthTransportsOptions,
+    @Optional() reach?: ContextReach,
   ) {
-    super(pipeline, [tokenHeaderSource(options.jwt.header)], options, transports);
+    super(pipeline, [tokenHeaderSource(options.jwt.header)], options, transports, reach);
   }
 }

@@ -1,5 +1,7 @@
 -- wrk script: one request per bearer token of a file, rotated round robin (one token per line).
---   wrk -s bench/rotate.lua URL -- <token file or ""> [stop after N responses (warm-up), 0 = run for -d]
+--   wrk -s bench/rotate.lua URL -- <token file or ""> [stop after N responses (warm-up), 0 = run for -d] [first token index]
+-- The first index lets consecutive runs continue the rotation where the last one stopped: 200,000 users
+-- must stay misses over many short runs, not replay the tokens the warm-up already cached.
 -- Requests are formatted once in init(), so the generator does no string work per request.
 -- done() prints one line "WRK_JSON {...}" for run.mjs.
 local requests = {}
@@ -11,6 +13,7 @@ local responses = 0
 function init(args)
   local file = args[1]
   stop_after = tonumber(args[2] or "0") or 0
+  local first = tonumber(args[3] or "0") or 0
   if file ~= nil and file ~= "" then
     for line in io.lines(file) do
       if #line > 0 then
@@ -23,6 +26,7 @@ function init(args)
     n = 1
     requests[1] = wrk.format("GET", nil)
   end
+  i = first % n
   if stop_after > 0 then
     -- Only in the warm-up: a response callback makes wrk parse every response.
     response = function(status, headers, body)

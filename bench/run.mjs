@@ -150,7 +150,7 @@ function cpuSeconds(pid) {
  * One wrk run on CPU 1 through bash, whose `times` gives wrk's own CPU seconds.
  * `stopAfter` > 0: a warm-up that ends after that many responses (or `duration`).
  */
-function wrk({ url, tokens, duration, connections = CONNECTIONS, stopAfter = 0 }) {
+function wrk({ url, tokens, duration, connections = CONNECTIONS, stopAfter = 0, first = 0 }) {
   const wrkArgs = [
     '-t1',
     `-c${connections}`,
@@ -163,6 +163,7 @@ function wrk({ url, tokens, duration, connections = CONNECTIONS, stopAfter = 0 }
     '--',
     tokens ?? '',
     String(stopAfter),
+    String(first),
   ];
   const [cmd, args] = pinned(1, 'wrk', wrkArgs);
   const quoted = [cmd, ...args].map((a) => `'${String(a).replace(/'/g, `'\\''`)}'`).join(' ');
@@ -200,20 +201,23 @@ function wrk({ url, tokens, duration, connections = CONNECTIONS, stopAfter = 0 }
 /** Warm-up: every token sent at least once when the cache can hold them all (their steady state is hits), JIT warm. */
 async function warm(w, server) {
   // 200,000 users stay misses whatever the warm-up, so they get the same 20,000 requests as the rest.
-  await wrk({
+  const r = await wrk({
     url: `${server.url}/articles`,
     tokens: w.tokens,
     duration: 30,
     stopAfter: w.users <= 25000 ? Math.max(20000, Math.ceil(w.users * 1.1)) : 20000,
   });
+  // Where the next run goes on in the token file: one rotation over every run of this server.
+  server.next = r.requests;
 }
 
-/** One measured run with the server's CPU use. */
+/** One measured run with the server's CPU use, going on with the rotation where the last run of this server stopped. */
 async function slice(w, server, duration = DURATION) {
   const pid = server.child.pid;
   const cpu0 = cpuSeconds(pid);
   const from = process.hrtime.bigint() / 1000n;
-  const r = await wrk({ url: `${server.url}/articles`, tokens: w.tokens, duration });
+  const r = await wrk({ url: `${server.url}/articles`, tokens: w.tokens, duration, first: server.next ?? 0 });
+  server.next = (server.next ?? 0) + r.requests;
   const used = cpuSeconds(pid) - cpu0;
   if (r.errors > 0) throw new Error(`${w.name}: ${r.errors} failed requests (non-2xx, socket errors or timeouts)`);
   // Server CPU over the load itself (wrk's start-up, reading the token file, is idle time for the server),

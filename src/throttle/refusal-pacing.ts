@@ -21,7 +21,7 @@ function httpOf(carrier: Carrier | undefined): { socket: PacedSocket; response: 
 
 /**
  * After a 429/503 refusal: the answer goes out at once, then the connection it
- * went out on is not read for `delayMs`. A client that ignores `Retry-After` and
+ * went out on is not read for `delayMs` (from half of it: jittered). A client that ignores `Retry-After` and
  * re-sends at once on its keep-alive connection waits there, at no CPU cost
  * (no request is parsed, no timer runs per byte), instead of making the event
  * loop answer thousands of refusals a second. One timer per paced connection;
@@ -52,7 +52,8 @@ export function paceRefusedConnection(carrier: Carrier | undefined, delayMs: num
       }
       socket.pause();
       socket.once('close', resume);
-      timer = setTimeout(resume, delayMs);
+      // Between half the delay and all of it: connections refused in one burst do not all come back in one.
+      timer = setTimeout(resume, delayMs / 2 + Math.random() * (delayMs / 2));
       timer.unref();
     });
   };

@@ -8,9 +8,10 @@
 // limit is raised so that what is measured is the queue bound (a flood from many addresses), not the 429s.
 // Topologies (FLOOD_TOPOLOGIES, default `one-core,two-core`):
 //   one-core  the whole server (event loop and its argon2 thread) on CPU 0, wrk on CPU 1
-//   two-core  the event loop (the main thread) alone on CPU 0, every other thread of the server (libuv's
-//             pool, where argon2 runs; V8's helpers) on CPU 1, as on a 2-core host; wrk on CPU 1 too
-// FLOOD_CONNECTIONS (300), FLOOD_SECONDS (10), IDLE_SECONDS (5), ME_CONNECTIONS (10).
+//   two-core  the event loop (with V8's GC helper threads) on CPU 0, libuv's pool, where argon2 runs, on
+//             CPU 1 (taskset -p on the pool's threads), as on a 2-core host; wrk on CPU 1 too
+// FLOOD_CONNECTIONS (300), FLOOD_SECONDS (10), IDLE_SECONDS (5), ME_CONNECTIONS (10), ME_DELAY_MS (0: a closed
+// loop that saturates the event loop; > 0: each /me connection waits that long between requests).
 // The flood: wrk, bench/login-flood.lua (wrong passwords, a distinct username per request, from 127.0.0.1).
 // /me: wrk, bench/rotate.lua with the one token.
 import { execFileSync, spawn } from 'node:child_process';
@@ -24,6 +25,20 @@ const root = join(here, '..');
 const SECRET = 'login-flood-bench-secret-of-at-least-32-bytes';
 const PASSWORD = 'bench-password-123';
 
+/**
+ * The threads of libuv's pool, where argon2 runs (all of a process's threads are named "node"): the ones that
+ * spend CPU while four pbkdf2 calls, pool tasks, run at once. V8's helper threads (GC) stay idle meanwhile.
+ */
+async function poolThreads() {
+  const { pbkdf2 } = await import('node:crypto');
+  const { promisify } = await import('node:util');
+  const utime = () =>
+    new Map(readdirSync('/proc/self/task').map((t) => [t, Number(readFileSync(`/proc/self/task/${t}/stat`, 'utf8').split(') ')[1].split(' ')[11])]));
+  const before = utime();
+  await Promise.all([0, 1, 2, 3].map(() => promisify(pbkdf2)('x', 'salt', 300_000, 32, 'sha256')));
+  return [...utime()].filter(([t, u]) => t !== String(process.pid) && u - (before.get(t) ?? 0) >= 5).map(([t]) => t);
+}
+
 async function server(mode, port) {
   await import('reflect-metadata');
   const { Body, Controller, Get, HttpCode, Module, Post } = await import('@nestjs/common');
@@ -32,6 +47,7 @@ async function server(mode, port) {
 
   const hasher = new lib.Argon2PasswordHasher();
   const user = { id: 1, username: 'bench', passwordHash: await hasher.hash(PASSWORD), permissions: [] };
+  const pool = await poolThreads();
   const users = { findByUsername: async (u) => (u === 'bench' ? user : null), findById: async (id) => (id === '1' ? user : null) };
 
   class Routes {
@@ -69,7 +85,19 @@ async function server(mode, port) {
   Module({ imports, controllers: [Routes] })(Root);
   const app = await NestFactory.create(Root, { logger: false });
   await app.listen(port, '127.0.0.1');
-  process.stdout.write('ready\n');
+  // Exit on SIGINT through process.exit, so that --cpu-prof writes its profile.
+  process.on('SIGINT', () => process.exit(0));
+  if (process.env.FLOOD_SERVER_LOG) {
+    // The event loop's utilisation, once a second, into the server log (with the phases marked by the bench).
+    const { performance } = await import('node:perf_hooks');
+    let last = performance.eventLoopUtilization();
+    setInterval(() => {
+      const now = performance.eventLoopUtilization();
+      process.stdout.write(`elu ${performance.eventLoopUtilization(now, last).utilization.toFixed(2)}\n`);
+      last = now;
+    }, 1000).unref();
+  }
+  process.stdout.write(`pool ${pool.join(',')}\nready\n`);
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -117,11 +145,10 @@ function rssOf(pid) {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
-/** Every thread of the server but the main one (the event loop) onto CPU 1. */
-function pinHelpersToCpu1(pid) {
+/** libuv's pool threads (where argon2 runs) onto CPU 1; the event loop and V8's helpers stay on CPU 0. */
+function pinPoolToCpu1(pool) {
   let moved = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    if (tid === String(pid)) continue;
+  for (const tid of pool) {
     try {
       execFileSync('taskset', ['-p', '-c', '1', tid], { stdio: 'ignore' });
       moved++;
@@ -136,17 +163,17 @@ async function startServer(mode, port) {
   const [cmd, a] = onCpu(0, process.execPath, [...flags, fileURLToPath(import.meta.url), 'server', mode, String(port)]);
   const child = spawn(cmd, a, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise((resolve) => child.on('exit', resolve));
-  await new Promise((resolve, reject) => {
+  const pool = await new Promise((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (d) => {
       out += d;
-      if (out.includes('ready')) resolve();
+      if (out.includes('ready')) resolve(/^pool (.*)$/m.exec(out)?.[1].split(',').filter(Boolean) ?? []);
     });
     // FLOOD_SERVER_LOG=path keeps the server's stdout (--trace-gc writes there), with the phases marked.
     if (process.env.FLOOD_SERVER_LOG) child.stdout.on('data', (d) => appendFileSync(process.env.FLOOD_SERVER_LOG, d));
     child.on('exit', (code) => reject(new Error(`server exited ${code}`)));
   });
-  return { pid: child.pid, stop: () => (child.kill('SIGINT'), exited) };
+  return { pid: child.pid, pool, stop: () => (child.kill('SIGINT'), exited) };
 }
 
 async function login(base, username, password) {
@@ -179,24 +206,17 @@ async function measure(topology, mode, port) {
   try {
     const base = `http://127.0.0.1:${port}`;
     const { accessToken } = (await login(base, 'bench', PASSWORD)).body;
-    // The libuv pool exists once the first argon2 check has run: only then are all the threads there to pin.
-    const pinned = topology === 'two-core' ? pinHelpersToCpu1(srv.pid) : 0;
+    const pinned = topology === 'two-core' ? pinPoolToCpu1(srv.pool) : 0;
     const tokens = join(mkdtempSync(join(tmpdir(), 'login-flood-')), 'token');
     writeFileSync(tokens, `${accessToken}\n`);
     const idleSeconds = Number(process.env.IDLE_SECONDS ?? 5);
     const floodSeconds = Number(process.env.FLOOD_SECONDS ?? 10);
-    const meArgs = (seconds) => [
-      '-t1',
-      `-c${process.env.ME_CONNECTIONS ?? 10}`,
-      `-d${seconds}s`,
-      '--timeout',
-      '30s',
-      '-s',
-      'bench/rotate.lua',
-      `${base}/me`,
-      '--',
-      tokens,
-    ];
+    // ME_DELAY_MS > 0: each /me connection waits that long between requests (bench/me-rate.lua), a steady rate
+    // below saturation; 0 (default): a closed loop (bench/rotate.lua) that saturates the event loop.
+    const delay = Number(process.env.ME_DELAY_MS ?? 0);
+    const script =
+      delay > 0 ? ['-s', 'bench/me-rate.lua', `${base}/me`, '--', tokens, String(delay)] : ['-s', 'bench/rotate.lua', `${base}/me`, '--', tokens];
+    const meArgs = (seconds) => ['-t1', `-c${process.env.ME_CONNECTIONS ?? 10}`, `-d${seconds}s`, '--timeout', '30s', ...script];
     await wrk(meArgs(2), true); // warm-up (JIT, caches), not recorded
     const idle = await wrk(meArgs(idleSeconds), true);
     mark(`flood starts (${topology} ${mode})`);
@@ -226,7 +246,18 @@ async function measure(topology, mode, port) {
     mark('in-flood /me done');
     const logins = await flood;
     clearInterval(sampler);
-    return { topology, mode, pinned, idle, during, logins, normal, rssBeforeMb: Math.round(rssBefore / 1e6), rssPeakMb: Math.round(rssPeak / 1e6) };
+    return {
+      topology,
+      mode,
+      meDelayMs: delay,
+      pinned,
+      idle,
+      during,
+      logins,
+      normal,
+      rssBeforeMb: Math.round(rssBefore / 1e6),
+      rssPeakMb: Math.round(rssPeak / 1e6),
+    };
   } finally {
     await srv.stop();
   }
@@ -244,8 +275,8 @@ async function main() {
   for (const topology of (process.env.FLOOD_TOPOLOGIES ?? 'one-core,two-core').split(','))
     for (const mode of (process.env.FLOOD_MODES ?? 'paced,unpaced').split(',')) results.push(await measure(topology, mode, port++));
   const lines = [
-    '| topology | server | /me p50 / p99 at rest (ms) | /me p50 / p99 in flood (ms) | p99 ratio | /me req/s rest / flood | flood answers/s | flood statuses | normal login 1 s in: first answer; in after | RSS before / peak (MB) |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| topology | server | /me load | /me p50 / p99 at rest (ms) | /me p50 / p99 in flood (ms) | p99 ratio | /me req/s rest / flood | flood answers/s | flood statuses | normal login 1 s in: first answer; in after | RSS before / peak (MB) |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of results) {
     const rps = (w) => Math.round(w.requests / (w.duration_us / 1e6));
@@ -254,7 +285,7 @@ async function main() {
       .join(', ');
     const normal = `${r.normal.first.status} in ${r.normal.first.ms} ms; ${r.normal.in === null ? `not in (${r.normal.tries} tries)` : `200 after ${r.normal.in} ms (${r.normal.tries} tries)`}`;
     lines.push(
-      `| ${r.topology} | ${r.mode} | ${ms(r.idle.p50_us)} / ${ms(r.idle.p99_us)} | ${ms(r.during.p50_us)} / ${ms(r.during.p99_us)} | ${(r.during.p99_us / r.idle.p99_us).toFixed(2)}× | ${rps(r.idle)} / ${rps(r.during)} | ${rps(r.logins)} | ${statuses} | ${normal} | ${r.rssBeforeMb} / ${r.rssPeakMb} |`,
+      `| ${r.topology} | ${r.mode} | ${r.meDelayMs > 0 ? `${r.meDelayMs} ms apart` : 'closed loop'} | ${ms(r.idle.p50_us)} / ${ms(r.idle.p99_us)} | ${ms(r.during.p50_us)} / ${ms(r.during.p99_us)} | ${(r.during.p99_us / r.idle.p99_us).toFixed(2)}× | ${rps(r.idle)} / ${rps(r.during)} | ${rps(r.logins)} | ${statuses} | ${normal} | ${r.rssBeforeMb} / ${r.rssPeakMb} |`,
     );
   }
   process.stdout.write(lines.join('\n') + '\n');

@@ -10,6 +10,7 @@
 //   one-core  the whole server (event loop and its argon2 thread) on CPU 0, wrk on CPU 1
 //   two-core  the event loop (with V8's GC helper threads) on CPU 0, libuv's pool, where argon2 runs, on
 //             CPU 1 (taskset -p on the pool's threads), as on a 2-core host; wrk on CPU 1 too
+// FLOOD_POOL_NICE: renice libuv's pool threads (argon2) to that niceness.
 // FLOOD_CONNECTIONS (300), FLOOD_SECONDS (10), IDLE_SECONDS (5), ME_CONNECTIONS (10), ME_DELAY_MS (0: a closed
 // loop that saturates the event loop; > 0: each /me connection waits that long between requests).
 // The flood: wrk, bench/login-flood.lua (wrong passwords, a distinct username per request, from 127.0.0.1).
@@ -207,6 +208,9 @@ async function measure(topology, mode, port) {
     const base = `http://127.0.0.1:${port}`;
     const { accessToken } = (await login(base, 'bench', PASSWORD)).body;
     const pinned = topology === 'two-core' ? pinPoolToCpu1(srv.pool) : 0;
+    // FLOOD_POOL_NICE=n: the pool's threads (argon2) at that niceness, so the event loop wins the core they share.
+    if (process.env.FLOOD_POOL_NICE)
+      for (const tid of srv.pool) execFileSync('renice', ['-n', process.env.FLOOD_POOL_NICE, '-p', tid], { stdio: 'ignore' });
     const tokens = join(mkdtempSync(join(tmpdir(), 'login-flood-')), 'token');
     writeFileSync(tokens, `${accessToken}\n`);
     const idleSeconds = Number(process.env.IDLE_SECONDS ?? 5);

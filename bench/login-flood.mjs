@@ -1,13 +1,23 @@
-// `npm run build && node bench/login-flood.mjs`: /me latency at rest and during a flood of
-// concurrent logins, the resident memory of the server, and how long one normal login waits
-// when it arrives 300 ms into the flood. Two servers, side by side in one run:
-//   baseline   AuthModule as on main (unbounded password-check queue, no throttle)
-//   protected  the login throttle wired in (bounded queue: 503 auth_busy beyond it)
-// Server on CPU 0, load on CPU 1 when taskset exists. FLOOD_CONNECTIONS (300), FLOOD_SECONDS (10),
-// IDLE_SECONDS (5). The flood sends wrong passwords for distinct usernames from 127.0.0.1, with
-// the per-IP limit raised so that what is measured is the queue bound, not the throttle.
+// `npm run build && node bench/login-flood.mjs`: /me latency at rest and during a flood of concurrent
+// logins, side by side in one run, with wrk driving both loads; the resident memory of the server (VmRSS,
+// read from /proc, before the flood and its peak); the flood's answers per second and their statuses;
+// how long one normal login waits when it arrives 1 s into the flood (its first answer, and a client that
+// honours Retry-After until it gets in).
+// Servers (FLOOD_MODES, default `paced,unpaced`): the login throttle as shipped (`paced`: refused
+// connections paced, loginThrottle.pacingMs 1000), and with `pacingMs: false` (`unpaced`). The per-IP
+// limit is raised so that what is measured is the queue bound (a flood from many addresses), not the 429s.
+// Topologies (FLOOD_TOPOLOGIES, default `one-core,two-core`):
+//   one-core  the whole server (event loop and its argon2 thread) on CPU 0, wrk on CPU 1
+//   two-core  the event loop (with V8's GC helper threads) on CPU 0, libuv's pool, where argon2 runs, on
+//             CPU 1 (taskset -p on the pool's threads), as on a 2-core host; wrk on CPU 1 too
+// FLOOD_POOL_NICE: renice libuv's pool threads (argon2) to that niceness.
+// FLOOD_CONNECTIONS (300), FLOOD_SECONDS (10), IDLE_SECONDS (5), ME_CONNECTIONS (10), ME_DELAY_MS (0: a closed
+// loop that saturates the event loop; > 0: each /me connection waits that long between requests).
+// The flood: wrk, bench/login-flood.lua (wrong passwords, a distinct username per request, from 127.0.0.1).
+// /me: wrk, bench/rotate.lua with the one token.
 import { execFileSync, spawn } from 'node:child_process';
-import { cpus } from 'node:os';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -16,9 +26,19 @@ const root = join(here, '..');
 const SECRET = 'login-flood-bench-secret-of-at-least-32-bytes';
 const PASSWORD = 'bench-password-123';
 
-if (process.argv[2] === 'server') await server(process.argv[3], Number(process.argv[4]));
-else if (process.argv[2] === 'load') await loadChild(JSON.parse(process.argv[3]));
-else await main();
+/**
+ * The threads of libuv's pool, where argon2 runs (all of a process's threads are named "node"): the ones that
+ * spend CPU while four pbkdf2 calls, pool tasks, run at once. V8's helper threads (GC) stay idle meanwhile.
+ */
+async function poolThreads() {
+  const { pbkdf2 } = await import('node:crypto');
+  const { promisify } = await import('node:util');
+  const utime = () =>
+    new Map(readdirSync('/proc/self/task').map((t) => [t, Number(readFileSync(`/proc/self/task/${t}/stat`, 'utf8').split(') ')[1].split(' ')[11])]));
+  const before = utime();
+  await Promise.all([0, 1, 2, 3].map(() => promisify(pbkdf2)('x', 'salt', 300_000, 32, 'sha256')));
+  return [...utime()].filter(([t, u]) => t !== String(process.pid) && u - (before.get(t) ?? 0) >= 5).map(([t]) => t);
+}
 
 async function server(mode, port) {
   await import('reflect-metadata');
@@ -28,6 +48,7 @@ async function server(mode, port) {
 
   const hasher = new lib.Argon2PasswordHasher();
   const user = { id: 1, username: 'bench', passwordHash: await hasher.hash(PASSWORD), permissions: [] };
+  const pool = await poolThreads();
   const users = { findByUsername: async (u) => (u === 'bench' ? user : null), findById: async (id) => (id === '1' ? user : null) };
 
   class Routes {
@@ -40,9 +61,6 @@ async function server(mode, port) {
     me(user) {
       return user;
     }
-    rss() {
-      return { rss: process.memoryUsage().rss };
-    }
   }
   // Decorators by hand: this script is plain JavaScript.
   Reflect.decorate(
@@ -54,149 +72,229 @@ async function server(mode, port) {
   Body()(Routes.prototype, 'login', 0);
   Reflect.decorate([Get('me')], Routes.prototype, 'me', Object.getOwnPropertyDescriptor(Routes.prototype, 'me'));
   lib.CurrentUser()(Routes.prototype, 'me', 0);
-  Reflect.decorate([lib.Public(), Get('rss')], Routes.prototype, 'rss', Object.getOwnPropertyDescriptor(Routes.prototype, 'rss'));
   Reflect.defineMetadata('design:paramtypes', [lib.AuthService], Routes);
   Controller()(Routes);
 
-  // 'baseline': the throttle's counting off (the queue is bounded either way); 'protected': counting on, limits
-  // raised so what is measured is the queue bound, not the 429s.
-  const loginThrottle =
-    mode === 'protected'
-      ? { perIp: { limit: 1_000_000, windowSeconds: 60 }, perAccount: { limit: 1_000_000, windowSeconds: 60 } }
-      : { enabled: false };
+  // Limits raised: what is measured is the queue bound and the pacing, not the 429s of one address.
+  const loginThrottle = {
+    perIp: { limit: 1_000_000, windowSeconds: 60 },
+    perAccount: { limit: 1_000_000, windowSeconds: 60 },
+    ...(mode === 'unpaced' ? { pacingMs: false } : {}),
+  };
   const imports = [lib.AuthModule.forRoot({ jwt: { secret: SECRET }, users, audit: { emit: () => undefined }, loginThrottle })];
-  const providers = [];
   class Root {}
-  // Routes resolves AuthService in its own module first: the throttled one when there is one.
-  Module({ imports, controllers: [Routes], providers })(Root);
+  Module({ imports, controllers: [Routes] })(Root);
   const app = await NestFactory.create(Root, { logger: false });
   await app.listen(port, '127.0.0.1');
-  process.stdout.write('ready\n');
+  // Exit on SIGINT through process.exit, so that --cpu-prof writes its profile.
+  process.on('SIGINT', () => process.exit(0));
+  if (process.env.FLOOD_SERVER_LOG) {
+    // The event loop's utilisation, once a second, into the server log (with the phases marked by the bench).
+    const { performance } = await import('node:perf_hooks');
+    let last = performance.eventLoopUtilization();
+    setInterval(() => {
+      const now = performance.eventLoopUtilization();
+      process.stdout.write(`elu ${performance.eventLoopUtilization(now, last).utilization.toFixed(2)}\n`);
+      last = now;
+    }, 1000).unref();
+  }
+  process.stdout.write(`pool ${pool.join(',')}\nready\n`);
 }
 
-async function loadChild(spec) {
-  const { default: autocannon } = await import('autocannon');
-  const { floodBodies, ...rest } = spec;
-  // Functions do not survive the JSON hop to this process: the flood's bodies are made here.
-  if (floodBodies)
-    rest.requests = [{ setupRequest: (req) => ({ ...req, body: JSON.stringify({ username: `flood-${Math.random()}`, password: 'wrong' }) }) }];
-  const result = await autocannon({ ...rest, timeout: 60 });
-  process.stdout.write(
-    JSON.stringify({
-      p50: result.latency.p50,
-      p99: result.latency.p99,
-      count: result.requests.total,
-      non2xx: result.non2xx,
-      rps: result.requests.average,
-      statuses: result.statusCodeStats ?? {},
-      errors: result.errors,
-      timeouts: result.timeouts,
-    }),
-  );
-}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function pinned(cpu, args) {
+function hasTaskset() {
   try {
     execFileSync('taskset', ['-c', '0', 'true']);
-    if (cpus().length > 1) return ['taskset', ['-c', String(cpu), process.execPath, ...args]];
-  } catch {}
-  return [process.execPath, args];
+    return true;
+  } catch {
+    return false;
+  }
 }
-
-function run(cpu, args, onReady) {
-  const [cmd, a] = pinned(cpu, args);
-  const child = spawn(cmd, a, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout.on('data', (d) => {
-    out += d;
-    if (onReady && out.includes('ready')) onReady();
-  });
-  const done = new Promise((resolve, reject) =>
-    child.on('exit', (code) => (code === 0 || onReady ? resolve(out) : reject(new Error(`exited ${code}`)))),
-  );
-  return { child, done };
-}
-
-function load(spec) {
-  return run(1, [fileURLToPath(import.meta.url), 'load', JSON.stringify(spec)]).done.then((o) => JSON.parse(o));
-}
-
-async function measure(mode, port) {
-  let ready;
-  const started = new Promise((r) => (ready = r));
-  const srv = run(0, [fileURLToPath(import.meta.url), 'server', mode, String(port)], ready);
-  await started;
+const TASKSET = hasTaskset();
+const NICE = (() => {
   try {
-    return await measureOn(mode, port);
+    execFileSync('nice', ['-n', '-10', 'true']);
+    return process.getuid?.() === 0;
+  } catch {
+    return false;
+  }
+})();
+const onCpu = (cpu, cmd, args) => (TASKSET ? ['taskset', ['-c', String(cpu), cmd, ...args]] : [cmd, args]);
+
+/**
+ * wrk on CPU 1; resolves with its WRK_JSON line. `measuring`: the /me load, at a higher priority (nice -10)
+ * when allowed, so that on CPU 1 (shared with the flood's wrk and, in two-core, the argon2 thread) the
+ * latency it records is the server's, not the time the load generator itself waited for the CPU.
+ */
+function wrk(args, measuring = false) {
+  const [cmd, a] = measuring && NICE ? onCpu(1, 'nice', ['-n', '-10', 'wrk', ...args]) : onCpu(1, 'wrk', args);
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, a, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.on('exit', (code) => {
+      const line = out.split('\n').find((l) => l.startsWith('WRK_JSON '));
+      if (code !== 0 || !line) reject(new Error(`wrk exited ${code}: ${out}`));
+      else resolve(JSON.parse(line.slice('WRK_JSON '.length)));
+    });
+  });
+}
+
+function rssOf(pid) {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+/** libuv's pool threads (where argon2 runs) onto CPU 1; the event loop and V8's helpers stay on CPU 0. */
+function pinPoolToCpu1(pool) {
+  let moved = 0;
+  for (const tid of pool) {
+    try {
+      execFileSync('taskset', ['-p', '-c', '1', tid], { stdio: 'ignore' });
+      moved++;
+    } catch {}
+  }
+  return moved;
+}
+
+async function startServer(mode, port) {
+  // FLOOD_SERVER_ARGS: node flags for the server (e.g. --trace-gc, whose lines go to stderr).
+  const flags = (process.env.FLOOD_SERVER_ARGS ?? '').split(' ').filter(Boolean);
+  const [cmd, a] = onCpu(0, process.execPath, [...flags, fileURLToPath(import.meta.url), 'server', mode, String(port)]);
+  const child = spawn(cmd, a, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  const pool = await new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      if (out.includes('ready')) resolve(/^pool (.*)$/m.exec(out)?.[1].split(',').filter(Boolean) ?? []);
+    });
+    // FLOOD_SERVER_LOG=path keeps the server's stdout (--trace-gc writes there), with the phases marked.
+    if (process.env.FLOOD_SERVER_LOG) child.stdout.on('data', (d) => appendFileSync(process.env.FLOOD_SERVER_LOG, d));
+    child.on('exit', (code) => reject(new Error(`server exited ${code}`)));
+  });
+  return { pid: child.pid, pool, stop: () => (child.kill('SIGINT'), exited) };
+}
+
+async function login(base, username, password) {
+  const t0 = performance.now();
+  const res = await fetch(`${base}/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password }),
+  });
+  const body = await res.json();
+  return { status: res.status, ms: performance.now() - t0, retryAfter: Number(res.headers.get('retry-after') ?? 1), body };
+}
+
+/** A normal user: one login, then, while refused, again after Retry-After, until it gets in or `until`. */
+async function politeLogin(base, until) {
+  const t0 = performance.now();
+  const first = await login(base, 'bench', PASSWORD);
+  let last = first;
+  let tries = 1;
+  while (last.status !== 200 && performance.now() + last.retryAfter * 1000 < until) {
+    await sleep(last.retryAfter * 1000);
+    last = await login(base, 'bench', PASSWORD);
+    tries++;
+  }
+  return { first: { status: first.status, ms: Math.round(first.ms) }, in: last.status === 200 ? Math.round(performance.now() - t0) : null, tries };
+}
+
+async function measure(topology, mode, port) {
+  const srv = await startServer(mode, port);
+  try {
+    const base = `http://127.0.0.1:${port}`;
+    const { accessToken } = (await login(base, 'bench', PASSWORD)).body;
+    const pinned = topology === 'two-core' ? pinPoolToCpu1(srv.pool) : 0;
+    // FLOOD_POOL_NICE=n: the pool's threads (argon2) at that niceness, so the event loop wins the core they share.
+    if (process.env.FLOOD_POOL_NICE)
+      for (const tid of srv.pool) execFileSync('renice', ['-n', process.env.FLOOD_POOL_NICE, '-p', tid], { stdio: 'ignore' });
+    const tokens = join(mkdtempSync(join(tmpdir(), 'login-flood-')), 'token');
+    writeFileSync(tokens, `${accessToken}\n`);
+    const idleSeconds = Number(process.env.IDLE_SECONDS ?? 5);
+    const floodSeconds = Number(process.env.FLOOD_SECONDS ?? 10);
+    // ME_DELAY_MS > 0: each /me connection waits that long between requests (bench/me-rate.lua), a steady rate
+    // below saturation; 0 (default): a closed loop (bench/rotate.lua) that saturates the event loop.
+    const delay = Number(process.env.ME_DELAY_MS ?? 0);
+    const script =
+      delay > 0 ? ['-s', 'bench/me-rate.lua', `${base}/me`, '--', tokens, String(delay)] : ['-s', 'bench/rotate.lua', `${base}/me`, '--', tokens];
+    const meArgs = (seconds) => ['-t1', `-c${process.env.ME_CONNECTIONS ?? 10}`, `-d${seconds}s`, '--timeout', '30s', ...script];
+    await wrk(meArgs(2), true); // warm-up (JIT, caches), not recorded
+    const idle = await wrk(meArgs(idleSeconds), true);
+    mark(`flood starts (${topology} ${mode})`);
+    const rssBefore = rssOf(srv.pid);
+    let rssPeak = rssBefore;
+    const sampler = setInterval(() => {
+      try {
+        rssPeak = Math.max(rssPeak, rssOf(srv.pid));
+      } catch {}
+    }, 100);
+    const floodStart = performance.now();
+    const flood = wrk([
+      '-t2',
+      `-c${process.env.FLOOD_CONNECTIONS ?? 300}`,
+      `-d${floodSeconds}s`,
+      '--timeout',
+      '30s',
+      '-s',
+      'bench/login-flood.lua',
+      `${base}/auth/login`,
+    ]);
+    await sleep(1000);
+    const [normal, during] = await Promise.all([
+      politeLogin(base, floodStart + floodSeconds * 1000),
+      wrk(meArgs(Math.max(1, floodSeconds - 2)), true),
+    ]);
+    mark('in-flood /me done');
+    const logins = await flood;
+    clearInterval(sampler);
+    return {
+      topology,
+      mode,
+      meDelayMs: delay,
+      pinned,
+      idle,
+      during,
+      logins,
+      normal,
+      rssBeforeMb: Math.round(rssBefore / 1e6),
+      rssPeakMb: Math.round(rssPeak / 1e6),
+    };
   } finally {
-    srv.child.kill('SIGINT');
-    await srv.done;
+    await srv.stop();
   }
 }
 
-async function measureOn(mode, port) {
-  const base = `http://127.0.0.1:${port}`;
-  const login = await (
-    await fetch(`${base}/auth/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: 'bench', password: PASSWORD }),
-    })
-  ).json();
-  const me = { url: `${base}/me`, connections: 10, headers: { authorization: `Bearer ${login.accessToken}` } };
-  const idleSeconds = Number(process.env.IDLE_SECONDS ?? 5);
-  const floodSeconds = Number(process.env.FLOOD_SECONDS ?? 10);
-  const rest = await load({ ...me, duration: idleSeconds });
-  const rss = [];
-  const sampler = setInterval(async () => {
-    try {
-      rss.push((await (await fetch(`${base}/rss`)).json()).rss);
-    } catch {}
-  }, 250);
-  const rssBefore = (await (await fetch(`${base}/rss`)).json()).rss;
-  const flood = load({
-    url: `${base}/auth/login`,
-    method: 'POST',
-    connections: Number(process.env.FLOOD_CONNECTIONS ?? 300),
-    duration: floodSeconds,
-    headers: { 'content-type': 'application/json' },
-    // Distinct unknown usernames: the per-account counters never stop the flood.
-    floodBodies: true,
-  });
-  await new Promise((r) => setTimeout(r, 300));
-  const t0 = performance.now();
-  const normal = await fetch(`${base}/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username: 'bench', password: PASSWORD }),
-  });
-  const normalMs = performance.now() - t0;
-  const during = await load({ ...me, duration: Math.max(1, floodSeconds - 2) });
-  const logins = await flood;
-  clearInterval(sampler);
-  return {
-    mode,
-    rest,
-    during,
-    logins,
-    normal: { status: normal.status, ms: Math.round(normalMs) },
-    rssBeforeMb: Math.round(rssBefore / 1e6),
-    rssPeakMb: Math.round(Math.max(rssBefore, ...rss) / 1e6),
-  };
+function mark(what) {
+  if (process.env.FLOOD_SERVER_LOG) appendFileSync(process.env.FLOOD_SERVER_LOG, `---- ${what}\n`);
 }
+
+const ms = (us) => (us / 1000).toFixed(us < 10_000 ? 1 : 0);
 
 async function main() {
   let port = 43000 + Math.floor(Math.random() * 1000);
   const results = [];
-  for (const mode of (process.env.FLOOD_MODES ?? 'baseline,protected').split(',')) results.push(await measure(mode, port++));
+  for (const topology of (process.env.FLOOD_TOPOLOGIES ?? 'one-core,two-core').split(','))
+    for (const mode of (process.env.FLOOD_MODES ?? 'paced,unpaced').split(',')) results.push(await measure(topology, mode, port++));
   const lines = [
-    '| server | /me p99 at rest (ms) | /me p99 in flood (ms) | ratio | flood logins/s | flood statuses | normal login (status, ms) | RSS before / peak (MB) |',
-    '|---|---|---|---|---|---|---|---|',
+    '| topology | server | /me load | /me p50 / p99 at rest (ms) | /me p50 / p99 in flood (ms) | p99 ratio | /me req/s rest / flood | flood answers/s | flood statuses | normal login 1 s in: first answer; in after | RSS before / peak (MB) |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of results) {
+    const rps = (w) => Math.round(w.requests / (w.duration_us / 1e6));
+    const statuses = Object.entries(r.logins.statuses)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join(', ');
+    const normal = `${r.normal.first.status} in ${r.normal.first.ms} ms; ${r.normal.in === null ? `not in (${r.normal.tries} tries)` : `200 after ${r.normal.in} ms (${r.normal.tries} tries)`}`;
     lines.push(
-      `| ${r.mode} | ${r.rest.p99} (${r.rest.count} req) | ${r.during.p99} (${r.during.count} req, ${r.during.non2xx} non-2xx, ${r.during.errors} errors) | ${(r.during.p99 / Math.max(1, r.rest.p99)).toFixed(2)}× | ${Math.round(r.logins.rps)} | ${JSON.stringify(Object.fromEntries(Object.entries(r.logins.statuses).map(([k, v]) => [k, v.count])))} | ${r.normal.status}, ${r.normal.ms} | ${r.rssBeforeMb} / ${r.rssPeakMb} |`,
+      `| ${r.topology} | ${r.mode} | ${r.meDelayMs > 0 ? `${r.meDelayMs} ms apart` : 'closed loop'} | ${ms(r.idle.p50_us)} / ${ms(r.idle.p99_us)} | ${ms(r.during.p50_us)} / ${ms(r.during.p99_us)} | ${(r.during.p99_us / r.idle.p99_us).toFixed(2)}× | ${rps(r.idle)} / ${rps(r.during)} | ${rps(r.logins)} | ${statuses} | ${normal} | ${r.rssBeforeMb} / ${r.rssPeakMb} |`,
     );
   }
   process.stdout.write(lines.join('\n') + '\n');
+  if (process.env.FLOOD_JSON) writeFileSync(process.env.FLOOD_JSON, JSON.stringify(results, null, 2));
 }
+
+if (process.argv[2] === 'server') await server(process.argv[3], Number(process.argv[4]));
+else await main();

@@ -46,11 +46,21 @@ export class ConcurrencyLimit {
     return this.waiting.length;
   }
 
+  /** No slot free and no room to wait: a `run` now would be refused. */
+  get full(): boolean {
+    return this.running >= this.max && this.waiting.length >= this.maxQueued;
+  }
+
+  /** The refusal of a full queue. */
+  busy(): AuthBusyException {
+    return new AuthBusyException(this.retryAfterSeconds, 'password_check_queue_full');
+  }
+
   async run<T>(task: () => Promise<T>, options: RunOptions = {}): Promise<T> {
     const { signal } = options;
     if (signal?.aborted) throw new ClientGoneError();
     if (!this.take()) {
-      if (this.waiting.length >= this.maxQueued) throw new AuthBusyException(this.retryAfterSeconds, 'password_check_queue_full');
+      if (this.waiting.length >= this.maxQueued) throw this.busy();
       await this.wait(signal);
     }
     // Here the task holds a slot: a free one it took, or one `release` handed over.

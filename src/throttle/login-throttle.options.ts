@@ -38,6 +38,11 @@ export interface LoginThrottleOptions {
   storeTimeoutMs?: number;
   /** The password-check queue: `concurrency` [cores - 1, at least 1] checks at once, `maxQueued` waiting [4 × concurrency]; more is 503 `auth_busy`. */
   passwordChecks?: { concurrency?: number; maxQueued?: number; retryAfterSeconds?: number };
+  /**
+   * After a 429 or 503 on HTTP, the connection it went out on is not read again for this long (at most its
+   * `Retry-After`), so a client that ignores `Retry-After` cannot re-send at once; `0` or `false` turns it off [1000].
+   */
+  pacingMs?: number | false;
 }
 
 export interface ResolvedLoginThrottleOptions {
@@ -55,6 +60,8 @@ export interface ResolvedLoginThrottleOptions {
   fingerprintKeyIsRandom: boolean;
   storeTimeoutMs: number;
   passwordChecks: { concurrency: number; maxQueued: number; retryAfterSeconds: number };
+  /** 0: off. */
+  pacingMs: number;
 }
 
 export const LOGIN_THROTTLE_DEFAULTS = {
@@ -75,6 +82,7 @@ const KNOWN = [
   'fingerprintKey',
   'storeTimeoutMs',
   'passwordChecks',
+  'pacingMs',
 ];
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -176,6 +184,7 @@ export function resolveLoginThrottleOptions(raw: unknown, context: LoginThrottle
 
   return {
     enabled: raw.enabled !== false,
+    pacingMs: resolvePacing(raw.pacingMs),
     perAccountAndIp: resolveLimit(raw.perAccountAndIp, 'loginThrottle.perAccountAndIp', LOGIN_THROTTLE_DEFAULTS.perAccountAndIp),
     perAccount: resolveLimit(raw.perAccount, 'loginThrottle.perAccount', LOGIN_THROTTLE_DEFAULTS.perAccount),
     perIp: resolveLimit(raw.perIp, 'loginThrottle.perIp', LOGIN_THROTTLE_DEFAULTS.perIp),
@@ -192,6 +201,16 @@ export function resolveLoginThrottleOptions(raw: unknown, context: LoginThrottle
       retryAfterSeconds: positiveInt(checks?.retryAfterSeconds, 'loginThrottle.passwordChecks.retryAfterSeconds', 1, 3600),
     },
   };
+}
+
+/** Ten seconds at most: pacing slows a client down, it is no ban (and the `Retry-After` of the answer caps it too). */
+function resolvePacing(raw: unknown): number {
+  if (raw === undefined) return 1000;
+  if (raw === false || raw === 0) return 0;
+  if (!Number.isSafeInteger(raw) || (raw as number) < 0 || (raw as number) > 10_000) {
+    throw new AuthConfigError('loginThrottle.pacingMs', 'must be false or an integer number of milliseconds from 0 to 10000');
+  }
+  return raw as number;
 }
 
 /** The fingerprint key: given, or derived (one-way, domain-separated) from the JWT signing key, so every instance agrees. */

@@ -11,7 +11,8 @@ import { AuthUsers } from '../users/auth-users.js';
 import type { AuthUserRecord } from '../users/user.types.js';
 import { clientSignal } from './client-signal.js';
 import type { ResolvedLoginThrottleOptions, ThrottleLimit } from './login-throttle.options.js';
-import { AuthBusyException, TooManyAttemptsException } from './throttle-errors.js';
+import { paceRefusedConnection } from './refusal-pacing.js';
+import { AuthBusyException, ClientGoneError, TooManyAttemptsException } from './throttle-errors.js';
 import { THROTTLE_STORE, type ThrottleStore } from './throttle-store.js';
 
 /** Injection token of the resolved `loginThrottle` options. */
@@ -105,30 +106,35 @@ export class LoginThrottle implements OnModuleInit, OnApplicationShutdown {
    * Before the user lookup: takes one count on each counter of this username and IP.
    * Over a limit: 429 `too_many_attempts` with `Retry-After`, for real and unknown
    * usernames alike, with no lookup and no hashing (so nothing tells them apart).
+   * A full password-check queue is 503 `auth_busy` first, before any counting: the
+   * cheapest refusal, and the same for every username.
    */
   async check(username: string, ip: string | undefined): Promise<LoginAttempt> {
+    if (this.checks.full) this.refuse(this.checks.busy());
     if (!this.active()) return NOT_COUNTED;
     const account = this.fingerprint('u', normaliseUsername(username));
-    const source = this.fingerprint('i', normaliseIp(ip));
     // Per IP first, account from everywhere last: attempts already refused for their IP never use up
     // the account's budget, so an attacker cannot cheaply lock a user out from every other place.
     // No address known (called outside a request, or with requestContext: false): only the account counts, so
     // every such caller does not share one "unknown" IP and lock each other out.
-    const plan: Array<[CounterName, string]> =
-      ip === undefined
-        ? [['perAccount', `a:${account}`]]
-        : [
-            ['perIp', `ip:${source}`],
-            ['perAccountAndIp', `ai:${this.fingerprint('ai', `${account}|${source}`)}`],
-            ['perAccount', `a:${account}`],
-          ];
-    return this.reserve(plan, { account });
+    if (ip === undefined) return this.reserve([['perAccount', () => `a:${account}`]], { account });
+    let source: string | undefined;
+    const sourceOf = () => (source ??= this.fingerprint('i', normaliseIp(ip)));
+    // Keys are made when their counter is reached: a refusal per IP makes no account-and-IP key.
+    return this.reserve(
+      [
+        ['perIp', () => `ip:${sourceOf()}`],
+        ['perAccountAndIp', () => `ai:${this.fingerprint('ai', `${account}|${sourceOf()}`)}`],
+        ['perAccount', () => `a:${account}`],
+      ],
+      { account },
+    );
   }
 
   /** Before `refresh()` verifies its token: invalid refresh tokens are bounded per IP. */
   async checkRefresh(ip: string | undefined): Promise<LoginAttempt> {
     if (!this.active() || ip === undefined) return NOT_COUNTED;
-    return this.reserve([['refreshPerIp', `r:${this.fingerprint('i', normaliseIp(ip))}`]], {});
+    return this.reserve([['refreshPerIp', () => `r:${this.fingerprint('i', normaliseIp(ip))}`]], {});
   }
 
   /**
@@ -139,6 +145,10 @@ export class LoginThrottle implements OnModuleInit, OnApplicationShutdown {
     const client = clientSignal(currentContext()?.carrier.target);
     try {
       return await this.checks.run(verify, { signal: client?.signal });
+    } catch (err) {
+      // A client that has gone reads no answer: nothing to pace.
+      if (err instanceof AuthBusyException && !(err instanceof ClientGoneError)) this.refuse(err);
+      throw err;
     } finally {
       client?.dispose();
     }
@@ -186,11 +196,12 @@ export class LoginThrottle implements OnModuleInit, OnApplicationShutdown {
     return currentContext()?.policy?.skipLoginThrottle !== true;
   }
 
-  private async reserve(plan: Array<[CounterName, string]>, audit: { account?: string }): Promise<LoginAttempt> {
+  private async reserve(plan: Array<[CounterName, () => string]>, audit: { account?: string }): Promise<LoginAttempt> {
     const taken: Reserved[] = [];
-    for (const [name, key] of plan) {
+    for (const [name, keyOf] of plan) {
       const limit = this.options[name] as ThrottleLimit | null;
       if (!limit) continue;
+      const key = keyOf();
       const hit = await this.bounded(this.store.hit(key, limit.windowSeconds * 1000)).catch(async (err) => {
         await this.giveBack(taken, false);
         throw err;
@@ -205,11 +216,17 @@ export class LoginThrottle implements OnModuleInit, OnApplicationShutdown {
           ip: clientOf(currentContext()?.carrier).ip,
           reason: name,
         });
-        throw new TooManyAttemptsException(retryAfter, name);
+        this.refuse(new TooManyAttemptsException(retryAfter, name));
       }
       taken.push({ name, key });
     }
     return new LoginAttempt(this, taken);
+  }
+
+  /** Throws a 429/503 refusal, pacing the HTTP connection it goes out on (`pacingMs`). */
+  private refuse(err: TooManyAttemptsException | AuthBusyException): never {
+    paceRefusedConnection(currentContext()?.carrier, Math.min(this.options.pacingMs, err.retryAfterSeconds * 1000));
+    throw err;
   }
 
   /** Every store call settles within `storeTimeoutMs`: a slow or failing store is 503 `auth_unavailable`, never a hang. */

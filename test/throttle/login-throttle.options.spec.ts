@@ -27,10 +27,19 @@ describe('resolveLoginThrottleOptions', () => {
     expect(resolveLoginThrottleOptions({}, { ...ctx, store: 'typeorm' }).store).toBe('typeorm');
     expect(resolveLoginThrottleOptions(false, ctx).enabled).toBe(false);
     expect(resolveLoginThrottleOptions({ perAccount: false }, ctx).perAccount).toBeNull();
+    expect(r.pacingMs).toBe(1000);
+    expect(resolveLoginThrottleOptions({ pacingMs: false }, ctx).pacingMs).toBe(0);
+    expect(resolveLoginThrottleOptions({ pacingMs: 0 }, ctx).pacingMs).toBe(0);
+    expect(resolveLoginThrottleOptions({ pacingMs: 250 }, ctx).pacingMs).toBe(250);
   });
 
   test.each([
     [{ nope: 1 }, 'loginThrottle.nope'],
+    [{ pacingMs: -1 }, 'loginThrottle.pacingMs'],
+    [{ pacingMs: 1.5 }, 'loginThrottle.pacingMs'],
+    [{ pacingMs: '1000' }, 'loginThrottle.pacingMs'],
+    [{ pacingMs: true }, 'loginThrottle.pacingMs'],
+    [{ pacingMs: 10_001 }, 'loginThrottle.pacingMs'],
     [{ enabled: 'yes' }, 'loginThrottle.enabled'],
     [{ perIp: { limit: 0, windowSeconds: 10 } }, 'loginThrottle.perIp.limit'],
     [{ perAccount: { limit: 5, windowSeconds: 1.5 } }, 'loginThrottle.perAccount.windowSeconds'],

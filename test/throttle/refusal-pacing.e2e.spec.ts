@@ -1,0 +1,185 @@
+import 'reflect-metadata';
+import { afterEach, describe, expect, test } from '@jest/globals';
+import type { INestApplication } from '@nestjs/common';
+import { Agent, request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { Argon2PasswordHasher, type AuthUserRecord } from '../../src/index.js';
+import { ADAPTERS, SECRET } from '../support/app.js';
+import { ALL_CONTROLLERS } from '../support/controllers.js';
+import { bootThrottledApp, type ThrottledAuthOptions } from '../support/throttle-app.js';
+import { MemoryUsers, PASSWORDS } from '../support/users.js';
+
+const PACING_MS = 400;
+/** The pause is jittered between half of pacingMs and all of it: half is the module's guaranteed lower bound. */
+const AT_LEAST_MS = PACING_MS / 2 - 5;
+
+interface Answer {
+  status: number;
+  body: Record<string, unknown>;
+  retryAfter: string | undefined;
+  reusedSocket: boolean;
+  /** When the answer was complete (performance.now()). */
+  at: number;
+}
+
+/** One login over `agent` (keep-alive, one socket: every call after the first reuses the same connection). */
+function login(port: number, agent: Agent, username: string, password: string): Promise<Answer> {
+  const body = JSON.stringify({ username, password });
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        agent,
+        path: '/auth/login',
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            body: JSON.parse(text) as Record<string, unknown>,
+            retryAfter: res.headers['retry-after'] as string | undefined,
+            reusedSocket: req.reusedSocket,
+            at: performance.now(),
+          }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const portOf = (app: INestApplication) => ((app.getHttpServer() as Server).address() as AddressInfo).port;
+
+/** The server's side of every connection: whether the module paused one is read from it, not from a clock. */
+function serverSockets(app: INestApplication): Socket[] {
+  const sockets: Socket[] = [];
+  (app.getHttpServer() as Server).on('connection', (s: Socket) => sockets.push(s));
+  return sockets;
+}
+
+/** Past the module's setImmediate after the answer (a pause would be in place by then). */
+const settled = () => new Promise((r) => setTimeout(r, 30));
+
+/** Counts user lookups: a refusal that needs none must make none. */
+class CountingUsers extends MemoryUsers {
+  lookups = 0;
+  static async make(): Promise<CountingUsers> {
+    const base = await MemoryUsers.create();
+    const users = new CountingUsers();
+    for (const [id, u] of base.byId) users.byId.set(id, u);
+    return users;
+  }
+  override async findByUsername(username: string): Promise<AuthUserRecord | null> {
+    this.lookups++;
+    return super.findByUsername(username);
+  }
+}
+
+/** A hasher whose checks wait until the test lets them go: the queue can be filled on purpose. */
+class GatedHasher extends Argon2PasswordHasher {
+  verifies = 0;
+  private gate: Promise<void> = Promise.resolve();
+  private open: () => void = () => undefined;
+  hold() {
+    this.gate = new Promise((r) => (this.open = r));
+  }
+  release() {
+    this.open();
+  }
+  override async verify(hash: string, plain: string) {
+    this.verifies++;
+    await this.gate;
+    return super.verify(hash, plain);
+  }
+}
+
+const waitFor = async (cond: () => boolean) => {
+  for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+};
+
+async function boot(
+  adapter: (typeof ADAPTERS)[number],
+  loginThrottle: ThrottledAuthOptions['loginThrottle'],
+  extra: Partial<ThrottledAuthOptions> = {},
+) {
+  const app = await bootThrottledApp(
+    { jwt: { secret: SECRET }, users: await MemoryUsers.create(), loginThrottle, ...extra },
+    { controllers: ALL_CONTROLLERS, adapter },
+  );
+  await app.listen(0, '127.0.0.1');
+  return app;
+}
+
+describe.each(ADAPTERS)('pacing of refused connections on %s', (adapter) => {
+  let app: INestApplication | undefined;
+  let agent: Agent | undefined;
+  afterEach(async () => {
+    agent?.destroy();
+    await app?.close();
+    app = agent = undefined;
+  });
+
+  test('after a 429 the answer is unchanged, and the next request on that keep-alive connection is not read before half of pacingMs', async () => {
+    app = await boot(adapter, { perIp: { limit: 1, windowSeconds: 60 }, pacingMs: PACING_MS });
+    const sockets = serverSockets(app);
+    agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const port = portOf(app);
+    expect((await login(port, agent, 'alice', 'wrong')).status).toBe(401);
+    await settled();
+    expect(sockets[0].isPaused()).toBe(false);
+    const refused = await login(port, agent, 'alice', PASSWORDS.alice);
+    expect(refused).toMatchObject({ status: 429, body: { statusCode: 429, code: 'too_many_attempts' }, retryAfter: expect.any(String) });
+    await settled();
+    expect(sockets[0].isPaused()).toBe(true);
+    const again = await login(port, agent, 'nobody', 'x');
+    expect(again.reusedSocket).toBe(true);
+    // The same answer for an unknown username, and it waited for the module's own timer (a lower bound, not a speed).
+    expect(again).toMatchObject({ status: 429, body: refused.body, retryAfter: refused.retryAfter });
+    expect(again.at - refused.at).toBeGreaterThanOrEqual(AT_LEAST_MS);
+  });
+
+  test('pacingMs: false leaves the connection read as usual', async () => {
+    app = await boot(adapter, { perIp: { limit: 1, windowSeconds: 60 }, pacingMs: false });
+    const sockets = serverSockets(app);
+    agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const port = portOf(app);
+    await login(port, agent, 'alice', 'wrong');
+    expect((await login(port, agent, 'alice', 'wrong')).status).toBe(429);
+    await settled();
+    expect(sockets).toHaveLength(1);
+    expect(sockets[0].isPaused()).toBe(false);
+    expect(await login(port, agent, 'alice', 'wrong')).toMatchObject({ status: 429, reusedSocket: true });
+  });
+
+  test('a full password-check queue is 503 auth_busy at once, with no user lookup, and paces that connection', async () => {
+    const hasher = new GatedHasher();
+    const users = await CountingUsers.make();
+    app = await boot(adapter, { passwordChecks: { concurrency: 1, maxQueued: 0 }, pacingMs: PACING_MS }, { users, passwordHasher: hasher });
+    const port = portOf(app);
+    hasher.hold();
+    const first = login(port, new Agent({ keepAlive: false }), 'alice', 'wrong');
+    try {
+      await waitFor(() => hasher.verifies === 1);
+      const lookups = users.lookups;
+      agent = new Agent({ keepAlive: true, maxSockets: 1 });
+      const busy = await login(port, agent, 'alice', PASSWORDS.alice);
+      expect(busy).toMatchObject({ status: 503, body: { statusCode: 503, code: 'auth_busy' }, retryAfter: '1' });
+      const again = await login(port, agent, 'nobody', 'x');
+      expect(again).toMatchObject({ status: 503, body: busy.body, retryAfter: '1', reusedSocket: true });
+      expect(again.at - busy.at).toBeGreaterThanOrEqual(AT_LEAST_MS);
+      // Refused before the lookup, before hashing.
+      expect(users.lookups).toBe(lookups);
+      expect(hasher.verifies).toBe(1);
+    } finally {
+      hasher.release();
+    }
+    expect((await first).status).toBe(401);
+  });
+});

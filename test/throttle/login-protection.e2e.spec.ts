@@ -12,25 +12,8 @@ import { SECRET } from '../support/app.js';
 import { ALL_CONTROLLERS } from '../support/controllers.js';
 import { CapturingLogger } from '../support/logger.js';
 import { bootThrottledApp } from '../support/throttle-app.js';
+import { GatedHasher } from '../support/gated-hasher.js';
 import { MemoryUsers, PASSWORDS } from '../support/users.js';
-
-/** A hasher whose checks wait until the test lets them go: the queue can be filled on purpose. */
-class GatedHasher extends Argon2PasswordHasher {
-  verifies = 0;
-  private gate: Promise<void> = Promise.resolve();
-  private open: () => void = () => undefined;
-  hold() {
-    this.gate = new Promise((r) => (this.open = r));
-  }
-  release() {
-    this.open();
-  }
-  override async verify(hash: string, plain: string) {
-    this.verifies++;
-    await this.gate;
-    return super.verify(hash, plain);
-  }
-}
 
 class RehashingUsers extends MemoryUsers {
   updates: Array<{ id: string; hash: string }> = [];

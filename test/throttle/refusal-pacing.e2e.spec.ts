@@ -3,10 +3,11 @@ import { afterEach, describe, expect, test } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
 import { Agent, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { Argon2PasswordHasher, type AuthUserRecord } from '../../src/index.js';
+import type { AuthUserRecord } from '../../src/index.js';
 import { ADAPTERS, SECRET } from '../support/app.js';
 import { ALL_CONTROLLERS } from '../support/controllers.js';
 import { bootThrottledApp, type ThrottledAuthOptions } from '../support/throttle-app.js';
+import { GatedHasher } from '../support/gated-hasher.js';
 import { MemoryUsers, PASSWORDS } from '../support/users.js';
 
 const PACING_MS = 400;
@@ -79,24 +80,6 @@ class CountingUsers extends MemoryUsers {
   override async findByUsername(username: string): Promise<AuthUserRecord | null> {
     this.lookups++;
     return super.findByUsername(username);
-  }
-}
-
-/** A hasher whose checks wait until the test lets them go: the queue can be filled on purpose. */
-class GatedHasher extends Argon2PasswordHasher {
-  verifies = 0;
-  private gate: Promise<void> = Promise.resolve();
-  private open: () => void = () => undefined;
-  hold() {
-    this.gate = new Promise((r) => (this.open = r));
-  }
-  release() {
-    this.open();
-  }
-  override async verify(hash: string, plain: string) {
-    this.verifies++;
-    await this.gate;
-    return super.verify(hash, plain);
   }
 }
 

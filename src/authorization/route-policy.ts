@@ -78,18 +78,28 @@ export function computeRoutePolicy(handler: Function, cls: Function): RoutePolic
 }
 
 /**
- * The policy of a handler never changes, so it is computed on the first call
- * and kept, keyed by the handler function (and its class: an inherited handler
- * can sit in two controllers with different class-level decorators).
+ * What the guards know of a handler never changes, so it is computed on the
+ * first call and kept, keyed by the handler function (and its class: an
+ * inherited handler can sit in two controllers with different class-level
+ * decorators, and is then computed each time).
  */
-export class RoutePolicyCache {
-  private readonly byHandler = new WeakMap<Function, { cls: Function; policy: RoutePolicy }>();
+export class HandlerCache<T> {
+  private readonly byHandler = new WeakMap<Function, { cls: Function; value: T }>();
 
-  get(handler: Function, cls: Function): RoutePolicy {
+  constructor(private readonly compute: (handler: Function, cls: Function) => T) {}
+
+  get(handler: Function, cls: Function): T {
     const hit = this.byHandler.get(handler);
-    if (hit !== undefined && hit.cls === cls) return hit.policy;
-    const policy = computeRoutePolicy(handler, cls);
-    if (hit === undefined) this.byHandler.set(handler, { cls, policy });
-    return policy;
+    if (hit !== undefined && hit.cls === cls) return hit.value;
+    const value = this.compute(handler, cls);
+    if (hit === undefined) this.byHandler.set(handler, { cls, value });
+    return value;
+  }
+}
+
+/** The route policy of each handler. */
+export class RoutePolicyCache extends HandlerCache<RoutePolicy> {
+  constructor() {
+    super(computeRoutePolicy);
   }
 }

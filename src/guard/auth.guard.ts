@@ -1,6 +1,6 @@
 import { Inject, Injectable, Optional, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { AUTH_OPTIONS } from '../auth.constants.js';
-import { RoutePolicyCache } from '../authorization/route-policy.js';
+import { computeRoutePolicy, HandlerCache, type RoutePolicy } from '../authorization/route-policy.js';
 import { apiKeyHeaderSource, tokenHeaderSource, type CredentialSource } from '../credentials/credential.js';
 import { CookieJar } from '../cookies/cookie-jar.js';
 import { cookieCredentialSource } from '../credentials/cookie.js';
@@ -15,7 +15,8 @@ import { AuthPipeline } from './auth-pipeline.js';
 
 /** Shared by the module's guards: the policy of the handler, the carrier, one pass of the pipeline. */
 abstract class PipelineGuard implements CanActivate {
-  private readonly policies = new RoutePolicyCache();
+  /** Per handler, once: its policy, and whether its class carries the context interceptor (the call is marked then). */
+  private readonly handlers: HandlerCache<{ policy: RoutePolicy; marked: boolean }>;
   private readonly carrierOptions: CarrierOptions;
 
   constructor(
@@ -24,15 +25,18 @@ abstract class PipelineGuard implements CanActivate {
     options: ResolvedAuthOptions,
     transports: AuthTransportsOptions | undefined,
     /** With `requestContext: 'auto'`: which classes carry the context interceptor. */
-    private readonly reach: ContextReach | undefined,
+    reach: ContextReach | undefined,
   ) {
     this.carrierOptions = { tokenHeader: options.jwt.header, allowQueryToken: transports?.allowQueryToken === true };
+    this.handlers = new HandlerCache((handler, cls) => ({
+      policy: computeRoutePolicy(handler, cls),
+      marked: reach === undefined || reach.needsContext(cls),
+    }));
   }
 
   canActivate(ctx: ExecutionContext): boolean | Promise<boolean> {
     const handler = ctx.getHandler();
-    const cls = ctx.getClass();
-    const policy = this.policies.get(handler, cls);
+    const { policy, marked } = this.handlers.get(handler, ctx.getClass());
     const type = ctx.getType<string>();
     const carrier = carrierOf(ctx, type, this.carrierOptions);
     // A transport (or a custom RPC context) this guard does not know: deny, never let through, in that transport's terms.
@@ -40,8 +44,7 @@ abstract class PipelineGuard implements CanActivate {
       throw failureFor({ type, target: {}, headers: undefined, response: undefined }, new AuthError('token_missing', 'unknown_transport'), false);
     }
     // The call is marked for the context interceptor only where one runs: a class without it needs no record.
-    const marked = this.reach === undefined || this.reach.needsContext(cls) ? handler : undefined;
-    return this.pipeline.run(marked, carrier, policy, this.sources);
+    return this.pipeline.run(marked ? handler : undefined, carrier, policy, this.sources);
   }
 }
 

@@ -80,6 +80,8 @@ async function server(mode, port) {
     perIp: { limit: 1_000_000, windowSeconds: 60 },
     perAccount: { limit: 1_000_000, windowSeconds: 60 },
     ...(mode === 'unpaced' ? { pacingMs: false } : {}),
+    // paced-N: pacingMs N, with the busy answer's Retry-After raised to match (pacing never exceeds it).
+    ...(/^paced-\d+$/.test(mode) ? { pacingMs: Number(mode.slice(6)), passwordChecks: { retryAfterSeconds: Math.ceil(Number(mode.slice(6)) / 1000) } } : {}),
   };
   const imports = [lib.AuthModule.forRoot({ jwt: { secret: SECRET }, users, audit: { emit: () => undefined }, loginThrottle })];
   class Root {}
@@ -90,11 +92,15 @@ async function server(mode, port) {
   process.on('SIGINT', () => process.exit(0));
   if (process.env.FLOOD_SERVER_LOG) {
     // The event loop's utilisation, once a second, into the server log (with the phases marked by the bench).
-    const { performance } = await import('node:perf_hooks');
+    const { performance, monitorEventLoopDelay } = await import('node:perf_hooks');
     let last = performance.eventLoopUtilization();
+    const eld = monitorEventLoopDelay({ resolution: 1 });
+    eld.enable();
     setInterval(() => {
       const now = performance.eventLoopUtilization();
-      process.stdout.write(`elu ${performance.eventLoopUtilization(now, last).utilization.toFixed(2)}\n`);
+      const d = (q) => (eld.percentile(q) / 1e6).toFixed(1);
+      process.stdout.write(`elu ${performance.eventLoopUtilization(now, last).utilization.toFixed(2)} delay p50 ${d(50)} p99 ${d(99)} max ${(eld.max / 1e6).toFixed(1)} ms\n`);
+      eld.reset();
       last = now;
     }, 1000).unref();
   }
@@ -202,6 +208,20 @@ async function politeLogin(base, until) {
   return { first: { status: first.status, ms: Math.round(first.ms) }, in: last.status === 200 ? Math.round(performance.now() - t0) : null, tries };
 }
 
+/** One wrk flood of wrong-password logins (the attackers), resolving with its WRK_JSON line. */
+function flood(base, seconds) {
+  return wrk([
+    '-t2',
+    `-c${process.env.FLOOD_CONNECTIONS ?? 300}`,
+    `-d${seconds}s`,
+    '--timeout',
+    '30s',
+    '-s',
+    'bench/login-flood.lua',
+    `${base}/auth/login`,
+  ]);
+}
+
 async function measure(topology, mode, port) {
   const srv = await startServer(mode, port);
   try {
@@ -215,15 +235,20 @@ async function measure(topology, mode, port) {
     writeFileSync(tokens, `${accessToken}\n`);
     const idleSeconds = Number(process.env.IDLE_SECONDS ?? 5);
     const floodSeconds = Number(process.env.FLOOD_SECONDS ?? 10);
-    // ME_DELAY_MS > 0: each /me connection waits that long between requests (bench/me-rate.lua), a steady rate
-    // below saturation; 0 (default): a closed loop (bench/rotate.lua) that saturates the event loop.
-    const delay = Number(process.env.ME_DELAY_MS ?? 0);
+    const rounds = Number(process.env.FLOOD_ROUNDS ?? 3);
+    // ME_DELAY_MS > 0 (default 10): each /me connection waits that long between requests (bench/me-rate.lua), a
+    // steady rate below saturation; 0: a closed loop (bench/rotate.lua) that saturates the event loop, where any
+    // added work raises the latency in proportion (Little's law), whatever its order.
+    const delay = Number(process.env.ME_DELAY_MS ?? 10);
     const script =
       delay > 0 ? ['-s', 'bench/me-rate.lua', `${base}/me`, '--', tokens, String(delay)] : ['-s', 'bench/rotate.lua', `${base}/me`, '--', tokens];
     const meArgs = (seconds) => ['-t1', `-c${process.env.ME_CONNECTIONS ?? 10}`, `-d${seconds}s`, '--timeout', '30s', ...script];
-    await wrk(meArgs(2), true); // warm-up (JIT, caches), not recorded
-    const idle = await wrk(meArgs(idleSeconds), true);
-    mark(`flood starts (${topology} ${mode})`);
+    // Warm-up, not recorded: /me alone, then a short flood beside it, so that both paths are compiled by the JIT
+    // before anything is measured (the first seconds of a process run 2x slower here).
+    mark(`warm-up (${topology} ${mode})`);
+    await wrk(meArgs(3), true);
+    await Promise.all([flood(base, 3), wrk(meArgs(3), true)]);
+    await sleep(2000);
     const rssBefore = rssOf(srv.pid);
     let rssPeak = rssBefore;
     const sampler = setInterval(() => {
@@ -231,37 +256,27 @@ async function measure(topology, mode, port) {
         rssPeak = Math.max(rssPeak, rssOf(srv.pid));
       } catch {}
     }, 100);
-    const floodStart = performance.now();
-    const flood = wrk([
-      '-t2',
-      `-c${process.env.FLOOD_CONNECTIONS ?? 300}`,
-      `-d${floodSeconds}s`,
-      '--timeout',
-      '30s',
-      '-s',
-      'bench/login-flood.lua',
-      `${base}/auth/login`,
-    ]);
-    await sleep(1000);
-    const [normal, during] = await Promise.all([
-      politeLogin(base, floodStart + floodSeconds * 1000),
-      wrk(meArgs(Math.max(1, floodSeconds - 2)), true),
-    ]);
-    mark('in-flood /me done');
-    const logins = await flood;
+    const results = [];
+    // Rounds of rest then flood in the one server process: each flood figure has its rest figure beside it.
+    for (let round = 0; round < rounds; round++) {
+      mark(`rest ${round + 1}`);
+      const idle = await wrk(meArgs(idleSeconds), true);
+      mark(`flood ${round + 1}`);
+      const floodStart = performance.now();
+      const attack = flood(base, floodSeconds);
+      await sleep(1000);
+      const [normal, during] = await Promise.all([
+        politeLogin(base, floodStart + floodSeconds * 1000),
+        wrk(meArgs(Math.max(1, floodSeconds - 2)), true),
+      ]);
+      mark(`in-flood /me done ${round + 1}`);
+      const logins = await attack;
+      results.push({ idle, during, logins, normal });
+      // The flood's connections are closed; their paced timers end; the next rest starts from quiet.
+      await sleep(2000);
+    }
     clearInterval(sampler);
-    return {
-      topology,
-      mode,
-      meDelayMs: delay,
-      pinned,
-      idle,
-      during,
-      logins,
-      normal,
-      rssBeforeMb: Math.round(rssBefore / 1e6),
-      rssPeakMb: Math.round(rssPeak / 1e6),
-    };
+    return { topology, mode, meDelayMs: delay, pinned, rounds: results, rssBeforeMb: Math.round(rssBefore / 1e6), rssPeakMb: Math.round(rssPeak / 1e6) };
   } finally {
     await srv.stop();
   }
@@ -273,23 +288,31 @@ function mark(what) {
 
 const ms = (us) => (us / 1000).toFixed(us < 10_000 ? 1 : 0);
 
+const median = (xs) => {
+  const v = [...xs].sort((a, b) => a - b);
+  return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+};
+
 async function main() {
   let port = 43000 + Math.floor(Math.random() * 1000);
   const results = [];
   for (const topology of (process.env.FLOOD_TOPOLOGIES ?? 'one-core,two-core').split(','))
     for (const mode of (process.env.FLOOD_MODES ?? 'paced,unpaced').split(',')) results.push(await measure(topology, mode, port++));
   const lines = [
-    '| topology | server | /me load | /me p50 / p99 at rest (ms) | /me p50 / p99 in flood (ms) | p99 ratio | /me req/s rest / flood | flood answers/s | flood statuses | normal login 1 s in: first answer; in after | RSS before / peak (MB) |',
-    '|---|---|---|---|---|---|---|---|---|---|---|',
+    '| topology | server | /me load | /me p50 / p99 at rest (ms) | /me p50 / p99 in flood (ms) | p99 ratio (median) | p99 ratio per round | /me req/s rest / flood | flood answers/s | flood statuses (all rounds) | normal login 1 s in, per round | RSS before / peak (MB) |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of results) {
-    const rps = (w) => Math.round(w.requests / (w.duration_us / 1e6));
-    const statuses = Object.entries(r.logins.statuses)
-      .map(([k, v]) => `${k}: ${v}`)
-      .join(', ');
-    const normal = `${r.normal.first.status} in ${r.normal.first.ms} ms; ${r.normal.in === null ? `not in (${r.normal.tries} tries)` : `200 after ${r.normal.in} ms (${r.normal.tries} tries)`}`;
+    const rps = (w) => w.requests / (w.duration_us / 1e6);
+    const statuses = {};
+    for (const x of r.rounds) for (const [k, v] of Object.entries(x.logins.statuses)) statuses[k] = (statuses[k] ?? 0) + v;
+    const ratios = r.rounds.map((x) => x.during.p99_us / x.idle.p99_us);
+    const med = (f) => median(r.rounds.map(f));
+    const normal = r.rounds
+      .map((x) => `${x.normal.first.status} in ${x.normal.first.ms} ms, ${x.normal.in === null ? `not in (${x.normal.tries} tries)` : `in after ${x.normal.in} ms`}`)
+      .join('; ');
     lines.push(
-      `| ${r.topology} | ${r.mode} | ${r.meDelayMs > 0 ? `${r.meDelayMs} ms apart` : 'closed loop'} | ${ms(r.idle.p50_us)} / ${ms(r.idle.p99_us)} | ${ms(r.during.p50_us)} / ${ms(r.during.p99_us)} | ${(r.during.p99_us / r.idle.p99_us).toFixed(2)}× | ${rps(r.idle)} / ${rps(r.during)} | ${rps(r.logins)} | ${statuses} | ${normal} | ${r.rssBeforeMb} / ${r.rssPeakMb} |`,
+      `| ${r.topology} | ${r.mode} | ${r.meDelayMs > 0 ? `${r.meDelayMs} ms apart` : 'closed loop'} | ${ms(med((x) => x.idle.p50_us))} / ${ms(med((x) => x.idle.p99_us))} | ${ms(med((x) => x.during.p50_us))} / ${ms(med((x) => x.during.p99_us))} | ${median(ratios).toFixed(2)}× | ${ratios.map((x) => x.toFixed(2)).join(', ')} | ${Math.round(med((x) => rps(x.idle)))} / ${Math.round(med((x) => rps(x.during)))} | ${Math.round(med((x) => rps(x.logins)))} | ${Object.entries(statuses).map(([k, v]) => `${k}: ${v}`).join(', ')} | ${normal} | ${r.rssBeforeMb} / ${r.rssPeakMb} |`,
     );
   }
   process.stdout.write(lines.join('\n') + '\n');

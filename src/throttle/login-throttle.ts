@@ -11,7 +11,7 @@ import { AuthUsers } from '../users/auth-users.js';
 import type { AuthUserRecord } from '../users/user.types.js';
 import { clientSignal } from './client-signal.js';
 import type { ResolvedLoginThrottleOptions, ThrottleLimit } from './login-throttle.options.js';
-import { paceRefusedConnection } from './refusal-pacing.js';
+import { backoffFactor, forgiveConnection, paceRefusedConnection } from './refusal-pacing.js';
 import { AuthBusyException, ClientGoneError, TooManyAttemptsException } from './throttle-errors.js';
 import { THROTTLE_STORE, type ThrottleStore } from './throttle-store.js';
 
@@ -142,9 +142,15 @@ export class LoginThrottle implements OnModuleInit, OnApplicationShutdown {
    * `Retry-After`, at once. A client that has closed its connection is dropped before hashing.
    */
   async verifyPassword(verify: () => Promise<boolean>): Promise<boolean> {
-    const client = clientSignal(currentContext()?.carrier.target);
+    const carrier = currentContext()?.carrier;
+    const client = clientSignal(carrier?.target);
+    const checked = () => {
+      // Past the throttle and the queue: this connection's next refusal backs off from the start again.
+      forgiveConnection(carrier);
+      return verify();
+    };
     try {
-      return await this.checks.run(verify, { signal: client?.signal });
+      return await this.checks.run(checked, { signal: client?.signal });
     } catch (err) {
       // A client that has gone reads no answer: nothing to pace.
       if (err instanceof AuthBusyException && !(err instanceof ClientGoneError)) this.refuse(err);
@@ -223,10 +229,18 @@ export class LoginThrottle implements OnModuleInit, OnApplicationShutdown {
     return new LoginAttempt(this, taken);
   }
 
-  /** Throws a 429/503 refusal, pacing the HTTP connection it goes out on (`pacingMs`). */
+  /**
+   * Throws a 429/503 refusal, pacing the HTTP connection it goes out on (`pacingMs`). Each refusal in a row on
+   * one connection doubles the pause (up to 8×, never beyond `Retry-After`) and, for a busy queue, the
+   * `Retry-After` itself: a client re-sending at once costs the event loop less and less, a polite one is
+   * told to back off as it would on its own.
+   */
   private refuse(err: TooManyAttemptsException | AuthBusyException): never {
-    paceRefusedConnection(currentContext()?.carrier, Math.min(this.options.pacingMs, err.retryAfterSeconds * 1000));
-    throw err;
+    const carrier = currentContext()?.carrier;
+    const factor = this.options.pacingMs > 0 ? backoffFactor(carrier) : 1;
+    const answer = factor > 1 && err instanceof AuthBusyException ? new AuthBusyException(err.retryAfterSeconds * factor, err.reason) : err;
+    paceRefusedConnection(carrier, Math.min(this.options.pacingMs * factor, answer.retryAfterSeconds * 1000));
+    throw answer;
   }
 
   /** Every store call settles within `storeTimeoutMs`: a slow or failing store is 503 `auth_unavailable`, never a hang. */

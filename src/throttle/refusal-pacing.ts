@@ -2,9 +2,24 @@ import { ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import type { Carrier } from '../transports/carrier.js';
 
-const PACED = Symbol('nest-auth:paced');
+const PACING = Symbol('nest-auth:pacing');
 
-type PacedSocket = Socket & { [PACED]?: true };
+/** What one connection's refusals left on it. */
+interface Pacing {
+  /** A pause is in place now (a connection is never paced twice at once). */
+  paused: boolean;
+  /** Refusals in a row on this connection, with none of its logins getting past the throttle between. */
+  streak: number;
+  /** When the last one went out (Date.now()). */
+  at: number;
+}
+
+type PacedSocket = Socket & { [PACING]?: Pacing };
+
+/** The backoff doubles per refusal in a row, up to this factor. */
+export const MAX_BACKOFF_FACTOR = 8;
+/** A refusal this long after the connection's previous one starts a new streak. */
+const STREAK_FORGOTTEN_MS = 60_000;
 
 /** The node:http socket and response of a call: Express's req/res, Fastify's `request.raw`/`reply.raw`. */
 function httpOf(carrier: Carrier | undefined): { socket: PacedSocket; response: ServerResponse } | undefined {
@@ -20,34 +35,57 @@ function httpOf(carrier: Carrier | undefined): { socket: PacedSocket; response: 
 }
 
 /**
+ * The factor (1, 2, 4, 8) by which the next refusal on this call's connection backs off: doubled for each
+ * refusal in a row before it. A client that re-sends at once, whatever `Retry-After` said, is held longer
+ * each time; one that gets past the throttle (`forgiveConnection`) or stays away a minute starts again at 1.
+ * 1 outside node:http (nothing to track there).
+ */
+export function backoffFactor(carrier: Carrier | undefined): number {
+  const pacing = httpOf(carrier)?.socket[PACING];
+  if (pacing === undefined || Date.now() - pacing.at > STREAK_FORGOTTEN_MS) return 1;
+  return Math.min(2 ** pacing.streak, MAX_BACKOFF_FACTOR);
+}
+
+/** A login on this connection got past the throttle and the queue: its next refusal backs off from 1 again. */
+export function forgiveConnection(carrier: Carrier | undefined): void {
+  const pacing = httpOf(carrier)?.socket[PACING];
+  if (pacing !== undefined) pacing.streak = 0;
+}
+
+/**
  * After a 429/503 refusal: the answer goes out at once, then the connection it
  * went out on is not read for `delayMs` (from half of it: jittered). A client that ignores `Retry-After` and
  * re-sends at once on its keep-alive connection waits there, at no CPU cost
  * (no request is parsed, no timer runs per byte), instead of making the event
  * loop answer thousands of refusals a second. One timer per paced connection;
- * a connection already paced is not paced twice. A client that closes the
- * connection gets its answer and opens a new one (a TCP handshake, then the
- * same cheap refusal).
+ * a connection already paced is not paced twice. The refusal counts toward the
+ * connection's streak (`backoffFactor`). A client that closes the connection
+ * gets its answer and opens a new one (a TCP handshake, then the same cheap refusal).
  */
 export function paceRefusedConnection(carrier: Carrier | undefined, delayMs: number): void {
   if (delayMs <= 0) return;
   const found = httpOf(carrier);
   if (found === undefined) return;
   const { socket, response } = found;
-  if (socket.destroyed || socket[PACED]) return;
-  socket[PACED] = true;
+  if (socket.destroyed) return;
+  const previous = socket[PACING];
+  const pacing: Pacing = (socket[PACING] ??= { paused: false, streak: 0, at: 0 });
+  pacing.streak = previous === undefined || Date.now() - previous.at > STREAK_FORGOTTEN_MS ? 1 : pacing.streak + 1;
+  pacing.at = Date.now();
+  if (pacing.paused) return;
+  pacing.paused = true;
   let timer: NodeJS.Timeout | undefined;
   const resume = () => {
     clearTimeout(timer);
     socket.removeListener('close', resume);
-    socket[PACED] = undefined;
+    pacing.paused = false;
     if (!socket.destroyed) socket.resume();
   };
   const pause = () => {
     // After node:http's own end-of-response work (which may resume the socket to drain the request).
     setImmediate(() => {
       if (socket.destroyed || !socket.readable) {
-        socket[PACED] = undefined;
+        pacing.paused = false;
         return;
       }
       socket.pause();

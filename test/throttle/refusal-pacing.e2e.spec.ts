@@ -155,7 +155,8 @@ describe.each(ADAPTERS)('pacing of refused connections on %s', (adapter) => {
       const busy = await login(port, agent, 'alice', PASSWORDS.alice);
       expect(busy).toMatchObject({ status: 503, body: { statusCode: 503, code: 'auth_busy' }, retryAfter: '1' });
       const again = await login(port, agent, 'nobody', 'x');
-      expect(again).toMatchObject({ status: 503, body: busy.body, retryAfter: '1', reusedSocket: true });
+      // The second refusal in a row on that connection: told to wait twice as long (see the backoff test).
+      expect(again).toMatchObject({ status: 503, body: busy.body, retryAfter: '2', reusedSocket: true });
       expect(again.at - busy.at).toBeGreaterThanOrEqual(AT_LEAST_MS);
       // Refused before the lookup, before hashing.
       expect(users.lookups).toBe(lookups);
@@ -164,5 +165,62 @@ describe.each(ADAPTERS)('pacing of refused connections on %s', (adapter) => {
       hasher.release();
     }
     expect((await first).status).toBe(401);
+  });
+
+  test('a connection that re-sends at once after each refusal is held twice as long each time, up to 8×, told so in Retry-After when busy; a login that gets past starts it over', async () => {
+    const pacingMs = 100;
+    const hasher = new GatedHasher();
+    app = await boot(adapter, { passwordChecks: { concurrency: 1, maxQueued: 0 }, pacingMs }, { passwordHasher: hasher });
+    const port = portOf(app);
+    const holdTheSlot = async () => {
+      hasher.hold();
+      const before = hasher.verifies;
+      const held = login(port, new Agent({ keepAlive: false }), 'bob', 'wrong');
+      await waitFor(() => hasher.verifies === before + 1);
+      // Wrapped: an async function returning the promise itself would wait for it.
+      return { held };
+    };
+    let { held } = await holdTheSlot();
+    agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const answers: Answer[] = [];
+    try {
+      // An impolite client: the next request goes out the moment the refusal is read.
+      for (let i = 0; i < 5; i++) answers.push(await login(port, agent, 'alice', PASSWORDS.alice));
+    } finally {
+      hasher.release();
+    }
+    expect((await held).status).toBe(401);
+    expect(answers.map((a) => [a.status, a.retryAfter, a.reusedSocket])).toEqual([
+      [503, '1', false],
+      [503, '2', true],
+      [503, '4', true],
+      [503, '8', true],
+      [503, '8', true],
+    ]);
+    // Each pause at least half of pacingMs × 1, 2, 4, 8 (the module's own timer: a lower bound, not a speed).
+    [1, 2, 4, 8].forEach((factor, i) => expect(answers[i + 1].at - answers[i].at).toBeGreaterThanOrEqual((pacingMs * factor) / 2 - 5));
+
+    // A login on that connection gets past the queue (a 401 here): its next refusal starts from 1 again.
+    expect(await login(port, agent, 'alice', 'wrong')).toMatchObject({ status: 401, reusedSocket: true });
+    ({ held } = await holdTheSlot());
+    try {
+      expect(await login(port, agent, 'alice', PASSWORDS.alice)).toMatchObject({ status: 503, retryAfter: '1', reusedSocket: true });
+    } finally {
+      hasher.release();
+    }
+    await held;
+  });
+
+  test('429s on one connection are paced longer each time in a row, with the Retry-After of the counter unchanged', async () => {
+    const pacingMs = 100;
+    app = await boot(adapter, { perIp: { limit: 1, windowSeconds: 60 }, pacingMs });
+    agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const port = portOf(app);
+    expect((await login(port, agent, 'alice', 'wrong')).status).toBe(401);
+    const answers: Answer[] = [];
+    for (let i = 0; i < 5; i++) answers.push(await login(port, agent, 'alice', 'wrong'));
+    expect(answers.map((a) => a.status)).toEqual([429, 429, 429, 429, 429]);
+    for (const a of answers) expect(Number(a.retryAfter)).toBeGreaterThan(50);
+    [1, 2, 4, 8].forEach((factor, i) => expect(answers[i + 1].at - answers[i].at).toBeGreaterThanOrEqual((pacingMs * factor) / 2 - 5));
   });
 });

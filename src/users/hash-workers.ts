@@ -1,4 +1,3 @@
-import { readlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -38,7 +37,7 @@ if (process.platform === 'linux') {
     tid = Number(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop());
     if (workerData.niceness !== null) require('node:os').setPriority(tid, workerData.niceness);
   } catch (err) {
-    parentPort.postMessage({ warn: 'could not lower the hashing thread priority: ' + (err && err.code || 'error') });
+    if (workerData.niceness !== null) parentPort.postMessage({ warn: 'could not lower the hashing thread priority: ' + (err && err.code || 'error') });
   }
 }
 const argon2 = require(workerData.argon2);
@@ -98,16 +97,8 @@ function paths(): { argon2: string; bcrypt: string | null } {
   return modulePaths;
 }
 
-/** Niceness is per thread only on Linux; elsewhere (Windows: the whole process's class) it is left alone. */
-const PER_THREAD_PRIORITY = process.platform === 'linux' && canReadThreadSelf();
-function canReadThreadSelf(): boolean {
-  try {
-    readlinkSync('/proc/thread-self');
-    return true;
-  } catch {
-    return false;
-  }
-}
+/** Niceness is per thread only on Linux; elsewhere (on Windows it is the whole process's class) it is left alone. */
+const PER_THREAD_PRIORITY = process.platform === 'linux';
 
 /**
  * Password hashing on worker threads of its own, off libuv's pool (which fs, dns, zlib and crypto of the whole app

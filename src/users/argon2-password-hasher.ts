@@ -31,7 +31,7 @@ const ARGON2 = /^\$(argon2(?:id|i|d))\$v=(\d+)\$m=(\d+),t=(\d+),p=(\d+)\$/;
  * people log in.
  *
  * `verify` is false for a wrong password and for a malformed hash; when a hashing worker dies under a task, `hash`
- * and `verify` reject (a `HashWorkerError`): a crash is not a wrong password, so a login then fails without
+ * and `verify` reject: a crash is not a wrong password, so a login then fails without
  * counting as a failed attempt.
  */
 export class Argon2PasswordHasher implements PasswordHasher {

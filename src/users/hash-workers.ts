@@ -197,8 +197,8 @@ export class HashWorkerPool {
         }
       }
     };
-    // Only the error's name: a worker's uncaught error could quote what it was working on.
-    worker.on('error', (err) => lost(`failed (${err?.name ?? 'error'})`));
+    // Only the error's code or name: a worker's uncaught error could quote what it was working on.
+    worker.on('error', (err: Error & { code?: string }) => lost(`failed (${err?.code ?? err?.name ?? 'error'})`));
     worker.on('messageerror', () => lost('could not read a message'));
     worker.on('exit', (code) => lost(`exited (code ${code})`));
     return slot;

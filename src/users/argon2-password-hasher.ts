@@ -1,4 +1,4 @@
-import { hash, verify, type Options } from '@node-rs/argon2';
+import { HashWorkerError, hashWorkerPool, type HashWorkerPool } from './hash-workers.js';
 import type { PasswordHasher } from './user.types.js';
 
 export interface Argon2Params {
@@ -8,38 +8,45 @@ export interface Argon2Params {
   timeCost?: number;
   /** Lanes [1]. */
   parallelism?: number;
+  /**
+   * Scheduling priority of the hashing threads ['background']. `'background'`: niceness 19 on Linux, so under a
+   * login flood the event loop and the other routes win the CPU; `'normal'`: the threads keep the process's
+   * priority. Elsewhere than on Linux both leave the priority as it is.
+   */
+  priority?: 'background' | 'normal';
 }
+
+const PRIORITIES = { background: 19, normal: null } as const;
 
 /** `$2a$`, `$2b$`, `$2y$` (PHP's name for 2b) with a two-digit cost, 22 characters of salt and 31 of hash. */
 const BCRYPT = /^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/;
 const ARGON2 = /^\$(argon2(?:id|i|d))\$v=(\d+)\$m=(\d+),t=(\d+),p=(\d+)\$/;
 
-type BcryptVerify = (password: string, hash: string) => Promise<boolean>;
-let bcryptVerify: Promise<BcryptVerify> | undefined;
-
-/** @node-rs/bcrypt is loaded the first time a bcrypt hash shows up: an argon2-only user base never pays for it. */
-function loadBcrypt(): Promise<BcryptVerify> {
-  bcryptVerify ??= import('@node-rs/bcrypt').then((m) => {
-    const mod = m as { verify?: BcryptVerify; default?: { verify: BcryptVerify } };
-    return (mod.verify ?? mod.default!.verify) as BcryptVerify;
-  });
-  return bcryptVerify;
-}
-
 /**
- * argon2id through @node-rs/argon2. Hashing and verifying run on libuv's
- * thread pool, so a login never blocks the event loop of the other requests.
- * It also verifies bcrypt hashes (`$2a$`/`$2b$`/`$2y$`, through @node-rs/bcrypt)
- * and reports them, like argon2 hashes with weaker parameters, as needing a
- * rehash: a user base moves to argon2id as people log in.
+ * argon2id through @node-rs/argon2, on worker threads of the module's own (src/users/hash-workers.ts), not on
+ * libuv's pool, and at background priority: a login never blocks the event loop, and a flood of them does not take
+ * the CPU from the requests already authenticated, nor libuv's threads from the app's fs, dns or zlib.
+ * It also verifies bcrypt hashes (`$2a$`/`$2b$`/`$2y$`, through @node-rs/bcrypt, loaded on the first one) and
+ * reports them, like argon2 hashes with weaker parameters, as needing a rehash: a user base moves to argon2id as
+ * people log in.
+ *
+ * `verify` is false for a wrong password and for a malformed hash; when a hashing worker dies under a task, `hash`
+ * and `verify` reject: a crash is not a wrong password, so a login then fails without
+ * counting as a failed attempt.
  */
 export class Argon2PasswordHasher implements PasswordHasher {
-  private readonly options: Options & { memoryCost: number; timeCost: number; parallelism: number };
+  private readonly options: { algorithm: number; memoryCost: number; timeCost: number; parallelism: number };
+  private readonly pool: HashWorkerPool;
 
   constructor(params: Argon2Params = {}) {
+    const priority = params.priority === undefined ? 'background' : params.priority;
+    if (!Object.hasOwn(PRIORITIES, priority)) {
+      throw new Error(`Argon2PasswordHasher: priority must be 'background' or 'normal', got ${JSON.stringify(priority)}`);
+    }
+    this.pool = hashWorkerPool(PRIORITIES[priority]);
     this.options = {
       // Algorithm.Argon2id: a const enum, which isolated modules cannot read.
-      algorithm: 2 as Options['algorithm'],
+      algorithm: 2,
       memoryCost: params.memoryCost ?? 19456,
       timeCost: params.timeCost ?? 2,
       parallelism: params.parallelism ?? 1,
@@ -47,21 +54,19 @@ export class Argon2PasswordHasher implements PasswordHasher {
   }
 
   hash(plain: string): Promise<string> {
-    return hash(plain, this.options);
+    return this.pool.run<string>({ op: 'hash', plain, options: this.options });
   }
 
   async verify(hashed: string, plain: string): Promise<boolean> {
+    if (typeof hashed !== 'string' || typeof plain !== 'string') return false;
     try {
-      if (typeof hashed === 'string' && BCRYPT.test(hashed)) {
-        // bcrypt reads only the first 72 bytes of a password: the rehash to argon2id ends that too.
-        return await (
-          await loadBcrypt()
-        )(plain, hashed);
-      }
-      return await verify(hashed, plain);
-    } catch {
-      // A malformed stored hash is a failed login, not a 500.
-      return false;
+      // bcrypt reads only the first 72 bytes of a password: the rehash to argon2id ends that too.
+      const op = BCRYPT.test(hashed) ? 'bcrypt-verify' : 'verify';
+      return await this.pool.run<boolean>({ op, hash: hashed, plain });
+    } catch (err) {
+      // A malformed stored hash is a failed login, not a 500; a dead worker is neither.
+      if (err instanceof HashWorkerError && err.code === 'failed') return false;
+      throw err;
     }
   }
 

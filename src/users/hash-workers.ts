@@ -1,0 +1,244 @@
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+
+/** What a hash worker does: argon2id hash/verify, or a bcrypt verify (`@node-rs/bcrypt` loaded on the first one). */
+export type HashTask =
+  | { op: 'hash'; plain: string; options: Record<string, number> }
+  | { op: 'verify'; hash: string; plain: string }
+  | { op: 'bcrypt-verify'; hash: string; plain: string };
+
+/** A task the worker could not do, for the caller: never the password or the hash, only a code and a safe message. */
+export class HashWorkerError extends Error {
+  constructor(
+    message: string,
+    readonly code: 'failed' | 'worker_exited' | 'unavailable',
+  ) {
+    super(message);
+    this.name = 'HashWorkerError';
+  }
+}
+
+/** A worker with nothing to do for this long exits: an app (or a test runner booting many) does not keep idle threads. */
+const IDLE_MS = 30_000;
+
+/*
+ * The worker's source, evaluated (CommonJS) from a string: the same code runs from dist/ and under ts-jest, where a
+ * .ts file cannot be given to `new Worker`. The addons come by absolute path, resolved from this module.
+ * The synchronous calls keep the hashing on this thread, whose priority it lowers first (Linux: niceness is per
+ * thread, and raising it needs no privilege). An error is sent back as a message scrubbed of the inputs.
+ */
+const WORKER_SOURCE = `
+'use strict';
+const { parentPort, workerData } = require('node:worker_threads');
+let tid = null;
+if (process.platform === 'linux') {
+  try {
+    tid = Number(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop());
+    if (workerData.niceness !== null) require('node:os').setPriority(tid, workerData.niceness);
+  } catch (err) {
+    if (workerData.niceness !== null) parentPort.postMessage({ warn: 'could not lower the hashing thread priority: ' + (err && err.code || 'error') });
+  }
+}
+const argon2 = require(workerData.argon2);
+let bcrypt;
+function run(t) {
+  switch (t.op) {
+    case 'hash': return argon2.hashSync(t.plain, t.options);
+    case 'verify': return argon2.verifySync(t.hash, t.plain);
+    case 'bcrypt-verify':
+      if (!workerData.bcrypt) throw new Error('@node-rs/bcrypt is not installed');
+      bcrypt ??= require(workerData.bcrypt);
+      return bcrypt.verifySync(t.plain, t.hash);
+  }
+  throw new Error('unknown task');
+}
+parentPort.on('message', (t) => {
+  try {
+    parentPort.postMessage({ ok: true, value: run(t) });
+  } catch (err) {
+    let message = String((err && err.message) || 'error').slice(0, 200);
+    for (const secret of [t.plain, t.hash]) {
+      if (typeof secret === 'string' && secret.length > 0 && message.includes(secret)) message = 'error';
+    }
+    parentPort.postMessage({ ok: false, message });
+  }
+});
+parentPort.postMessage({ ready: true, tid });
+`;
+
+interface Pending {
+  task: HashTask;
+  resolve(value: unknown): void;
+  reject(err: Error): void;
+}
+
+interface Slot {
+  worker: Worker;
+  /** Linux thread id, once the worker has said it is ready. */
+  tid: number | null;
+  current: Pending | null;
+  idle: NodeJS.Timeout | null;
+  gone: boolean;
+}
+
+const resolver = createRequire(import.meta.url);
+let modulePaths: { argon2: string; bcrypt: string | null } | undefined;
+function paths(): { argon2: string; bcrypt: string | null } {
+  if (!modulePaths) {
+    let bcrypt: string | null = null;
+    try {
+      bcrypt = resolver.resolve('@node-rs/bcrypt');
+    } catch {
+      // optional: a bcrypt hash then fails to verify, as a malformed hash does
+    }
+    modulePaths = { argon2: resolver.resolve('@node-rs/argon2'), bcrypt };
+  }
+  return modulePaths;
+}
+
+/** Niceness is per thread only on Linux; elsewhere (on Windows it is the whole process's class) it is left alone. */
+const PER_THREAD_PRIORITY = process.platform === 'linux';
+
+/**
+ * Password hashing on worker threads of its own, off libuv's pool (which fs, dns, zlib and crypto of the whole app
+ * share) and, on Linux, at a lower priority than the event loop. Started lazily; one worker more whenever all are
+ * busy, up to `max` (the callers are already bounded by the password-check queue); beyond it tasks wait in FIFO
+ * order. Idle workers do not keep the process alive and exit after `IDLE_MS`; a worker that dies fails its task
+ * and is replaced by the next call.
+ */
+export class HashWorkerPool {
+  private readonly slots: Slot[] = [];
+  private readonly waiting: Pending[] = [];
+  private warned = false;
+
+  constructor(
+    /** Niceness the workers set on their own thread; `null` leaves it as inherited. */
+    private readonly niceness: number | null,
+    private readonly max: number = Math.max(1, availableParallelism()),
+    private readonly idleMs: number = IDLE_MS,
+  ) {}
+
+  run<T>(task: HashTask): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const pending: Pending = { task, resolve: resolve as (v: unknown) => void, reject };
+      const free = this.slots.find((s) => !s.current && !s.gone);
+      if (free) this.start(free, pending);
+      else if (this.slots.length < this.max) {
+        let slot: Slot;
+        try {
+          slot = this.spawn();
+        } catch (err) {
+          reject(new HashWorkerError(`could not start a password hashing worker: ${(err as Error).message}`, 'unavailable'));
+          return;
+        }
+        this.start(slot, pending);
+      } else this.waiting.push(pending);
+    });
+  }
+
+  /** Workers alive now. */
+  get size(): number {
+    return this.slots.length;
+  }
+
+  /** Linux thread ids of the workers that have started (tests read their niceness). */
+  threadIds(): number[] {
+    return this.slots.flatMap((s) => (s.tid === null ? [] : [s.tid]));
+  }
+
+  /** Stops every worker; their tasks fail. For tests (a crash on purpose) and for an orderly shutdown. */
+  async terminate(): Promise<void> {
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+
+  private spawn(): Slot {
+    const worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { ...paths(), niceness: PER_THREAD_PRIORITY ? this.niceness : null },
+      // The inputs are strings: a small heap is plenty, and the argon2 memory is native, outside it.
+      resourceLimits: { maxOldGenerationSizeMb: 32 },
+    });
+    worker.unref();
+    const slot: Slot = { worker, tid: null, current: null, idle: null, gone: false };
+    this.slots.push(slot);
+    worker.on('message', (m: { ready?: true; tid?: number | null; warn?: string; ok?: boolean; value?: unknown; message?: string }) => {
+      if (m.ready) {
+        slot.tid = m.tid ?? null;
+        return;
+      }
+      if (m.warn !== undefined) {
+        if (!this.warned) process.emitWarning(m.warn, 'HashWorkerPool');
+        this.warned = true;
+        return;
+      }
+      const done = slot.current;
+      if (!done) return;
+      slot.current = null;
+      if (m.ok) done.resolve(m.value);
+      else done.reject(new HashWorkerError(`password hashing failed: ${m.message}`, 'failed'));
+      this.next(slot);
+    });
+    const lost = (reason: string) => {
+      if (slot.gone) return;
+      slot.gone = true;
+      if (slot.idle) clearTimeout(slot.idle);
+      this.slots.splice(this.slots.indexOf(slot), 1);
+      const task = slot.current;
+      slot.current = null;
+      task?.reject(new HashWorkerError(`password hashing worker ${reason}`, 'worker_exited'));
+      // A task that waited for a turn gets a fresh worker instead of this one.
+      const waiter = this.waiting.shift();
+      if (waiter) {
+        try {
+          this.start(this.spawn(), waiter);
+        } catch (err) {
+          waiter.reject(new HashWorkerError(`could not start a password hashing worker: ${(err as Error).message}`, 'unavailable'));
+        }
+      }
+    };
+    // Only the error's code or name: a worker's uncaught error could quote what it was working on.
+    worker.on('error', (err: Error & { code?: string }) => lost(`failed (${err?.code ?? err?.name ?? 'error'})`));
+    worker.on('messageerror', () => lost('could not read a message'));
+    worker.on('exit', (code) => lost(`exited (code ${code})`));
+    return slot;
+  }
+
+  private start(slot: Slot, pending: Pending): void {
+    if (slot.idle) clearTimeout(slot.idle);
+    slot.idle = null;
+    slot.current = pending;
+    // A task in flight keeps the process alive, as libuv's pool does for an async hash; an idle worker does not.
+    slot.worker.ref();
+    try {
+      slot.worker.postMessage(pending.task);
+    } catch {
+      // Not cloneable (not a string): the worker never saw it, and stays free for the next task.
+      slot.current = null;
+      pending.reject(new HashWorkerError('password hashing failed: input is not a string', 'failed'));
+      this.next(slot);
+    }
+  }
+
+  private next(slot: Slot): void {
+    const waiter = this.waiting.shift();
+    if (waiter) return this.start(slot, waiter);
+    slot.worker.unref();
+    slot.idle = setTimeout(() => {
+      if (slot.current || slot.gone) return;
+      slot.gone = true;
+      this.slots.splice(this.slots.indexOf(slot), 1);
+      void slot.worker.terminate();
+    }, this.idleMs);
+    slot.idle.unref();
+  }
+}
+
+const pools = new Map<number | null, HashWorkerPool>();
+
+/** The process-wide pool for one niceness (`null`: as inherited). */
+export function hashWorkerPool(niceness: number | null): HashWorkerPool {
+  let pool = pools.get(niceness);
+  if (!pool) pools.set(niceness, (pool = new HashWorkerPool(niceness)));
+  return pool;
+}

@@ -8,6 +8,7 @@ import { toHttpException } from '../errors/http-exception.js';
 import { ConcurrencyLimit } from '../login/concurrency-limit.js';
 import { clientOf } from '../sessions/client-of.js';
 import { AuthUsers } from '../users/auth-users.js';
+import { HashWorkerError } from '../users/hash-workers.js';
 import type { AuthUserRecord } from '../users/user.types.js';
 import { clientSignal } from './client-signal.js';
 import type { ResolvedLoginThrottleOptions, ThrottleLimit } from './login-throttle.options.js';
@@ -154,6 +155,8 @@ export class LoginThrottle implements OnModuleInit, OnApplicationShutdown {
     } catch (err) {
       // A client that has gone reads no answer: nothing to pace.
       if (err instanceof AuthBusyException && !(err instanceof ClientGoneError)) this.refuse(err);
+      // The hashing thread died under this check: not a wrong password, and not the client's fault.
+      if (err instanceof HashWorkerError) throw toHttpException(new AuthError('auth_unavailable', 'password_hasher_failed'));
       throw err;
     } finally {
       client?.dispose();

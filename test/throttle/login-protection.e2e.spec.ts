@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { Argon2PasswordHasher, type AuthUserRecord } from '../../src/index.js';
 import { ConcurrencyLimit } from '../../src/login/concurrency-limit.js';
+import { hashWorkerPool } from '../../src/users/hash-workers.js';
 import { SECRET } from '../support/app.js';
 import { ALL_CONTROLLERS } from '../support/controllers.js';
 import { CapturingLogger } from '../support/logger.js';
@@ -120,6 +121,36 @@ describe('load shedding: the bounded password-check queue', () => {
     releaseFirst();
     await Promise.all([first, third]);
     expect(order).toEqual([0, 2]);
+  });
+});
+
+describe('a hashing thread that dies under a login', () => {
+  let app: INestApplication;
+  beforeAll(async () => {
+    const users = await MemoryUsers.create();
+    // A hash with many passes: its check lasts long enough to kill the worker under it.
+    const alice = [...users.byId.values()].find((u) => u.username === 'alice')!;
+    users.byId.set(String(alice.id), { ...alice, passwordHash: await argon2Hash(PASSWORDS.alice, { memoryCost: 19456, timeCost: 60 }) });
+    app = await bootThrottledApp({ jwt: { secret: SECRET }, users }, { controllers: ALL_CONTROLLERS });
+    await app.listen(0, '127.0.0.1');
+  });
+  afterAll(() => app.close());
+
+  test('is 503 auth_unavailable, not a 500 and not a wrong password; the next login works', async () => {
+    const http = request(app.getHttpServer());
+    const pool = hashWorkerPool(19); // the default hasher's ('background')
+    const login = http
+      .post('/auth/login')
+      .send({ username: 'alice', password: PASSWORDS.alice })
+      .then((r) => r);
+    await waitFor(() => pool.size > 0);
+    await new Promise((r) => setTimeout(r, 100));
+    await pool.terminate();
+    const dead = await login;
+    expect(dead.status).toBe(503);
+    expect(dead.body).toMatchObject({ statusCode: 503, code: 'auth_unavailable' });
+    expect(JSON.stringify(dead.body)).not.toContain(PASSWORDS.alice);
+    expect((await http.post('/auth/login').send({ username: 'alice', password: PASSWORDS.alice })).status).toBe(200);
   });
 });
 

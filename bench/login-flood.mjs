@@ -7,16 +7,17 @@
 // connections paced, loginThrottle.pacingMs 1000), and with `pacingMs: false` (`unpaced`). The per-IP
 // limit is raised so that what is measured is the queue bound (a flood from many addresses), not the 429s.
 // Topologies (FLOOD_TOPOLOGIES, default `one-core,two-core`):
-//   one-core  the whole server (event loop and its argon2 thread) on CPU 0, wrk on CPU 1
-//   two-core  the event loop (with V8's GC helper threads) on CPU 0, libuv's pool, where argon2 runs, on
-//             CPU 1 (taskset -p on the pool's threads), as on a 2-core host; wrk on CPU 1 too
-// FLOOD_POOL_NICE: renice libuv's pool threads (argon2) to that niceness.
-// FLOOD_CONNECTIONS (300), FLOOD_SECONDS (10), IDLE_SECONDS (5), ME_CONNECTIONS (10), ME_DELAY_MS (0: a closed
-// loop that saturates the event loop; > 0: each /me connection waits that long between requests).
+//   one-core  the whole server (event loop and its hashing thread) on CPU 0, wrk on CPU 1
+//   two-core  the event loop (with V8's GC helper threads) on CPU 0, the module's hashing threads on CPU 1
+//             (taskset -p as they start), as on a 2-core host; wrk on CPU 1 too
+// FLOOD_HASH_PRIORITY: the hasher's `priority` (`background`, the default; `normal` to compare).
+// FLOOD_ROUNDS (3) rounds of rest then flood in one server process, after a warm-up of both; FLOOD_CONNECTIONS
+// (300), FLOOD_SECONDS (10), IDLE_SECONDS (5), ME_CONNECTIONS (10), ME_DELAY_MS (10: each /me connection waits that
+// long between requests, a steady rate; 0: a closed loop that saturates the event loop).
 // The flood: wrk, bench/login-flood.lua (wrong passwords, a distinct username per request, from 127.0.0.1).
-// /me: wrk, bench/rotate.lua with the one token.
+// /me: wrk with the one token, bench/me-rate.lua (or bench/rotate.lua for the closed loop).
 import { execFileSync, spawn } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,29 +27,30 @@ const root = join(here, '..');
 const SECRET = 'login-flood-bench-secret-of-at-least-32-bytes';
 const PASSWORD = 'bench-password-123';
 
-/**
- * The threads of libuv's pool, where argon2 runs (all of a process's threads are named "node"): the ones that
- * spend CPU while four pbkdf2 calls, pool tasks, run at once. V8's helper threads (GC) stay idle meanwhile.
- */
-async function poolThreads() {
-  const { pbkdf2 } = await import('node:crypto');
-  const { promisify } = await import('node:util');
-  const utime = () =>
-    new Map(readdirSync('/proc/self/task').map((t) => [t, Number(readFileSync(`/proc/self/task/${t}/stat`, 'utf8').split(') ')[1].split(' ')[11])]));
-  const before = utime();
-  await Promise.all([0, 1, 2, 3].map(() => promisify(pbkdf2)('x', 'salt', 300_000, 32, 'sha256')));
-  return [...utime()].filter(([t, u]) => t !== String(process.pid) && u - (before.get(t) ?? 0) >= 5).map(([t]) => t);
-}
-
-async function server(mode, port) {
+async function server(mode, port, topology) {
   await import('reflect-metadata');
   const { Body, Controller, Get, HttpCode, Module, Post } = await import('@nestjs/common');
   const { NestFactory } = await import('@nestjs/core');
   const lib = await import(join(root, 'dist/index.js'));
 
-  const hasher = new lib.Argon2PasswordHasher();
+  // FLOOD_HASH_PRIORITY: the hasher's `priority` ['background', the default; 'normal' for comparison].
+  const hasher = new lib.Argon2PasswordHasher({ priority: process.env.FLOOD_HASH_PRIORITY ?? 'background' });
   const user = { id: 1, username: 'bench', passwordHash: await hasher.hash(PASSWORD), permissions: [] };
-  const pool = await poolThreads();
+  if (topology === 'two-core') {
+    // The hashing threads (the module's workers, found by the niceness its pool gives them, or all but this
+    // thread's helpers at 'normal') onto CPU 1, as they start; the event loop stays on CPU 0.
+    const { hashWorkerPool } = await import(join(root, 'dist/users/hash-workers.js'));
+    const pinned = new Set();
+    const pin = () => {
+      for (const tid of [...hashWorkerPool(19).threadIds(), ...hashWorkerPool(null).threadIds()]) {
+        if (pinned.has(tid)) continue;
+        pinned.add(tid);
+        execFileSync('taskset', ['-p', '-c', '1', String(tid)], { stdio: 'ignore' });
+      }
+    };
+    pin();
+    setInterval(pin, 200).unref();
+  }
   const users = { findByUsername: async (u) => (u === 'bench' ? user : null), findById: async (id) => (id === '1' ? user : null) };
 
   class Routes {
@@ -81,9 +83,13 @@ async function server(mode, port) {
     perAccount: { limit: 1_000_000, windowSeconds: 60 },
     ...(mode === 'unpaced' ? { pacingMs: false } : {}),
     // paced-N: pacingMs N, with the busy answer's Retry-After raised to match (pacing never exceeds it).
-    ...(/^paced-\d+$/.test(mode) ? { pacingMs: Number(mode.slice(6)), passwordChecks: { retryAfterSeconds: Math.ceil(Number(mode.slice(6)) / 1000) } } : {}),
+    ...(/^paced-\d+$/.test(mode)
+      ? { pacingMs: Number(mode.slice(6)), passwordChecks: { retryAfterSeconds: Math.ceil(Number(mode.slice(6)) / 1000) } }
+      : {}),
   };
-  const imports = [lib.AuthModule.forRoot({ jwt: { secret: SECRET }, users, audit: { emit: () => undefined }, loginThrottle })];
+  const imports = [
+    lib.AuthModule.forRoot({ jwt: { secret: SECRET }, users, passwordHasher: hasher, audit: { emit: () => undefined }, loginThrottle }),
+  ];
   class Root {}
   Module({ imports, controllers: [Routes] })(Root);
   const app = await NestFactory.create(Root, { logger: false });
@@ -99,12 +105,14 @@ async function server(mode, port) {
     setInterval(() => {
       const now = performance.eventLoopUtilization();
       const d = (q) => (eld.percentile(q) / 1e6).toFixed(1);
-      process.stdout.write(`elu ${performance.eventLoopUtilization(now, last).utilization.toFixed(2)} delay p50 ${d(50)} p99 ${d(99)} max ${(eld.max / 1e6).toFixed(1)} ms\n`);
+      process.stdout.write(
+        `elu ${performance.eventLoopUtilization(now, last).utilization.toFixed(2)} delay p50 ${d(50)} p99 ${d(99)} max ${(eld.max / 1e6).toFixed(1)} ms\n`,
+      );
       eld.reset();
       last = now;
     }, 1000).unref();
   }
-  process.stdout.write(`pool ${pool.join(',')}\nready\n`);
+  process.stdout.write('ready\n');
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -152,35 +160,23 @@ function rssOf(pid) {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
-/** libuv's pool threads (where argon2 runs) onto CPU 1; the event loop and V8's helpers stay on CPU 0. */
-function pinPoolToCpu1(pool) {
-  let moved = 0;
-  for (const tid of pool) {
-    try {
-      execFileSync('taskset', ['-p', '-c', '1', tid], { stdio: 'ignore' });
-      moved++;
-    } catch {}
-  }
-  return moved;
-}
-
-async function startServer(mode, port) {
+async function startServer(mode, port, topology) {
   // FLOOD_SERVER_ARGS: node flags for the server (e.g. --trace-gc, whose lines go to stderr).
   const flags = (process.env.FLOOD_SERVER_ARGS ?? '').split(' ').filter(Boolean);
-  const [cmd, a] = onCpu(0, process.execPath, [...flags, fileURLToPath(import.meta.url), 'server', mode, String(port)]);
+  const [cmd, a] = onCpu(0, process.execPath, [...flags, fileURLToPath(import.meta.url), 'server', mode, String(port), topology]);
   const child = spawn(cmd, a, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise((resolve) => child.on('exit', resolve));
-  const pool = await new Promise((resolve, reject) => {
+  await new Promise((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (d) => {
       out += d;
-      if (out.includes('ready')) resolve(/^pool (.*)$/m.exec(out)?.[1].split(',').filter(Boolean) ?? []);
+      if (out.includes('ready')) resolve();
     });
     // FLOOD_SERVER_LOG=path keeps the server's stdout (--trace-gc writes there), with the phases marked.
     if (process.env.FLOOD_SERVER_LOG) child.stdout.on('data', (d) => appendFileSync(process.env.FLOOD_SERVER_LOG, d));
     child.on('exit', (code) => reject(new Error(`server exited ${code}`)));
   });
-  return { pid: child.pid, pool, stop: () => (child.kill('SIGINT'), exited) };
+  return { pid: child.pid, stop: () => (child.kill('SIGINT'), exited) };
 }
 
 async function login(base, username, password) {
@@ -223,14 +219,10 @@ function flood(base, seconds) {
 }
 
 async function measure(topology, mode, port) {
-  const srv = await startServer(mode, port);
+  const srv = await startServer(mode, port, topology);
   try {
     const base = `http://127.0.0.1:${port}`;
     const { accessToken } = (await login(base, 'bench', PASSWORD)).body;
-    const pinned = topology === 'two-core' ? pinPoolToCpu1(srv.pool) : 0;
-    // FLOOD_POOL_NICE=n: the pool's threads (argon2) at that niceness, so the event loop wins the core they share.
-    if (process.env.FLOOD_POOL_NICE)
-      for (const tid of srv.pool) execFileSync('renice', ['-n', process.env.FLOOD_POOL_NICE, '-p', tid], { stdio: 'ignore' });
     const tokens = join(mkdtempSync(join(tmpdir(), 'login-flood-')), 'token');
     writeFileSync(tokens, `${accessToken}\n`);
     const idleSeconds = Number(process.env.IDLE_SECONDS ?? 5);
@@ -276,7 +268,15 @@ async function measure(topology, mode, port) {
       await sleep(2000);
     }
     clearInterval(sampler);
-    return { topology, mode, meDelayMs: delay, pinned, rounds: results, rssBeforeMb: Math.round(rssBefore / 1e6), rssPeakMb: Math.round(rssPeak / 1e6) };
+    return {
+      topology,
+      mode,
+      hashPriority: process.env.FLOOD_HASH_PRIORITY ?? 'background',
+      meDelayMs: delay,
+      rounds: results,
+      rssBeforeMb: Math.round(rssBefore / 1e6),
+      rssPeakMb: Math.round(rssPeak / 1e6),
+    };
   } finally {
     await srv.stop();
   }
@@ -299,8 +299,8 @@ async function main() {
   for (const topology of (process.env.FLOOD_TOPOLOGIES ?? 'one-core,two-core').split(','))
     for (const mode of (process.env.FLOOD_MODES ?? 'paced,unpaced').split(',')) results.push(await measure(topology, mode, port++));
   const lines = [
-    '| topology | server | /me load | /me p50 / p99 at rest (ms) | /me p50 / p99 in flood (ms) | p99 ratio (median) | p99 ratio per round | /me req/s rest / flood | flood answers/s | flood statuses (all rounds) | normal login 1 s in, per round | RSS before / peak (MB) |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| topology | server | hashing | /me load | /me p50 / p99 at rest (ms) | /me p50 / p99 in flood (ms) | p99 ratio (median) | p99 ratio per round | /me req/s rest / flood | flood answers/s | flood statuses (all rounds) | normal login 1 s in, per round | RSS before / peak (MB) |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of results) {
     const rps = (w) => w.requests / (w.duration_us / 1e6);
@@ -309,15 +309,22 @@ async function main() {
     const ratios = r.rounds.map((x) => x.during.p99_us / x.idle.p99_us);
     const med = (f) => median(r.rounds.map(f));
     const normal = r.rounds
-      .map((x) => `${x.normal.first.status} in ${x.normal.first.ms} ms, ${x.normal.in === null ? `not in (${x.normal.tries} tries)` : `in after ${x.normal.in} ms`}`)
+      .map(
+        (x) =>
+          `${x.normal.first.status} in ${x.normal.first.ms} ms, ${x.normal.in === null ? `not in (${x.normal.tries} tries)` : `in after ${x.normal.in} ms`}`,
+      )
       .join('; ');
     lines.push(
-      `| ${r.topology} | ${r.mode} | ${r.meDelayMs > 0 ? `${r.meDelayMs} ms apart` : 'closed loop'} | ${ms(med((x) => x.idle.p50_us))} / ${ms(med((x) => x.idle.p99_us))} | ${ms(med((x) => x.during.p50_us))} / ${ms(med((x) => x.during.p99_us))} | ${median(ratios).toFixed(2)}× | ${ratios.map((x) => x.toFixed(2)).join(', ')} | ${Math.round(med((x) => rps(x.idle)))} / ${Math.round(med((x) => rps(x.during)))} | ${Math.round(med((x) => rps(x.logins)))} | ${Object.entries(statuses).map(([k, v]) => `${k}: ${v}`).join(', ')} | ${normal} | ${r.rssBeforeMb} / ${r.rssPeakMb} |`,
+      `| ${r.topology} | ${r.mode} | ${r.hashPriority} | ${r.meDelayMs > 0 ? `${r.meDelayMs} ms apart` : 'closed loop'} | ${ms(med((x) => x.idle.p50_us))} / ${ms(med((x) => x.idle.p99_us))} | ${ms(med((x) => x.during.p50_us))} / ${ms(med((x) => x.during.p99_us))} | ${median(ratios).toFixed(2)}× | ${ratios.map((x) => x.toFixed(2)).join(', ')} | ${Math.round(med((x) => rps(x.idle)))} / ${Math.round(med((x) => rps(x.during)))} | ${Math.round(med((x) => rps(x.logins)))} | ${Object.entries(
+        statuses,
+      )
+        .map(([k, v]) => `${k}: ${v}`)
+        .join(', ')} | ${normal} | ${r.rssBeforeMb} / ${r.rssPeakMb} |`,
     );
   }
   process.stdout.write(lines.join('\n') + '\n');
   if (process.env.FLOOD_JSON) writeFileSync(process.env.FLOOD_JSON, JSON.stringify(results, null, 2));
 }
 
-if (process.argv[2] === 'server') await server(process.argv[3], Number(process.argv[4]));
+if (process.argv[2] === 'server') await server(process.argv[3], Number(process.argv[4]), process.argv[5]);
 else await main();

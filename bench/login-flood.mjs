@@ -45,7 +45,11 @@ async function server(mode, port, topology) {
       for (const tid of [...hashWorkerPool(19).threadIds(), ...hashWorkerPool(null).threadIds()]) {
         if (pinned.has(tid)) continue;
         pinned.add(tid);
-        execFileSync('taskset', ['-p', '-c', '1', String(tid)], { stdio: 'ignore' });
+        try {
+          execFileSync('taskset', ['-p', '-c', '1', String(tid)], { stdio: 'ignore' });
+        } catch {
+          // the thread has already exited
+        }
       }
     };
     pin();

@@ -234,15 +234,15 @@ export class LoginThrottle implements OnModuleInit, OnApplicationShutdown {
 
   /**
    * Throws a 429/503 refusal, pacing the HTTP connection it goes out on (`pacingMs`). Each refusal in a row on
-   * one connection doubles the pause (up to 8×, never beyond `Retry-After`) and, for a busy queue, the
-   * `Retry-After` itself: a client re-sending at once costs the event loop less and less, a polite one is
-   * told to back off as it would on its own.
+   * one connection, re-sent before the last `Retry-After` ended, doubles the pause (up to 8×, never beyond
+   * `Retry-After`) and, for a busy queue, the `Retry-After` itself: a client re-sending at once costs the
+   * event loop less and less; one that waits as told is never held longer.
    */
   private refuse(err: TooManyAttemptsException | AuthBusyException): never {
     const carrier = currentContext()?.carrier;
     const factor = this.options.pacingMs > 0 ? backoffFactor(carrier) : 1;
     const answer = factor > 1 && err instanceof AuthBusyException ? new AuthBusyException(err.retryAfterSeconds * factor, err.reason) : err;
-    paceRefusedConnection(carrier, Math.min(this.options.pacingMs * factor, answer.retryAfterSeconds * 1000));
+    paceRefusedConnection(carrier, Math.min(this.options.pacingMs * factor, answer.retryAfterSeconds * 1000), answer.retryAfterSeconds);
     throw answer;
   }
 

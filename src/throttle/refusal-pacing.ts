@@ -10,16 +10,16 @@ interface Pacing {
   paused: boolean;
   /** Refusals in a row on this connection, with none of its logins getting past the throttle between. */
   streak: number;
-  /** When the last one went out (Date.now()). */
-  at: number;
+  /** When the last one's `Retry-After` ends (Date.now() scale): a refused request before it came early. */
+  until: number;
 }
 
 type PacedSocket = Socket & { [PACING]?: Pacing };
 
 /** The backoff doubles per refusal in a row, up to this factor. */
 export const MAX_BACKOFF_FACTOR = 8;
-/** A refusal this long after the connection's previous one starts a new streak. */
-const STREAK_FORGOTTEN_MS = 60_000;
+/** A request this close to the end of its `Retry-After` counts as on time: timers and clocks are not exact. */
+const ON_TIME_SLACK_MS = 50;
 
 /** The node:http socket and response of a call: Express's req/res, Fastify's `request.raw`/`reply.raw`. */
 function httpOf(carrier: Carrier | undefined): { socket: PacedSocket; response: ServerResponse } | undefined {
@@ -34,16 +34,20 @@ function httpOf(carrier: Carrier | undefined): { socket: PacedSocket; response: 
   return { socket, response };
 }
 
+/** A streak goes on only while the client comes back before its last `Retry-After` ended. */
+function earlyAgain(pacing: Pacing | undefined): pacing is Pacing {
+  return pacing !== undefined && Date.now() < pacing.until - ON_TIME_SLACK_MS;
+}
+
 /**
  * The factor (1, 2, 4, 8) by which the next refusal on this call's connection backs off: doubled for each
- * refusal in a row before it. A client that re-sends at once, whatever `Retry-After` said, is held longer
- * each time; one that gets past the throttle (`forgiveConnection`) or stays away a minute starts again at 1.
- * 1 outside node:http (nothing to track there).
+ * refusal in a row before it, each one sent again before the last `Retry-After` ended. A client that re-sends
+ * at once, whatever `Retry-After` said, is held longer each time; one that waits as told, gets past the
+ * throttle (`forgiveConnection`), or uses another connection starts again at 1. 1 outside node:http.
  */
 export function backoffFactor(carrier: Carrier | undefined): number {
   const pacing = httpOf(carrier)?.socket[PACING];
-  if (pacing === undefined || Date.now() - pacing.at > STREAK_FORGOTTEN_MS) return 1;
-  return Math.min(2 ** pacing.streak, MAX_BACKOFF_FACTOR);
+  return earlyAgain(pacing) ? Math.min(2 ** pacing.streak, MAX_BACKOFF_FACTOR) : 1;
 }
 
 /** A login on this connection got past the throttle and the queue: its next refusal backs off from 1 again. */
@@ -59,19 +63,19 @@ export function forgiveConnection(carrier: Carrier | undefined): void {
  * (no request is parsed, no timer runs per byte), instead of making the event
  * loop answer thousands of refusals a second. One timer per paced connection;
  * a connection already paced is not paced twice. The refusal counts toward the
- * connection's streak (`backoffFactor`). A client that closes the connection
+ * connection's streak (`backoffFactor`) when it came before the last one's `Retry-After` ended. A client that closes the connection
  * gets its answer and opens a new one (a TCP handshake, then the same cheap refusal).
  */
-export function paceRefusedConnection(carrier: Carrier | undefined, delayMs: number): void {
+export function paceRefusedConnection(carrier: Carrier | undefined, delayMs: number, retryAfterSeconds: number): void {
   if (delayMs <= 0) return;
   const found = httpOf(carrier);
   if (found === undefined) return;
   const { socket, response } = found;
   if (socket.destroyed) return;
-  const previous = socket[PACING];
-  const pacing: Pacing = (socket[PACING] ??= { paused: false, streak: 0, at: 0 });
-  pacing.streak = previous === undefined || Date.now() - previous.at > STREAK_FORGOTTEN_MS ? 1 : pacing.streak + 1;
-  pacing.at = Date.now();
+  const early = earlyAgain(socket[PACING]);
+  const pacing: Pacing = (socket[PACING] ??= { paused: false, streak: 0, until: 0 });
+  pacing.streak = early ? pacing.streak + 1 : 1;
+  pacing.until = Date.now() + retryAfterSeconds * 1000;
   if (pacing.paused) return;
   pacing.paused = true;
   let timer: NodeJS.Timeout | undefined;

@@ -211,6 +211,32 @@ describe.each(ADAPTERS)('pacing of refused connections on %s', (adapter) => {
     await held;
   });
 
+  test('a client that waits out each Retry-After is never backed off: the busy answer stays Retry-After 1 until it re-sends early', async () => {
+    const hasher = new GatedHasher();
+    app = await boot(adapter, { passwordChecks: { concurrency: 1, maxQueued: 0 }, pacingMs: 100 }, { passwordHasher: hasher });
+    const port = portOf(app);
+    hasher.hold();
+    const held = login(port, new Agent({ keepAlive: false }), 'bob', 'wrong');
+    agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const retryAfters: Array<string | undefined> = [];
+    try {
+      await waitFor(() => hasher.verifies === 1);
+      for (let i = 0; i < 3; i++) {
+        const answer = await login(port, agent, 'alice', PASSWORDS.alice);
+        expect(answer.status).toBe(503);
+        retryAfters.push(answer.retryAfter);
+        // As told: Retry-After seconds after the answer, on the same connection.
+        await new Promise((r) => setTimeout(r, Number(answer.retryAfter) * 1000 + 20));
+      }
+      // Then at once, twice: the first still on time (after the last wait), the second early, so backed off.
+      for (let i = 0; i < 2; i++) retryAfters.push((await login(port, agent, 'alice', PASSWORDS.alice)).retryAfter);
+    } finally {
+      hasher.release();
+    }
+    await held;
+    expect(retryAfters).toEqual(['1', '1', '1', '1', '2']);
+  });
+
   test('429s on one connection are paced longer each time in a row, with the Retry-After of the counter unchanged', async () => {
     const pacingMs = 100;
     app = await boot(adapter, { perIp: { limit: 1, windowSeconds: 60 }, pacingMs });

@@ -46,6 +46,11 @@ export class ConcurrencyLimit {
     return this.waiting.length;
   }
 
+  /** Every slot taken (after a release, because a waiter got it): a check finishing now had others behind it. */
+  get saturated(): boolean {
+    return this.running >= this.max;
+  }
+
   /** No slot free and no room to wait: a `run` now would be refused. */
   get full(): boolean {
     return this.running >= this.max && this.waiting.length >= this.maxQueued;

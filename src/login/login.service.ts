@@ -62,6 +62,7 @@ export class LoginService {
     }
     if (!user || !passwordOk || user.isActive === false) {
       await attempt.failed();
+      this.throttle.paceFailure();
       if (!user) return fail('unknown_user');
       if (!passwordOk) return fail('bad_password', String(user.id), true);
       return fail('inactive', String(user.id), true);

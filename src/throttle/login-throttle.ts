@@ -12,7 +12,7 @@ import { HashWorkerError } from '../users/hash-workers.js';
 import type { AuthUserRecord } from '../users/user.types.js';
 import { clientSignal } from './client-signal.js';
 import type { ResolvedLoginThrottleOptions, ThrottleLimit } from './login-throttle.options.js';
-import { backoffFactor, forgiveConnection, paceRefusedConnection } from './refusal-pacing.js';
+import { backoffFactor, forgiveConnection, paceFailedLogin, paceRefusedConnection } from './refusal-pacing.js';
 import { AuthBusyException, ClientGoneError, TooManyAttemptsException } from './throttle-errors.js';
 import { THROTTLE_STORE, type ThrottleStore } from './throttle-store.js';
 
@@ -161,6 +161,15 @@ export class LoginThrottle implements OnModuleInit, OnApplicationShutdown {
     } finally {
       client?.dispose();
     }
+  }
+
+  /**
+   * After a failed login (wrong password, unknown or inactive user alike): while the password checks are all
+   * taken, the connection is paced like a refusal (`pacingMs`), so that the place it freed goes to whoever comes
+   * next, not to the same client re-sending at once. With no one waiting nothing is paced.
+   */
+  paceFailure(): void {
+    if (this.options.pacingMs > 0 && this.checks.saturated) paceFailedLogin(currentContext()?.carrier, this.options.pacingMs);
   }
 
   /**

@@ -76,6 +76,25 @@ export function paceRefusedConnection(carrier: Carrier | undefined, delayMs: num
   const pacing: Pacing = (socket[PACING] ??= { paused: false, streak: 0, until: 0 });
   pacing.streak = early ? pacing.streak + 1 : 1;
   pacing.until = Date.now() + retryAfterSeconds * 1000;
+  pauseAfterAnswer(socket, response, pacing, delayMs);
+}
+
+/**
+ * After a failed login while others wait for a password check: the 401 goes out at once, then the connection is
+ * not read for `delayMs` (jittered). A client that re-sends at once would otherwise take the place in the queue
+ * that its own check just freed, ahead of every client arriving at any other moment: a flood's connections would
+ * keep the queue to themselves. No streak: a 401 is an answer, not a refusal.
+ */
+export function paceFailedLogin(carrier: Carrier | undefined, delayMs: number): void {
+  if (delayMs <= 0) return;
+  const found = httpOf(carrier);
+  if (found === undefined || found.socket.destroyed) return;
+  const pacing: Pacing = (found.socket[PACING] ??= { paused: false, streak: 0, until: 0 });
+  pauseAfterAnswer(found.socket, found.response, pacing, delayMs);
+}
+
+/** Once the answer has gone out, the socket is not read for half of `delayMs` to all of it (or until it closes). */
+function pauseAfterAnswer(socket: PacedSocket, response: ServerResponse, pacing: Pacing, delayMs: number): void {
   if (pacing.paused) return;
   pacing.paused = true;
   let timer: NodeJS.Timeout | undefined;

@@ -237,6 +237,36 @@ describe.each(ADAPTERS)('pacing of refused connections on %s', (adapter) => {
     expect(retryAfters).toEqual(['1', '1', '1', '1', '2']);
   });
 
+  test('a failed login whose freed place went to a waiting one paces its connection; the last one, with no one behind it, is not paced', async () => {
+    const hasher = new GatedHasher();
+    app = await boot(adapter, { passwordChecks: { concurrency: 1, maxQueued: 1 }, pacingMs: PACING_MS }, { passwordHasher: hasher });
+    const sockets = serverSockets(app);
+    const port = portOf(app);
+    const first = new Agent({ keepAlive: true, maxSockets: 1 });
+    const second = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      hasher.hold();
+      const a = login(port, first, 'alice', 'wrong');
+      await waitFor(() => hasher.verifies === 1);
+      const b = login(port, second, 'nobody', 'wrong');
+      await waitFor(() => sockets.length === 2);
+      await new Promise((r) => setTimeout(r, 50));
+      hasher.release();
+      const [answerA, answerB] = await Promise.all([a, b]);
+      expect([answerA.status, answerB.status]).toEqual([401, 401]);
+      await settled();
+      // alice's check ended with nobody's waiting: her connection is paced; nobody's ended with no one behind.
+      expect(sockets.map((s) => s.isPaused())).toEqual([true, false]);
+      const again = await login(port, first, 'alice', 'wrong');
+      expect(again).toMatchObject({ status: 401, reusedSocket: true });
+      expect(again.at - answerA.at).toBeGreaterThanOrEqual(AT_LEAST_MS);
+    } finally {
+      hasher.release();
+      first.destroy();
+      second.destroy();
+    }
+  });
+
   test('429s on one connection are paced longer each time in a row, with the Retry-After of the counter unchanged', async () => {
     const pacingMs = 100;
     app = await boot(adapter, { perIp: { limit: 1, windowSeconds: 60 }, pacingMs });

@@ -40,7 +40,9 @@ export interface LoginThrottleOptions {
   passwordChecks?: { concurrency?: number; maxQueued?: number; retryAfterSeconds?: number };
   /**
    * After a 429 or 503 on HTTP, the connection it went out on is not read again for this long (at most its
-   * `Retry-After`), so a client that ignores `Retry-After` cannot re-send at once; `0` or `false` turns it off [1000].
+   * `Retry-After`), so a client that ignores `Retry-After` cannot re-send at once; doubled (up to 8×) for each
+   * such early re-send in a row; also after a failed login while others wait for the queue. `0` or `false`
+   * turns it off [1000].
    */
   pacingMs?: number | false;
 }

@@ -53,7 +53,7 @@ export class ConcurrencyLimit {
 
   /** No slot free and no room to wait: a `run` now would be refused. */
   get full(): boolean {
-    return this.running >= this.max && this.waiting.length >= this.maxQueued;
+    return this.saturated && this.waiting.length >= this.maxQueued;
   }
 
   /** The refusal of a full queue. */

@@ -12,7 +12,7 @@ import { HashWorkerError } from '../users/hash-workers.js';
 import type { AuthUserRecord } from '../users/user.types.js';
 import { clientSignal } from './client-signal.js';
 import type { ResolvedLoginThrottleOptions, ThrottleLimit } from './login-throttle.options.js';
-import { backoffFactor, forgiveConnection, paceFailedLogin, paceRefusedConnection } from './refusal-pacing.js';
+import { forgiveConnection, paceFailedLogin, paceRefusal } from './refusal-pacing.js';
 import { AuthBusyException, ClientGoneError, TooManyAttemptsException } from './throttle-errors.js';
 import { THROTTLE_STORE, type ThrottleStore } from './throttle-store.js';
 
@@ -242,17 +242,13 @@ export class LoginThrottle implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
-   * Throws a 429/503 refusal, pacing the HTTP connection it goes out on (`pacingMs`). Each refusal in a row on
-   * one connection, re-sent before the last `Retry-After` ended, doubles the pause (up to 8×, never beyond
-   * `Retry-After`) and, for a busy queue, the `Retry-After` itself: a client re-sending at once costs the
-   * event loop less and less; one that waits as told is never held longer.
+   * Throws a 429/503 refusal, pacing the HTTP connection it goes out on (`pacingMs`, backed off for a client that
+   * re-sends before its `Retry-After` ended; for a busy queue the `Retry-After` backs off with it).
    */
   private refuse(err: TooManyAttemptsException | AuthBusyException): never {
-    const carrier = currentContext()?.carrier;
-    const factor = this.options.pacingMs > 0 ? backoffFactor(carrier) : 1;
-    const answer = factor > 1 && err instanceof AuthBusyException ? new AuthBusyException(err.retryAfterSeconds * factor, err.reason) : err;
-    paceRefusedConnection(carrier, Math.min(this.options.pacingMs * factor, answer.retryAfterSeconds * 1000), answer.retryAfterSeconds);
-    throw answer;
+    const busy = err instanceof AuthBusyException;
+    const retryAfter = paceRefusal(currentContext()?.carrier, this.options.pacingMs, err.retryAfterSeconds, busy);
+    throw busy && retryAfter !== err.retryAfterSeconds ? new AuthBusyException(retryAfter, err.reason) : err;
   }
 
   /** Every store call settles within `storeTimeoutMs`: a slow or failing store is 503 `auth_unavailable`, never a hang. */

@@ -17,7 +17,7 @@ interface Pacing {
 type PacedSocket = Socket & { [PACING]?: Pacing };
 
 /** The backoff doubles per refusal in a row, up to this factor. */
-export const MAX_BACKOFF_FACTOR = 8;
+const MAX_BACKOFF_FACTOR = 8;
 /** A request this close to the end of its `Retry-After` counts as on time: timers and clocks are not exact. */
 const ON_TIME_SLACK_MS = 50;
 
@@ -35,19 +35,12 @@ function httpOf(carrier: Carrier | undefined): { socket: PacedSocket; response: 
 }
 
 /** A streak goes on only while the client comes back before its last `Retry-After` ended. */
-function earlyAgain(pacing: Pacing | undefined): pacing is Pacing {
-  return pacing !== undefined && Date.now() < pacing.until - ON_TIME_SLACK_MS;
+function earlyAgain(pacing: Pacing): boolean {
+  return Date.now() < pacing.until - ON_TIME_SLACK_MS;
 }
 
-/**
- * The factor (1, 2, 4, 8) by which the next refusal on this call's connection backs off: doubled for each
- * refusal in a row before it, each one sent again before the last `Retry-After` ended. A client that re-sends
- * at once, whatever `Retry-After` said, is held longer each time; one that waits as told, gets past the
- * throttle (`forgiveConnection`), or uses another connection starts again at 1. 1 outside node:http.
- */
-export function backoffFactor(carrier: Carrier | undefined): number {
-  const pacing = httpOf(carrier)?.socket[PACING];
-  return earlyAgain(pacing) ? Math.min(2 ** pacing.streak, MAX_BACKOFF_FACTOR) : 1;
+function pacingOf(socket: PacedSocket): Pacing {
+  return (socket[PACING] ??= { paused: false, streak: 0, until: 0 });
 }
 
 /** A login on this connection got past the throttle and the queue: its next refusal backs off from 1 again. */
@@ -57,26 +50,29 @@ export function forgiveConnection(carrier: Carrier | undefined): void {
 }
 
 /**
- * After a 429/503 refusal: the answer goes out at once, then the connection it
- * went out on is not read for `delayMs` (from half of it: jittered). A client that ignores `Retry-After` and
- * re-sends at once on its keep-alive connection waits there, at no CPU cost
- * (no request is parsed, no timer runs per byte), instead of making the event
- * loop answer thousands of refusals a second. One timer per paced connection;
- * a connection already paced is not paced twice. The refusal counts toward the
- * connection's streak (`backoffFactor`) when it came before the last one's `Retry-After` ended. A client that closes the connection
- * gets its answer and opens a new one (a TCP handshake, then the same cheap refusal).
+ * After a 429/503 refusal: the answer goes out at once, then the connection it went out on is not read for
+ * `pacingMs` (from half of it: jittered; never beyond `Retry-After`). A client that ignores `Retry-After` and
+ * re-sends at once on its keep-alive connection waits there, at no CPU cost (no request is parsed, no timer runs
+ * per byte), instead of making the event loop answer thousands of refusals a second. One timer per paced
+ * connection; a connection already paced is not paced twice.
+ *
+ * Each refusal in a row on one connection, re-sent before the last one's `Retry-After` ended, doubles the pause
+ * (1, 2, 4, 8 ×) and, when `retryAfterGrows` (a busy queue), the `Retry-After` too. A client that waits as told,
+ * gets past the throttle (`forgiveConnection`) or opens another connection starts again at 1 (a new connection
+ * costs it a TCP handshake, then the same cheap refusal).
+ *
+ * Returns the `Retry-After` to answer with, in seconds: the one given, or its backed-off multiple.
  */
-export function paceRefusedConnection(carrier: Carrier | undefined, delayMs: number, retryAfterSeconds: number): void {
-  if (delayMs <= 0) return;
-  const found = httpOf(carrier);
-  if (found === undefined) return;
-  const { socket, response } = found;
-  if (socket.destroyed) return;
-  const early = earlyAgain(socket[PACING]);
-  const pacing: Pacing = (socket[PACING] ??= { paused: false, streak: 0, until: 0 });
-  pacing.streak = early ? pacing.streak + 1 : 1;
-  pacing.until = Date.now() + retryAfterSeconds * 1000;
-  pauseAfterAnswer(socket, response, pacing, delayMs);
+export function paceRefusal(carrier: Carrier | undefined, pacingMs: number, retryAfterSeconds: number, retryAfterGrows: boolean): number {
+  const found = pacingMs > 0 ? httpOf(carrier) : undefined;
+  if (found === undefined || found.socket.destroyed) return retryAfterSeconds;
+  const pacing = pacingOf(found.socket);
+  pacing.streak = earlyAgain(pacing) ? pacing.streak + 1 : 1;
+  const factor = Math.min(2 ** (pacing.streak - 1), MAX_BACKOFF_FACTOR);
+  const retryAfter = retryAfterGrows ? retryAfterSeconds * factor : retryAfterSeconds;
+  pacing.until = Date.now() + retryAfter * 1000;
+  pauseAfterAnswer(found.socket, found.response, pacing, Math.min(pacingMs * factor, retryAfter * 1000));
+  return retryAfter;
 }
 
 /**
@@ -86,11 +82,9 @@ export function paceRefusedConnection(carrier: Carrier | undefined, delayMs: num
  * keep the queue to themselves. No streak: a 401 is an answer, not a refusal.
  */
 export function paceFailedLogin(carrier: Carrier | undefined, delayMs: number): void {
-  if (delayMs <= 0) return;
-  const found = httpOf(carrier);
+  const found = delayMs > 0 ? httpOf(carrier) : undefined;
   if (found === undefined || found.socket.destroyed) return;
-  const pacing: Pacing = (found.socket[PACING] ??= { paused: false, streak: 0, until: 0 });
-  pauseAfterAnswer(found.socket, found.response, pacing, delayMs);
+  pauseAfterAnswer(found.socket, found.response, pacingOf(found.socket), delayMs);
 }
 
 /** Once the answer has gone out, the socket is not read for half of `delayMs` to all of it (or until it closes). */

@@ -31,8 +31,8 @@ const ARGON2 = /^\$(argon2(?:id|i|d))\$v=(\d+)\$m=(\d+),t=(\d+),p=(\d+)\$/;
  * people log in.
  *
  * `verify` is false for a wrong password and for a malformed hash; when a hashing worker dies under a task, `hash`
- * and `verify` reject: a crash is not a wrong password, so a login then fails without
- * counting as a failed attempt.
+ * and `verify` reject: a crash is not a wrong password, so `login()` answers 503 `auth_unavailable` without
+ * counting a failed attempt.
  */
 export class Argon2PasswordHasher implements PasswordHasher {
   private readonly options: { algorithm: number; memoryCost: number; timeCost: number; parallelism: number };

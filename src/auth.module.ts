@@ -16,7 +16,7 @@ import { AuthService } from './auth.service.js';
 import { Authenticator } from './authentication/authenticator.js';
 import { RoutePolicyService } from './authorization/route-policy.service.js';
 import { bindRequestContext, ContextReach } from './context/context-reach.js';
-import { CLASS_CONTEXT_INTERCEPTOR, REQUEST_CONTEXT_MODE, RequestContextInterceptor } from './context/request-context.interceptor.js';
+import { CLASS_CONTEXT_INTERCEPTOR, HANDLER_REACH, REQUEST_CONTEXT_MODE, RequestContextInterceptor } from './context/request-context.interceptor.js';
 import { AuthPipeline } from './guard/auth-pipeline.js';
 import { CookieJar } from './cookies/cookie-jar.js';
 import { JwtAuthGuard, NestAuthGuard } from './guard/auth.guard.js';
@@ -46,17 +46,27 @@ import { AuthUsers, PASSWORD_HASHER, passwordHasherProvider } from './users/auth
 function requestContextProviders(mode: boolean | 'auto'): Provider[] {
   const modeProvider = { provide: REQUEST_CONTEXT_MODE, useValue: mode };
   if (mode === false) return [modeProvider];
-  if (mode === true) return [modeProvider, { provide: APP_INTERCEPTOR, useClass: RequestContextInterceptor }];
+  const reachOf = (modules: ModulesContainer) =>
+    new ContextReach(
+      modules,
+      [AuthService, SessionService, LoginService, RevocationService, LoginThrottle],
+      [ModuleRef, ModulesContainer, LazyModuleLoader, DiscoveryService],
+    );
+  if (mode === true) {
+    // Every handler gets a context; the reach tells the ambient session methods which handlers' code they can be.
+    return [
+      modeProvider,
+      // Not under ContextReach: its presence tells the guards that requestContext is 'auto'.
+      { provide: HANDLER_REACH, useFactory: reachOf, inject: [ModulesContainer] },
+      { provide: APP_INTERCEPTOR, useFactory: (reach: ContextReach) => new RequestContextInterceptor(reach), inject: [HANDLER_REACH] },
+    ];
+  }
   return [
     modeProvider,
     {
       provide: ContextReach,
       useFactory: (modules: ModulesContainer) => {
-        const reach = new ContextReach(
-          modules,
-          [AuthService, SessionService, LoginService, RevocationService, LoginThrottle],
-          [ModuleRef, ModulesContainer, LazyModuleLoader, DiscoveryService],
-        );
+        const reach = reachOf(modules);
         bindRequestContext(modules, reach, CLASS_CONTEXT_INTERCEPTOR);
         return reach;
       },

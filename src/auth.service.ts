@@ -1,4 +1,6 @@
 import { Injectable } from '@nestjs/common';
+import type { AuthContextData } from './context/auth-context.js';
+import { grantOf } from './context/call-grant.js';
 import { currentContext } from './context/request-context.js';
 import { AuthError } from './errors/auth-error.js';
 import { toHttpException } from './errors/http-exception.js';
@@ -7,8 +9,8 @@ import { isRetryLater } from './throttle/throttle-errors.js';
 import { LoginService } from './login/login.service.js';
 import { RevocationService } from './revocation/revocation.service.js';
 import { Authenticator } from './authentication/authenticator.js';
-import { SessionService, type SessionInfo } from './sessions/session.service.js';
-import { setResponseHeader } from './transports/carrier.js';
+import { SessionService, type GivenCaller, type SessionInfo } from './sessions/session.service.js';
+import { setResponseHeader, type Carrier } from './transports/carrier.js';
 import { TokenIssuer, type TokenPair } from './tokens/token-issuer.js';
 import type { VerifiedClaims } from './tokens/token.types.js';
 import type { AuthUserRecord } from './users/user.types.js';
@@ -43,9 +45,15 @@ export class AuthService {
     return exposed(() => this.sessions.refresh(refreshToken));
   }
 
-  /** Reissues the pair of the current request's session, with the user reloaded (changed permissions show). */
-  refreshCurrentSessionToken(): Promise<TokenPair> {
-    return exposed(() => this.sessions.refreshCurrent());
+  /**
+   * Reissues the pair of the caller's session, with the user reloaded (changed permissions show).
+   * `caller`: the `AuthContextData` of the call (`@AuthContext()`): the way in streams, gateways and event code;
+   * without it, the running handler's call (see the README, "Streams, gateways and event code").
+   */
+  refreshCurrentSessionToken(caller?: AuthContextData): Promise<TokenPair>;
+  refreshCurrentSessionToken(...args: [AuthContextData?]): Promise<TokenPair> {
+    const given = givenCaller(args, 0);
+    return exposed(() => this.sessions.refreshCurrent(given), given);
   }
 
   /** An access token from a payload the caller already trusts; `iat`, `exp`, `jti`, `iss`, `aud` are the module's. */
@@ -75,19 +83,25 @@ export class AuthService {
     return exposed(() => this.revocations.revokeAllForUser(userId));
   }
 
-  /** Ends the session of the current request: its refresh token and its access tokens stop working. */
-  logout(): Promise<void> {
-    return exposed(() => this.sessions.logout());
+  /** Ends the caller's session (`caller` as for refreshCurrentSessionToken): its refresh token and its access tokens stop working. */
+  logout(caller?: AuthContextData): Promise<void>;
+  logout(...args: [AuthContextData?]): Promise<void> {
+    const given = givenCaller(args, 0);
+    return exposed(() => this.sessions.logout(given), given);
   }
 
-  /** The live sessions of the current caller. */
-  listSessions(): Promise<SessionInfo[]> {
-    return exposed(() => this.sessions.list());
+  /** The live sessions of the caller (`caller` as for refreshCurrentSessionToken). */
+  listSessions(caller?: AuthContextData): Promise<SessionInfo[]>;
+  listSessions(...args: [AuthContextData?]): Promise<SessionInfo[]> {
+    const given = givenCaller(args, 0);
+    return exposed(() => this.sessions.list(given), given);
   }
 
-  /** Ends one of the current caller's own sessions. False when it is not theirs, or not live. */
-  endSession(sessionId: string): Promise<boolean> {
-    return exposed(() => this.sessions.endOwn(sessionId));
+  /** Ends one of the caller's own sessions (`caller` as for refreshCurrentSessionToken). False when it is not theirs, or not live. */
+  endSession(sessionId: string, caller?: AuthContextData): Promise<boolean>;
+  endSession(sessionId: string, ...args: [AuthContextData?]): Promise<boolean> {
+    const given = givenCaller(args, 0);
+    return exposed(() => this.sessions.endOwn(sessionId, given), given);
   }
 
   /** Deletes revocations, sessions and cut-offs whose tokens have all expired. Also runs periodically. */
@@ -112,7 +126,7 @@ export class AuthService {
  * in a message handler, a GraphQL error in a resolver, and otherwise Nest's
  * HTTP exception (with `Retry-After` on the response).
  */
-async function exposed<T>(call: () => Promise<T>): Promise<T> {
+async function exposed<T>(call: () => Promise<T>, given?: GivenCaller): Promise<T> {
   try {
     return await call();
   } catch (err) {
@@ -120,9 +134,15 @@ async function exposed<T>(call: () => Promise<T>): Promise<T> {
     if (isRetryLater(err))
       setResponseHeader(currentContext()?.carrier.response, 'Retry-After', String(Math.max(1, Math.ceil(err.retryAfterSeconds))));
     if (!(err instanceof AuthError)) throw err;
-    const carrier = currentContext()?.carrier;
+    // An explicit caller's failure takes the shape of that caller's transport, not of whatever code runs it.
+    const carrier: Carrier | undefined = (given === undefined ? undefined : grantOf(given.caller)?.carrier) ?? currentContext()?.carrier;
     if (carrier !== undefined && carrier.type !== 'http') throw failureFor(carrier, err, false);
     if (err.retryAfterSeconds !== undefined) setResponseHeader(carrier?.response, 'Retry-After', String(err.retryAfterSeconds));
     throw toHttpException(err);
   }
+}
+
+/** The explicit form when the app passed the caller argument at all (even `undefined`, a guest's): it is then never ambient. */
+function givenCaller(args: unknown[], index: number): GivenCaller {
+  return args.length > index ? { caller: args[index] } : undefined;
 }

@@ -6,6 +6,7 @@ import { principalOf } from '../authentication/principal.js';
 import { isAuthorized } from '../authorization/authorize.js';
 import type { RoutePolicy } from '../authorization/route-policy.js';
 import type { AuthContextData } from '../context/auth-context.js';
+import { grantCall } from '../context/call-grant.js';
 import { REQUEST_CONTEXT_MODE, type RequestContextMode } from '../context/request-context.interceptor.js';
 import { readCredential, type Credential, type CredentialSource } from '../credentials/credential.js';
 import { CookieJar } from '../cookies/cookie-jar.js';
@@ -88,6 +89,8 @@ export class AuthPipeline {
       });
       throw failureFor(carrier, new AuthError('permission_denied', 'lacks_permission'), false);
     }
+    // The explicit form of the session methods accepts this very object, and only it, as this call's caller.
+    grantCall(auth, carrier);
     if (this.marksCalls) markGuarded(handler, carrier, auth, policy);
     return true;
   }

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { AuditEmitter } from '../audit/audit.emitter.js';
 import { AUTH_OPTIONS } from '../auth.constants.js';
-import type { AuthContextData } from '../context/auth-context.js';
+import { requireGrant, type CallGrant } from '../context/call-grant.js';
 import { currentContext, requireAuthenticatedContext } from '../context/request-context.js';
 import { CookieJar } from '../cookies/cookie-jar.js';
 import { AUTH_ERROR_STATUS } from '../errors/messages.js';
@@ -17,6 +17,26 @@ import type { AuthUserRecord } from '../users/user.types.js';
 import { clientOf } from './client-of.js';
 import { LoginThrottle } from '../throttle/login-throttle.js';
 import type { SessionRecord } from './session-store.js';
+import type { Carrier } from '../transports/carrier.js';
+
+/**
+ * How AuthService names the caller of a context-bound method: undefined for
+ * the ambient form (no caller passed: the running handler's call), else the
+ * value the app passed (the explicit form), even when that value is undefined.
+ */
+export type GivenCaller = { readonly caller: unknown } | undefined;
+
+/** Who a context-bound method acts for, from the guard's grant (never from the app's mutable `AuthContextData`). */
+interface SessionCaller {
+  readonly backend: CallGrant['backend'];
+  readonly claims: VerifiedClaims | undefined;
+  readonly userId: string;
+  readonly sessionId: string | undefined;
+  /** The call's own carrier: its client (IP, user agent) for audit. */
+  readonly client: Carrier;
+  /** Where cookies may be written: the call's response, only while its own handler runs; else none. */
+  readonly cookies: Carrier | undefined;
+}
 
 /** A session as its owner may see it: never a token or a token id. */
 export interface SessionInfo {
@@ -111,7 +131,8 @@ export class SessionService {
     // Refresh is rare: ask the store itself, whatever the consistency mode.
     const verdict = await this.gate.checkInStore({ jti: claims.jti, sid, sub: claims.sub, iat: claims.iat });
     if (verdict !== null) throw new AuthError(verdict, 'refresh_token_revoked');
-    return this.rotate(sid, claims.sub, claims.jti, true);
+    const carrier = currentContext()?.carrier;
+    return this.rotate(sid, claims.sub, claims.jti, true, carrier, carrier);
   }
 
   /**
@@ -119,37 +140,38 @@ export class SessionService {
    * refresh token it was issued with, and only that one is rotated: of
    * concurrent calls with one access token, exactly one wins.
    */
-  async refreshCurrent(): Promise<TokenPair> {
-    const { auth, claims } = this.currentSession('refreshCurrentSessionToken');
+  async refreshCurrent(given?: GivenCaller): Promise<TokenPair> {
+    const caller = this.sessionCaller('refreshCurrentSessionToken', await this.callerOf('refreshCurrentSessionToken', given));
+    const { claims } = caller;
     const fromJti = refreshJtiOf(claims.jti);
     if (fromJti === undefined) throw new AuthError('token_invalid', 'access_token_not_from_a_session_pair');
-    const pair = await this.rotate(auth.sessionId, auth.userId, fromJti, false);
+    const pair = await this.rotate(caller.sessionId, caller.userId, fromJti, false, caller.client, caller.cookies);
     // The old access token carries the old claims: retire it.
-    await this.gate.revokeJti(claims.jti, new Date(claims.exp * 1000), { userId: auth.userId, reason: 'reissued' });
+    await this.gate.revokeJti(claims.jti, new Date(claims.exp * 1000), { userId: caller.userId, reason: 'reissued' });
     return pair;
   }
 
-  async logout(): Promise<void> {
-    const { auth } = requireAuthenticatedContext('logout');
-    const claims = auth.claims as VerifiedClaims | undefined;
-    if (auth.backend !== 'jwt' || claims === undefined) throw new AuthError('token_missing', 'logout_without_access_token');
-    if (auth.sessionId) await this.endById(auth.sessionId, auth.userId, 'logout');
-    await this.gate.revokeJti(claims.jti, new Date(claims.exp * 1000), { userId: auth.userId, reason: 'logout' });
-    this.cookies.clear(currentContext()?.carrier);
+  async logout(given?: GivenCaller): Promise<void> {
+    const caller = await this.callerOf('logout', given);
+    const claims = caller.claims;
+    if (caller.backend !== 'jwt' || claims === undefined) throw new AuthError('token_missing', 'logout_without_access_token');
+    if (caller.sessionId) await this.endById(caller.sessionId, caller.userId, 'logout');
+    await this.gate.revokeJti(claims.jti, new Date(claims.exp * 1000), { userId: caller.userId, reason: 'logout' });
+    this.cookies.clear(caller.cookies);
   }
 
-  async list(): Promise<SessionInfo[]> {
-    const { auth } = requireAuthenticatedContext('listSessions');
-    const sessions = await this.stores.sessions.listForUser(auth.userId, this.now());
-    return sessions.map((s) => sessionInfo(s, auth.sessionId));
+  async list(given?: GivenCaller): Promise<SessionInfo[]> {
+    const { userId, sessionId } = this.sessionCaller('listSessions', await this.callerOf('listSessions', given));
+    const sessions = await this.stores.sessions.listForUser(userId, this.now());
+    return sessions.map((s) => sessionInfo(s, sessionId));
   }
 
-  async endOwn(sessionId: string): Promise<boolean> {
-    const { auth } = requireAuthenticatedContext('endSession');
+  async endOwn(sessionId: string, given?: GivenCaller): Promise<boolean> {
+    const { userId } = this.sessionCaller('endSession', await this.callerOf('endSession', given));
     if (typeof sessionId !== 'string' || sessionId.length === 0) return false;
     const session = await this.stores.sessions.find(sessionId);
-    if (!session || session.userId !== auth.userId || session.endedAt !== null) return false;
-    return this.endById(sessionId, auth.userId, 'ended_by_user');
+    if (!session || session.userId !== userId || session.endedAt !== null) return false;
+    return this.endById(sessionId, userId, 'ended_by_user');
   }
 
   async endAllForUser(userId: string, reason: string): Promise<void> {
@@ -173,7 +195,14 @@ export class SessionService {
    * and ends the session; for `refreshCurrentSessionToken` a lost race is only
    * refused.
    */
-  private async rotate(sid: string, userId: string, fromJti: string, presented: boolean): Promise<TokenPair> {
+  private async rotate(
+    sid: string,
+    userId: string,
+    fromJti: string,
+    presented: boolean,
+    client: Carrier | undefined,
+    cookies: Carrier | undefined,
+  ): Promise<TokenPair> {
     const { sessions } = this.stores;
     const { jwt } = this.options;
     const session = await sessions.find(sid);
@@ -192,9 +221,8 @@ export class SessionService {
     const { pair, refresh } = this.tokens.sessionPair(user, sid, refreshTtl);
     const won = await sessions.rotate(sid, fromJti, refresh.claims.jti, now, jwt.slidingSessions ? expiresAt : undefined);
     if (!won) return this.notCurrent(session, fromJti, now, presented);
-    const carrier = currentContext()?.carrier;
-    this.audit.emit({ type: 'token.refreshed', userId, sessionId: sid, ip: clientOf(carrier).ip });
-    return this.cookies.setSession(carrier, pair, sid) as TokenPair;
+    this.audit.emit({ type: 'token.refreshed', userId, sessionId: sid, ip: clientOf(client).ip });
+    return this.cookies.setSession(cookies, pair, sid) as TokenPair;
   }
 
   /** A refresh token that is no longer current came back: within the grace period only refuse, else end the session. */
@@ -217,13 +245,52 @@ export class SessionService {
     throw new AuthError('token_revoked', 'refresh_reuse');
   }
 
-  private currentSession(method: string): { auth: AuthContextData & { sessionId: string }; claims: VerifiedClaims } {
-    const { auth } = requireAuthenticatedContext(method);
-    if (auth.backend !== 'jwt' || !auth.claims || !auth.sessionId) {
-      throw new AuthError('token_invalid', `${method}_needs_a_session_access_token`);
+  /**
+   * The caller of a context-bound method. Ambient: the running handler's call,
+   * where the request context can vouch for it (see requireAuthenticatedContext).
+   * Explicit: the grant behind the object the app passed, which must still be
+   * what the guard would accept (not expired, not revoked): it can be used
+   * from a stream, a listener or a timer long after the call was checked.
+   */
+  private async callerOf(method: string, given: GivenCaller): Promise<SessionCaller> {
+    if (given === undefined) {
+      const { context, grant } = requireAuthenticatedContext(method);
+      return callerFrom(grant, context.carrier);
     }
-    return { auth: auth as AuthContextData & { sessionId: string }, claims: auth.claims as VerifiedClaims };
+    const grant = requireGrant(method, given.caller);
+    const running = currentContext();
+    // Cookies go on this call's response only while its own handler runs: never on the response of whoever pushed into a stream.
+    const own = running !== undefined && !running.streaming && running.carrier === grant.carrier;
+    const caller = callerFrom(grant, own ? grant.carrier : undefined);
+    if (caller.claims !== undefined) await this.stillAccepted(method, caller.claims);
+    return caller;
   }
+
+  private async stillAccepted(method: string, claims: VerifiedClaims): Promise<void> {
+    const now = this.options.clock.now() / 1000;
+    if (claims.exp <= now - this.options.jwt.clockTolerance) throw new AuthError('token_expired', `${method}_caller_token_expired`);
+    const verdict = await this.gate.check(claims);
+    if (verdict !== null) throw new AuthError(verdict, `${method}_caller_${verdict}`);
+  }
+
+  /** The session methods other than logout act for a session: an API key or a token without `sid` is refused as logout refuses an API key. */
+  private sessionCaller(method: string, caller: SessionCaller): SessionCaller & { claims: VerifiedClaims; sessionId: string; userId: string } {
+    if (caller.backend !== 'jwt' || caller.claims === undefined || caller.sessionId === undefined) {
+      throw new AuthError('token_missing', `${method}_without_session`);
+    }
+    return caller as SessionCaller & { claims: VerifiedClaims; sessionId: string; userId: string };
+  }
+}
+
+function callerFrom(grant: CallGrant, cookies: Carrier | undefined): SessionCaller {
+  return {
+    backend: grant.backend,
+    claims: grant.backend === 'jwt' ? (grant.claims as VerifiedClaims | undefined) : undefined,
+    userId: grant.userId,
+    sessionId: grant.sessionId || undefined,
+    client: grant.carrier,
+    cookies,
+  };
 }
 
 function sessionInfo(s: SessionRecord, currentSid: string | undefined): SessionInfo {

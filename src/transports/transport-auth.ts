@@ -4,6 +4,7 @@ import { AUTH_OPTIONS } from '../auth.constants.js';
 import { Authenticator } from '../authentication/authenticator.js';
 import { principalOf } from '../authentication/principal.js';
 import type { AuthContextData } from '../context/auth-context.js';
+import { grantCall } from '../context/call-grant.js';
 import { apiKeyHeaderSource, readCredential, tokenHeaderSource, type CredentialSource } from '../credentials/credential.js';
 import { AuthError, type AuthErrorCode } from '../errors/auth-error.js';
 import type { ResolvedAuthOptions } from '../options/auth-options.js';
@@ -125,7 +126,7 @@ export class TransportAuth implements OnModuleInit, OnApplicationBootstrap, OnAp
       this.authenticate(carrier).then(
         (auth) => {
           if (auth !== undefined) {
-            admit(socket, auth);
+            admit(socket, auth, carrier);
             this.track(socket, auth, (code) => endSocketIo(socket, code));
             (socket as unknown as { once(e: string, l: () => void): void }).once('disconnect', () => this.live?.remove(socket));
           }
@@ -148,7 +149,7 @@ export class TransportAuth implements OnModuleInit, OnApplicationBootstrap, OnAp
     try {
       const auth = await this.authenticate(carrier);
       if (auth !== undefined) {
-        admit(client, auth);
+        admit(client, auth, carrier);
         this.track(client, auth, (code) => endWs(client, code, SESSION_ENDED_EVENT));
         (client as unknown as { once(e: string, l: () => void): void }).once('close', () => this.live?.remove(client));
       }
@@ -164,9 +165,10 @@ export class TransportAuth implements OnModuleInit, OnApplicationBootstrap, OnAp
     return {
       onConnect: async (ctx) => {
         try {
-          const auth = await this.authenticate(graphqlWsCarrier(ctx, this.carrierOptions));
+          const carrier = graphqlWsCarrier(ctx, this.carrierOptions);
+          const auth = await this.authenticate(carrier);
           if (auth !== undefined) {
-            admit(ctx, auth);
+            admit(ctx, auth, carrier);
             this.track(ctx, auth, (code) => closeGraphqlWs(ctx, new AuthError(code)));
           }
           return true;
@@ -192,9 +194,11 @@ export class TransportAuth implements OnModuleInit, OnApplicationBootstrap, OnAp
   }
 }
 
-function admit(carrier: object, auth: AuthContextData): void {
-  (carrier as AuthTarget).auth = auth;
-  (carrier as AuthTarget).user = principalOf(auth);
+function admit(target: object, auth: AuthContextData, carrier: TransportCarrier): void {
+  (target as AuthTarget).auth = auth;
+  (target as AuthTarget).user = principalOf(auth);
+  // The connection's principal, for the explicit form of the session methods in code that serves this connection.
+  grantCall(auth, carrier);
 }
 
 function endSocketIo(socket: SocketIoClient, code: AuthErrorCode): void {

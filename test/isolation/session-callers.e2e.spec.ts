@@ -87,6 +87,12 @@ class CallersController {
     return settle(() => this.auth.listSessions(caller));
   }
 
+  /** What the app sees of the object: the documented fields, no trace of the grant. */
+  @Get('shape')
+  shape(@AuthContext() caller: AuthContextData) {
+    return { keys: Object.keys(caller).sort(), symbols: Object.getOwnPropertySymbols(caller).length, cloned: structuredClone(caller) };
+  }
+
   @Public()
   @Get('guest')
   guest(@AuthContext() caller: AuthContextData | undefined) {
@@ -184,6 +190,14 @@ describe.each(ADAPTERS)('who the session methods act for (%s)', (adapter) => {
     const edited = (await http().get('/callers/edited').set(bearer(alice.accessToken))).body as { ok: { id: string; current: boolean }[] };
     expect(edited.ok.find((s) => s.current)?.id).toBe(payloadOf(alice.accessToken).sid);
     expect(edited.ok.map((s) => s.id)).not.toContain(payloadOf(root.accessToken).sid);
+  });
+
+  test('the grant leaves no trace on the object the app sees', async () => {
+    const alice = await login(app, 'alice');
+    const res = await http().get('/callers/shape').set(bearer(alice.accessToken));
+    expect(res.body.keys).toEqual(['backend', 'claims', 'isStaff', 'isSuperuser', 'permissions', 'sessionId', 'userId', 'username']);
+    expect(res.body.symbols).toBe(0);
+    expect(res.body.cloned).toMatchObject({ userId: '1', backend: 'jwt' });
   });
 
   test('the explicit form acts in the handler itself, rotating and ending exactly its caller', async () => {

@@ -55,6 +55,14 @@ class CallersController {
     return settle(() => this.auth.refreshCurrentSessionToken(caller));
   }
 
+  @Post('refresh-current/twice')
+  @HttpCode(200)
+  async refreshTwice(@AuthContext() caller: AuthContextData) {
+    const first = await settle(() => this.auth.refreshCurrentSessionToken(caller));
+    const second = await settle(() => this.auth.refreshCurrentSessionToken(caller));
+    return { first: 'ok' in first, second };
+  }
+
   @Post('logout')
   @HttpCode(200)
   logout() {
@@ -190,6 +198,12 @@ describe.each(ADAPTERS)('who the session methods act for (%s)', (adapter) => {
     const edited = (await http().get('/callers/edited').set(bearer(alice.accessToken))).body as { ok: { id: string; current: boolean }[] };
     expect(edited.ok.find((s) => s.current)?.id).toBe(payloadOf(alice.accessToken).sid);
     expect(edited.ok.map((s) => s.id)).not.toContain(payloadOf(root.accessToken).sid);
+  });
+
+  test('refreshCurrentSessionToken(caller) reissues once: it retires the access token the caller came with', async () => {
+    const alice = await login(app, 'alice');
+    const res = await http().post('/callers/refresh-current/twice').set(bearer(alice.accessToken));
+    expect(res.body).toEqual({ first: true, second: { refused: 'token_revoked' } });
   });
 
   test('the grant leaves no trace on the object the app sees', async () => {

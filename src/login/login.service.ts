@@ -62,12 +62,13 @@ export class LoginService {
     }
     if (!user || !passwordOk || user.isActive === false) {
       await attempt.failed();
-      this.throttle.paceFailure();
+      await this.throttle.paceFailure();
       if (!user) return fail('unknown_user');
       if (!passwordOk) return fail('bad_password', String(user.id), true);
       return fail('inactive', String(user.id), true);
     }
     await attempt.succeeded();
+    this.throttle.forgive(ip);
     await this.throttle.rehashIfNeeded(user, password);
     return this.sessions.start(user);
   }

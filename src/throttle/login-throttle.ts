@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { createHmac } from 'node:crypto';
 import { isIPv6 } from 'node:net';
 import { AuditEmitter } from '../audit/audit.emitter.js';
@@ -12,7 +12,7 @@ import { HashWorkerError } from '../users/hash-workers.js';
 import type { AuthUserRecord } from '../users/user.types.js';
 import { clientSignal } from './client-signal.js';
 import type { ResolvedLoginThrottleOptions, ThrottleLimit } from './login-throttle.options.js';
-import { forgiveConnection, paceFailedLogin, paceRefusal } from './refusal-pacing.js';
+import { RefusalPacing } from './refusal-pacing.js';
 import { AuthBusyException, ClientGoneError, TooManyAttemptsException } from './throttle-errors.js';
 import { THROTTLE_STORE, type ThrottleStore } from './throttle-store.js';
 
@@ -69,9 +69,11 @@ const NOT_COUNTED = new LoginAttempt(null as unknown as LoginThrottle, []);
  * `failed()` / `succeeded()`, then `rehashIfNeeded()`.
  */
 @Injectable()
-export class LoginThrottle implements OnModuleInit, OnApplicationShutdown {
+export class LoginThrottle implements OnModuleInit, OnModuleDestroy, OnApplicationShutdown {
   private readonly logger = new Logger('AuthModule');
   private readonly checks: ConcurrencyLimit;
+  /** @internal Held refusals and each client's backoff streak (this instance's, in memory). */
+  readonly pacing: RefusalPacing;
   private purgeTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -85,6 +87,7 @@ export class LoginThrottle implements OnModuleInit, OnApplicationShutdown {
       maxQueued: options.passwordChecks.maxQueued,
       retryAfterSeconds: options.passwordChecks.retryAfterSeconds,
     });
+    this.pacing = new RefusalPacing(options.pacingMs);
   }
 
   onModuleInit(): void {
@@ -99,6 +102,11 @@ export class LoginThrottle implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
+  /** Before the HTTP server closes: held refusals are answered now, not at the end of their pause. */
+  onModuleDestroy(): void {
+    this.pacing.releaseAll();
+  }
+
   onApplicationShutdown(): void {
     if (this.purgeTimer) clearInterval(this.purgeTimer);
   }
@@ -111,7 +119,7 @@ export class LoginThrottle implements OnModuleInit, OnApplicationShutdown {
    * cheapest refusal, and the same for every username.
    */
   async check(username: string, ip: string | undefined): Promise<LoginAttempt> {
-    if (this.checks.full) this.refuse(this.checks.busy());
+    if (this.checks.full) return this.refuse(this.checks.busy());
     if (!this.active()) return NOT_COUNTED;
     const account = this.fingerprint('u', normaliseUsername(username));
     // Per IP first, account from everywhere last: attempts already refused for their IP never use up
@@ -145,16 +153,11 @@ export class LoginThrottle implements OnModuleInit, OnApplicationShutdown {
   async verifyPassword(verify: () => Promise<boolean>): Promise<boolean> {
     const carrier = currentContext()?.carrier;
     const client = clientSignal(carrier?.target);
-    const checked = () => {
-      // Past the throttle and the queue: this connection's next refusal backs off from the start again.
-      forgiveConnection(carrier);
-      return verify();
-    };
     try {
-      return await this.checks.run(checked, { signal: client?.signal });
+      return await this.checks.run(verify, { signal: client?.signal });
     } catch (err) {
       // A client that has gone reads no answer: nothing to pace.
-      if (err instanceof AuthBusyException && !(err instanceof ClientGoneError)) this.refuse(err);
+      if (err instanceof AuthBusyException && !(err instanceof ClientGoneError)) return this.refuse(err);
       // The hashing thread died under this check: not a wrong password, and not the client's fault.
       if (err instanceof HashWorkerError) throw toHttpException(new AuthError('auth_unavailable', 'password_hasher_failed'));
       throw err;
@@ -165,11 +168,16 @@ export class LoginThrottle implements OnModuleInit, OnApplicationShutdown {
 
   /**
    * After a failed login (wrong password, unknown or inactive user alike): while the password checks are all
-   * taken, the connection is paced like a refusal (`pacingMs`), so that the place it freed goes to whoever comes
-   * next, not to the same client re-sending at once. With no one waiting nothing is paced.
+   * taken, its answer is held like a refusal's (`pacingMs`), so that the place it freed goes to whoever comes
+   * next, not to the same client re-sending at once. With no one waiting nothing is held.
    */
-  paceFailure(): void {
-    if (this.options.pacingMs > 0 && this.checks.saturated) paceFailedLogin(currentContext()?.carrier, this.options.pacingMs);
+  async paceFailure(): Promise<void> {
+    if (this.checks.saturated) await this.pacing.failure(currentContext()?.carrier);
+  }
+
+  /** A login from this address succeeded: its refusals back off from the start again. */
+  forgive(ip: string | undefined): void {
+    this.pacing.forgive(ip === undefined ? undefined : normaliseIp(ip));
   }
 
   /**
@@ -234,7 +242,7 @@ export class LoginThrottle implements OnModuleInit, OnApplicationShutdown {
           ip: clientOf(currentContext()?.carrier).ip,
           reason: name,
         });
-        this.refuse(new TooManyAttemptsException(retryAfter, name));
+        return this.refuse(new TooManyAttemptsException(retryAfter, name));
       }
       taken.push({ name, key });
     }
@@ -242,12 +250,15 @@ export class LoginThrottle implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
-   * Throws a 429/503 refusal, pacing the HTTP connection it goes out on (`pacingMs`, backed off for a client that
-   * re-sends before its `Retry-After` ended; for a busy queue the `Retry-After` backs off with it).
+   * Throws a 429/503 refusal after holding it (`pacingMs`, backed off for a client that re-sends before its
+   * `Retry-After` ended; for a busy queue the `Retry-After` backs off with it). The client is its address, as the
+   * counters see it: behind a proxy a connection carries many clients, so nothing is keyed by connection.
    */
-  private refuse(err: TooManyAttemptsException | AuthBusyException): never {
+  private async refuse(err: TooManyAttemptsException | AuthBusyException): Promise<never> {
     const busy = err instanceof AuthBusyException;
-    const retryAfter = paceRefusal(currentContext()?.carrier, this.options.pacingMs, err.retryAfterSeconds, busy);
+    const carrier = currentContext()?.carrier;
+    const ip = clientOf(carrier).ip;
+    const retryAfter = await this.pacing.refusal(carrier, ip === undefined ? undefined : normaliseIp(ip), err.retryAfterSeconds, busy);
     throw busy && retryAfter !== err.retryAfterSeconds ? new AuthBusyException(retryAfter, err.reason) : err;
   }
 

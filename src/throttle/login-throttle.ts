@@ -140,10 +140,14 @@ export class LoginThrottle implements OnModuleInit, OnModuleDestroy, OnApplicati
     );
   }
 
-  /** Before `refresh()` verifies its token: invalid refresh tokens are bounded per IP. */
-  async checkRefresh(ip: string | undefined): Promise<LoginAttempt> {
-    if (!this.active() || ip === undefined) return NOT_COUNTED;
-    return this.reserve([['refreshPerIp', () => `r:${this.fingerprint('i', normaliseIp(ip))}`]], {});
+  /**
+   * After `refresh()` refused a token (401): counts it against the caller's address; over `refreshPerIp` the
+   * answer is 429 `too_many_attempts` instead (held like any refusal). Counted after the token was checked, never
+   * before: a valid refresh token is never refused because others at its address (a NAT, an untrusted proxy) failed.
+   */
+  async refreshFailed(ip: string | undefined): Promise<void> {
+    if (!this.active() || ip === undefined) return;
+    await this.reserve([['refreshPerIp', () => `r:${this.fingerprint('i', normaliseIp(ip))}`]], {});
   }
 
   /**

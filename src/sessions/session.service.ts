@@ -80,7 +80,7 @@ export class SessionService {
       return await this.refreshOnce(refreshToken);
     } catch (err) {
       // A refused token counts against the IP (429 over the limit); a store that failed does not.
-      if (err instanceof AuthError && AUTH_ERROR_STATUS[err.code] === 401) await this.throttle.refreshFailed(clientOf(currentContext()?.carrier).ip);
+      if (err instanceof AuthError && AUTH_ERROR_STATUS[err.code] === 401) await this.throttle.refreshFailed();
       throw err;
     }
   }

@@ -1,16 +1,13 @@
 import 'reflect-metadata';
+import type { INestApplication } from '@nestjs/common';
 import { afterEach, describe, expect, test } from '@jest/globals';
-import { ValidationPipe, type INestApplication } from '@nestjs/common';
-import type { NestExpressApplication } from '@nestjs/platform-express';
-import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { Test } from '@nestjs/testing';
 import { Agent, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { AuthModule, type AuditEvent, type AuthModuleForRootOptions } from '../../src/index.js';
-import { ADAPTERS, SECRET, type Adapter } from '../support/app.js';
-import { ALL_CONTROLLERS } from '../support/controllers.js';
+import type { AuditEvent, AuthModuleForRootOptions } from '../../src/index.js';
+import { ADAPTERS, SECRET } from '../support/app.js';
 import { GatedHasher } from '../support/gated-hasher.js';
 import { NGINX, startNginx, type Nginx } from '../support/nginx.js';
+import { bootTrustingProxy } from '../support/trusted-proxy-app.js';
 import { MemoryUsers, PASSWORDS } from '../support/users.js';
 
 interface Answer {
@@ -47,22 +44,6 @@ function send(port: number, agent: Agent, localAddress: string, method: string, 
   });
 }
 
-/** A real app with `trust proxy` set for the loopback proxy, as the README says to run one behind nginx. */
-async function bootBehindProxy(adapter: Adapter, options: AuthModuleForRootOptions): Promise<INestApplication> {
-  const moduleRef = await Test.createTestingModule({ imports: [AuthModule.forRoot(options)], controllers: ALL_CONTROLLERS }).compile();
-  const app =
-    adapter === 'fastify'
-      ? moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter({ trustProxy: 'loopback' }))
-      : moduleRef.createNestApplication<NestExpressApplication>();
-  if (adapter === 'express') (app as NestExpressApplication).set('trust proxy', 'loopback');
-  app.useLogger(false);
-  app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true }));
-  await app.init();
-  if (adapter === 'fastify') await (app as NestFastifyApplication).getHttpAdapter().getInstance().ready();
-  await app.listen(0, '127.0.0.1');
-  return app;
-}
-
 const ATTACKER = '127.0.0.2';
 const VICTIM = '127.0.0.3';
 
@@ -96,7 +77,7 @@ describeNginx.each(ADAPTERS)('the login throttle behind nginx (keep-alive upstre
    */
   async function setUp(loginThrottle: AuthModuleForRootOptions['loginThrottle'], extra: Partial<AuthModuleForRootOptions> = {}) {
     const events: AuditEvent[] = [];
-    app = await bootBehindProxy(adapter, {
+    app = await bootTrustingProxy(adapter, {
       jwt: { secret: SECRET },
       users: await MemoryUsers.create(),
       audit: { emit: (e: AuditEvent) => void events.push(e) },

@@ -209,7 +209,12 @@ function login(base, username, password, localAddress = '127.0.0.2') {
         res.setEncoding('utf8');
         res.on('data', (d) => (text += d));
         res.on('end', () =>
-          resolve({ status: res.statusCode, ms: performance.now() - t0, retryAfter: Number(res.headers['retry-after'] ?? 1), body: JSON.parse(text) }),
+          resolve({
+            status: res.statusCode,
+            ms: performance.now() - t0,
+            retryAfter: Number(res.headers['retry-after'] ?? 1),
+            body: JSON.parse(text),
+          }),
         );
       },
     );

@@ -49,10 +49,10 @@ export interface LoginThrottleOptions {
   pacingMs?: number | false;
   /**
    * OWASP device cookies: a browser that logged in to an account before keeps a way in while its address is
-   * under attack (see `DeviceCookieOptions`) [on: `__Host-nest-auth-device`, 365 days, 10 failures per 900 s per
-   * device]. `false` turns it off.
+   * under attack (see `DeviceCookieOptions`; `true`: the defaults, `__Host-nest-auth-device`, 365 days, 10 failures
+   * per 900 s per device) [on with `cookies.enabled`, else off]. `false` turns it off.
    */
-  deviceCookie?: DeviceCookieOptions | false;
+  deviceCookie?: DeviceCookieOptions | boolean;
   /**
    * The caller's address where the module cannot read one (NATS, TCP; see `ClientAddressReader`) [none: such
    * calls count per account only].
@@ -140,6 +140,7 @@ export interface LoginThrottleContext {
   store?: unknown;
   jwt?: { secret?: unknown; privateKey?: unknown; keys?: Array<{ secret?: unknown; privateKey?: unknown }> };
   revocation?: { storeTimeoutMs?: unknown };
+  cookies?: unknown;
 }
 
 /**
@@ -205,7 +206,7 @@ export function resolveLoginThrottleOptions(raw: unknown, context: LoginThrottle
   return {
     enabled: raw.enabled !== false,
     pacingMs: resolvePacing(raw.pacingMs),
-    deviceCookie: resolveDeviceCookie(raw.deviceCookie),
+    deviceCookie: resolveDeviceCookie(raw.deviceCookie, isObject(context.cookies) && context.cookies.enabled === true),
     clientAddress: resolveClientAddress(raw.clientAddress),
     perAccountAndIp: resolveLimit(raw.perAccountAndIp, 'loginThrottle.perAccountAndIp', LOGIN_THROTTLE_DEFAULTS.perAccountAndIp),
     perAccount: resolveLimit(raw.perAccount, 'loginThrottle.perAccount', LOGIN_THROTTLE_DEFAULTS.perAccount),
@@ -234,10 +235,11 @@ function resolveClientAddress(raw: unknown): ClientAddressReader | undefined {
 /** Cookie names are RFC 6265 tokens. */
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
-function resolveDeviceCookie(raw: unknown): ResolvedDeviceCookieOptions | null {
-  if (raw === false) return null;
-  if (raw === undefined) raw = {};
-  if (!isObject(raw)) throw new AuthConfigError('loginThrottle.deviceCookie', 'must be { name?, maxAgeDays?, perDevice?, secure? } or false');
+/** On by default where the app already keeps browser sessions in cookies (`cookies.enabled`); `true` or `{…}` elsewhere. */
+function resolveDeviceCookie(raw: unknown, cookieSessions: boolean): ResolvedDeviceCookieOptions | null {
+  if (raw === false || (raw === undefined && !cookieSessions)) return null;
+  if (raw === undefined || raw === true) raw = {};
+  if (!isObject(raw)) throw new AuthConfigError('loginThrottle.deviceCookie', 'must be { name?, maxAgeDays?, perDevice?, secure? }, true or false');
   for (const key of Object.keys(raw)) {
     if (!['name', 'maxAgeDays', 'perDevice', 'secure'].includes(key))
       throw new AuthConfigError(`loginThrottle.deviceCookie.${key}`, 'unknown option');

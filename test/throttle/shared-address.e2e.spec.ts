@@ -34,9 +34,13 @@ describe.each(ADAPTERS)('a shared address (NAT, an untrusted proxy) on %s', (ada
     await app?.close();
     app = undefined;
   });
-  const boot = async (loginThrottle: AuthModuleForRootOptions['loginThrottle'], logger?: LoggerService) => {
+  const boot = async (
+    loginThrottle: AuthModuleForRootOptions['loginThrottle'],
+    logger?: LoggerService,
+    extra: Partial<AuthModuleForRootOptions> = {},
+  ) => {
     app = await bootThrottledApp(
-      { jwt: { secret: SECRET }, users: await MemoryUsers.create(), loginThrottle },
+      { jwt: { secret: SECRET }, users: await MemoryUsers.create(), loginThrottle, ...extra },
       { controllers: ALL_CONTROLLERS, adapter, logger },
     );
     return request(app.getHttpServer());
@@ -87,11 +91,19 @@ describe.each(ADAPTERS)('a shared address (NAT, an untrusted proxy) on %s', (ada
     expect((await withCookie('alice', PASSWORDS.alice)).status).toBe(429);
   });
 
-  test('deviceCookie: false sets no cookie', async () => {
-    const http = await boot({ deviceCookie: false });
-    const res = await http.post('/auth/login').set(BROWSER).send({ username: 'alice', password: PASSWORDS.alice });
-    expect(res.status).toBe(200);
-    expect(deviceCookieOf(res)).toBeUndefined();
+  test('device cookies are on by default where the app keeps sessions in cookies, off elsewhere; false or true decide', async () => {
+    const browserLogin = async (loginThrottle: AuthModuleForRootOptions['loginThrottle'], cookies: boolean) => {
+      const http = await boot(loginThrottle, undefined, cookies ? { cookies: { enabled: true } } : {});
+      const res = await http.post('/auth/login').set(BROWSER).send({ username: 'alice', password: PASSWORDS.alice });
+      expect(res.status).toBe(200);
+      await app!.close();
+      app = undefined;
+      return deviceCookieOf(res) !== undefined;
+    };
+    expect(await browserLogin({}, true)).toBe(true);
+    expect(await browserLogin({}, false)).toBe(false);
+    expect(await browserLogin({ deviceCookie: false }, true)).toBe(false);
+    expect(await browserLogin({ deviceCookie: true }, false)).toBe(true);
   });
 
   test('forwarded headers from a peer the app does not trust: one WARN, once; none once the proxy is trusted', async () => {

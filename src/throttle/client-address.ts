@@ -47,7 +47,13 @@ export class ClientAddress {
   of(carrier: Carrier | undefined): string | undefined {
     if (carrier === undefined) return undefined;
     if (this.supplied !== undefined) {
-      const given = this.supplied(carrier);
+      let given: unknown;
+      try {
+        given = this.supplied(carrier);
+      } catch {
+        // The app's reader failed on this call: the module's own reading, never a 500 for a login.
+        given = undefined;
+      }
       if (typeof given === 'string' && given.length > 0) return given;
     }
     const target = carrier.target as UpgradeHolder;

@@ -15,8 +15,12 @@ interface Answer {
   body: Record<string, any>;
 }
 
-/** One request to nginx from `localAddress` (each loopback address is another user to the app, through X-Forwarded-For). */
-function send(port: number, agent: Agent, localAddress: string, method: string, path: string, body?: unknown, token?: string): Promise<Answer> {
+/**
+ * One request to nginx from the client address `from`: the client's own X-Forwarded-For, which nginx extends with
+ * the peer it saw (127.0.0.1) and the app, trusting the loopback, reads as the client's (every machine has
+ * 127.0.0.1 only, so the users are told apart this way).
+ */
+function send(port: number, agent: Agent, from: string, method: string, path: string, body?: unknown, token?: string): Promise<Answer> {
   const payload = body === undefined ? undefined : JSON.stringify(body);
   return new Promise((resolve, reject) => {
     const req = httpRequest(
@@ -24,12 +28,12 @@ function send(port: number, agent: Agent, localAddress: string, method: string, 
         host: '127.0.0.1',
         port,
         agent,
-        localAddress,
         path,
         method,
         headers: {
           ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}),
           ...(token ? { authorization: `Bearer ${token}` } : {}),
+          'x-forwarded-for': from,
         },
       },
       (res) => {
@@ -44,8 +48,8 @@ function send(port: number, agent: Agent, localAddress: string, method: string, 
   });
 }
 
-const ATTACKER = '127.0.0.2';
-const VICTIM = '127.0.0.3';
+const ATTACKER = '198.51.100.2';
+const VICTIM = '198.51.100.3';
 
 /** Until `cond` holds, or `ms` have passed (a bound for the test not to hang; nothing is asserted on it). */
 const waitFor = async (cond: () => boolean, ms = 5000) => {

@@ -6,7 +6,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import { LoginThrottle, type AuthUserRecord } from '../../src/index.js';
 import { ADAPTERS, SECRET } from '../support/app.js';
 import { ALL_CONTROLLERS } from '../support/controllers.js';
-import { bootThrottledApp, type ThrottledAuthOptions } from '../support/throttle-app.js';
+import type { ThrottledAuthOptions } from '../support/throttle-app.js';
+import { bootTrustingProxy } from '../support/trusted-proxy-app.js';
 import { GatedHasher } from '../support/gated-hasher.js';
 import { MemoryUsers, PASSWORDS } from '../support/users.js';
 
@@ -27,9 +28,10 @@ interface Answer {
 
 /**
  * One login over `agent` (keep-alive, one socket: every call after the first reuses the same connection), from
- * `localAddress` (127.0.0.1 by default; other loopback addresses are other clients to the server).
+ * the client address `from` (given in X-Forwarded-For to the app, which trusts the loopback as its proxy: every
+ * machine has 127.0.0.1 only) or 127.0.0.1.
  */
-function login(port: number, agent: Agent, username: string, password: string, localAddress?: string): Promise<Answer> {
+function login(port: number, agent: Agent, username: string, password: string, from?: string): Promise<Answer> {
   const body = JSON.stringify({ username, password });
   const sentAt = performance.now();
   return new Promise((resolve, reject) => {
@@ -38,10 +40,13 @@ function login(port: number, agent: Agent, username: string, password: string, l
         host: '127.0.0.1',
         port,
         agent,
-        localAddress,
         path: '/auth/login',
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+          ...(from === undefined ? {} : { 'x-forwarded-for': from }),
+        },
       },
       (res) => {
         let text = '';
@@ -100,12 +105,8 @@ async function boot(
   loginThrottle: ThrottledAuthOptions['loginThrottle'],
   extra: Partial<ThrottledAuthOptions> = {},
 ) {
-  const app = await bootThrottledApp(
-    { jwt: { secret: SECRET }, users: await MemoryUsers.create(), loginThrottle, ...extra },
-    { controllers: ALL_CONTROLLERS, adapter },
-  );
-  await app.listen(0, '127.0.0.1');
-  return app;
+  // Trusting the loopback as its proxy: a test client names the address it stands for in X-Forwarded-For.
+  return bootTrustingProxy(adapter, { jwt: { secret: SECRET }, users: await MemoryUsers.create(), loginThrottle, ...extra });
 }
 
 describe.each(ADAPTERS)('pacing of refused clients on %s', (adapter) => {
@@ -174,10 +175,10 @@ describe.each(ADAPTERS)('pacing of refused clients on %s', (adapter) => {
       await waitFor(() => hasher.verifies === 1);
       const lookups = users.lookups;
       agent = new Agent({ keepAlive: true, maxSockets: 1 });
-      const busy = await login(port, agent, 'alice', PASSWORDS.alice, '127.0.0.2');
+      const busy = await login(port, agent, 'alice', PASSWORDS.alice, '198.51.100.2');
       expect(busy).toMatchObject({ status: 503, body: { statusCode: 503, code: 'auth_busy' }, retryAfter: '1' });
       expect(busy.at - busy.sentAt).toBeGreaterThanOrEqual(AT_LEAST_MS);
-      const again = await login(port, agent, 'nobody', 'x', '127.0.0.2');
+      const again = await login(port, agent, 'nobody', 'x', '198.51.100.2');
       // The second refusal in a row of that client: told to wait twice as long (see the backoff test).
       expect(again).toMatchObject({ status: 503, body: busy.body, retryAfter: '2', reusedSocket: true });
       expect(again.at - again.sentAt).toBeGreaterThanOrEqual(AT_LEAST_MS);
@@ -208,7 +209,7 @@ describe.each(ADAPTERS)('pacing of refused clients on %s', (adapter) => {
     try {
       // An impolite client: the next request goes out the moment the refusal is read, on a new connection each
       // time (a client is its address, not its connection).
-      for (let i = 0; i < 5; i++) answers.push(await login(port, new Agent({ keepAlive: false }), 'alice', PASSWORDS.alice, '127.0.0.2'));
+      for (let i = 0; i < 5; i++) answers.push(await login(port, new Agent({ keepAlive: false }), 'alice', PASSWORDS.alice, '198.51.100.2'));
     } finally {
       hasher.release();
     }
@@ -226,7 +227,7 @@ describe.each(ADAPTERS)('pacing of refused clients on %s', (adapter) => {
     // Another address is another client: its first refusal is 1.
     ({ held } = await holdTheSlot());
     try {
-      expect(await login(port, new Agent({ keepAlive: false }), 'alice', PASSWORDS.alice, '127.0.0.3')).toMatchObject({
+      expect(await login(port, new Agent({ keepAlive: false }), 'alice', PASSWORDS.alice, '198.51.100.3')).toMatchObject({
         status: 503,
         retryAfter: '1',
       });
@@ -235,10 +236,10 @@ describe.each(ADAPTERS)('pacing of refused clients on %s', (adapter) => {
     }
     await held;
     // A login of that client that succeeds: its next refusal starts from 1 again.
-    expect(await login(port, new Agent({ keepAlive: false }), 'alice', PASSWORDS.alice, '127.0.0.2')).toMatchObject({ status: 200 });
+    expect(await login(port, new Agent({ keepAlive: false }), 'alice', PASSWORDS.alice, '198.51.100.2')).toMatchObject({ status: 200 });
     ({ held } = await holdTheSlot());
     try {
-      expect(await login(port, new Agent({ keepAlive: false }), 'alice', PASSWORDS.alice, '127.0.0.2')).toMatchObject({
+      expect(await login(port, new Agent({ keepAlive: false }), 'alice', PASSWORDS.alice, '198.51.100.2')).toMatchObject({
         status: 503,
         retryAfter: '1',
       });
@@ -259,14 +260,14 @@ describe.each(ADAPTERS)('pacing of refused clients on %s', (adapter) => {
     try {
       await waitFor(() => hasher.verifies === 1);
       for (let i = 0; i < 3; i++) {
-        const answer = await login(port, agent, 'alice', PASSWORDS.alice, '127.0.0.2');
+        const answer = await login(port, agent, 'alice', PASSWORDS.alice, '198.51.100.2');
         expect(answer.status).toBe(503);
         retryAfters.push(answer.retryAfter);
         // As told: Retry-After seconds after the answer.
         await new Promise((r) => setTimeout(r, Number(answer.retryAfter) * 1000 + 20));
       }
       // Then at once, twice: the first still on time (after the last wait), the second early, so backed off.
-      for (let i = 0; i < 2; i++) retryAfters.push((await login(port, agent, 'alice', PASSWORDS.alice, '127.0.0.2')).retryAfter);
+      for (let i = 0; i < 2; i++) retryAfters.push((await login(port, agent, 'alice', PASSWORDS.alice, '198.51.100.2')).retryAfter);
     } finally {
       hasher.release();
     }
@@ -324,14 +325,14 @@ describe.each(ADAPTERS)('pacing of refused clients on %s', (adapter) => {
     app = await boot(adapter, { perIp: { limit: 1, windowSeconds: 60 }, pacingMs: 10_000 });
     const port = portOf(app);
     agent = new Agent({ keepAlive: true, maxSockets: 1 });
-    expect((await login(port, agent, 'alice', 'wrong', '127.0.0.2')).status).toBe(401);
+    expect((await login(port, agent, 'alice', 'wrong', '198.51.100.2')).status).toBe(401);
     let refusedAnswered = false;
-    const refused = login(port, agent, 'alice', 'wrong', '127.0.0.2').then((x) => ((refusedAnswered = true), x));
+    const refused = login(port, agent, 'alice', 'wrong', '198.51.100.2').then((x) => ((refusedAnswered = true), x));
     await waitFor(() => holding(app!) === 1);
     const other = new Agent({ keepAlive: true, maxSockets: 1 });
     try {
       // bob, from elsewhere: a 401 for a wrong password, answered while the refusal is still held.
-      expect((await login(port, other, 'bob', 'wrong', '127.0.0.3')).status).toBe(401);
+      expect((await login(port, other, 'bob', 'wrong', '198.51.100.3')).status).toBe(401);
       expect(refusedAnswered).toBe(false);
       expect(holding(app)).toBe(1);
     } finally {

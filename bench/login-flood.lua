@@ -2,6 +2,8 @@
 -- counters never stop it), counting the answers by status.
 --   wrk -s bench/login-flood.lua http://host:port/auth/login
 -- done() prints one line "WRK_JSON {...}" for login-flood.mjs.
+-- FLOOD_XFF=1 (behind a proxy the app trusts): each request claims another client address in X-Forwarded-For,
+-- a flood from many addresses (the proxy appends the real one; the app takes the client's).
 local threads = {}
 local counter = 1
 
@@ -19,9 +21,19 @@ function init(args)
   wrk.headers["Content-Type"] = "application/json"
 end
 
+local spoof = os.getenv("FLOOD_XFF") == "1"
+
 function request()
   n = n + 1
-  return wrk.format(nil, nil, nil, string.format('{"username":"flood-%d-%d","password":"wrong"}', id, n))
+  local headers = nil
+  if spoof then
+    -- wrk.format uses this table instead of wrk.headers: Content-Type again.
+    headers = {
+      ["Content-Type"] = "application/json",
+      ["X-Forwarded-For"] = string.format("10.%d.%d.%d", id % 256, math.floor(n / 256) % 256, n % 256),
+    }
+  end
+  return wrk.format(nil, nil, headers, string.format('{"username":"flood-%d-%d","password":"wrong"}', id, n))
 end
 
 function response(status, headers, body)

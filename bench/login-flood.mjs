@@ -16,8 +16,13 @@
 // long between requests, a steady rate; 0: a closed loop that saturates the event loop).
 // The flood: wrk, bench/login-flood.lua (wrong passwords, a distinct username per request, from 127.0.0.1).
 // /me: wrk with the one token, bench/me-rate.lua (or bench/rotate.lua for the closed loop).
+// The normal login comes from 127.0.0.2: another client to the server (pacing backs off per client address).
+// FLOOD_PROXY=nginx: every load goes through Debian's nginx (/usr/sbin/nginx, on CPU 1 with wrk) with an upstream
+// keep-alive pool (FLOOD_PROXY_KEEPALIVE, 16), HTTP/1.1, X-Forwarded-For, and the app with `trust proxy` loopback,
+// as production runs behind a proxy. FLOOD_XFF=1 with it: a flood from many client addresses (bench/login-flood.lua).
 import { execFileSync, spawn } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -97,6 +102,7 @@ async function server(mode, port, topology) {
   class Root {}
   Module({ imports, controllers: [Routes] })(Root);
   const app = await NestFactory.create(Root, { logger: false });
+  if (process.env.FLOOD_PROXY) app.set('trust proxy', 'loopback');
   await app.listen(port, '127.0.0.1');
   // Exit on SIGINT through process.exit, so that --cpu-prof writes its profile.
   process.on('SIGINT', () => process.exit(0));
@@ -183,15 +189,79 @@ async function startServer(mode, port, topology) {
   return { pid: child.pid, stop: () => (child.kill('SIGINT'), exited) };
 }
 
-async function login(base, username, password) {
+/** One login from `localAddress` (a loopback address: another client to the server, or through the proxy). */
+function login(base, username, password, localAddress = '127.0.0.2') {
   const t0 = performance.now();
-  const res = await fetch(`${base}/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username, password }),
+  const payload = JSON.stringify({ username, password });
+  const url = new URL(`${base}/auth/login`);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: 'POST',
+        localAddress,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), connection: 'close' },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => (text += d));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode,
+            ms: performance.now() - t0,
+            retryAfter: Number(res.headers['retry-after'] ?? 1),
+            body: JSON.parse(text),
+          }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
   });
-  const body = await res.json();
-  return { status: res.status, ms: performance.now() - t0, retryAfter: Number(res.headers.get('retry-after') ?? 1), body };
+}
+
+/** nginx before the app on CPU 1 (with wrk): an upstream keep-alive pool, HTTP/1.1, X-Forwarded-For. */
+async function startNginx(appPort, port) {
+  const dir = mkdtempSync(join(tmpdir(), 'login-flood-nginx-'));
+  for (const sub of ['client', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, sub));
+  writeFileSync(
+    join(dir, 'nginx.conf'),
+    `worker_processes 1;
+error_log ${dir}/error.log warn;
+pid ${dir}/nginx.pid;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/client; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
+  upstream app { server 127.0.0.1:${appPort}; keepalive ${process.env.FLOOD_PROXY_KEEPALIVE ?? 16}; }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    }
+  }
+}
+`,
+  );
+  const [cmd, a] = onCpu(1, '/usr/sbin/nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;']);
+  const child = spawn(cmd, a, { stdio: ['ignore', 'ignore', 'inherit'] });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  for (let i = 0; i < 100; i++) {
+    try {
+      await fetch(`http://127.0.0.1:${port}/`);
+      break;
+    } catch {
+      await sleep(50);
+    }
+  }
+  return { stop: () => (child.kill('SIGTERM'), exited.then(() => rmSync(dir, { recursive: true, force: true }))) };
 }
 
 /** A normal user: one login, then, while refused, again after Retry-After, until it gets in or `until`. */
@@ -224,8 +294,9 @@ function flood(base, seconds) {
 
 async function measure(topology, mode, port) {
   const srv = await startServer(mode, port, topology);
+  const proxy = process.env.FLOOD_PROXY ? await startNginx(port, port + 500) : undefined;
   try {
-    const base = `http://127.0.0.1:${port}`;
+    const base = `http://127.0.0.1:${proxy ? port + 500 : port}`;
     const { accessToken } = (await login(base, 'bench', PASSWORD)).body;
     const tokens = join(mkdtempSync(join(tmpdir(), 'login-flood-')), 'token');
     writeFileSync(tokens, `${accessToken}\n`);
@@ -282,6 +353,7 @@ async function measure(topology, mode, port) {
       rssPeakMb: Math.round(rssPeak / 1e6),
     };
   } finally {
+    await proxy?.stop();
     await srv.stop();
   }
 }
@@ -303,6 +375,8 @@ async function main() {
   for (const topology of (process.env.FLOOD_TOPOLOGIES ?? 'one-core,two-core').split(','))
     for (const mode of (process.env.FLOOD_MODES ?? 'paced,unpaced').split(',')) results.push(await measure(topology, mode, port++));
   const lines = [
+    `${process.env.FLOOD_PROXY ? 'behind nginx (upstream keepalive ' + (process.env.FLOOD_PROXY_KEEPALIVE ?? 16) + ')' : 'direct'}`,
+    '',
     '| topology | server | hashing | /me load | /me p50 / p99 at rest (ms) | /me p50 / p99 in flood (ms) | p99 ratio (median) | p99 ratio per round | /me req/s rest / flood | flood answers/s | flood statuses (all rounds) | normal login 1 s in, per round | RSS before / peak (MB) |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];

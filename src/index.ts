@@ -67,6 +67,8 @@ export { THROTTLE_STORE, type ThrottleStore, type ThrottleHit } from './throttle
 export { InMemoryThrottleStore } from './throttle/in-memory-throttle.store.js';
 export { RedisThrottleStore } from './throttle/redis-throttle.store.js';
 export type { LoginThrottleOptions, ThrottleLimit } from './throttle/login-throttle.options.js';
+export type { DeviceCookieOptions } from './throttle/device-cookie.js';
+export type { ClientAddressReader } from './throttle/client-address.js';
 export { TooManyAttemptsException, AuthBusyException } from './throttle/throttle-errors.js';
 
 // Revocation push channels (#16) and bounded stores.

@@ -4,7 +4,6 @@ import { currentContext } from '../context/request-context.js';
 import { CookieJar } from '../cookies/cookie-jar.js';
 import { AuthError } from '../errors/auth-error.js';
 import { SessionService } from '../sessions/session.service.js';
-import { clientOf } from '../sessions/client-of.js';
 import { TokenCodec } from '../tokens/token-codec.js';
 import type { TokenPair } from '../tokens/token-issuer.js';
 import { AuthUsers } from '../users/auth-users.js';
@@ -35,7 +34,8 @@ export class LoginService {
   async login(username: string, password: string): Promise<TokenPair> {
     // Login CSRF: a foreign page posting the form is refused before any password work.
     this.cookies.checkLoginOrigin(currentContext()?.carrier);
-    const ip = clientOf(currentContext()?.carrier).ip;
+    // Trust proxy honoured; a WebSocket's upgrade request; `loginThrottle.clientAddress` for a message.
+    const ip = this.throttle.clientAddress();
     const fail = (reason: string, userId?: string, known = false): never => {
       // A known user's name is safe to log; an unknown one may be a password typed in the wrong field.
       const shown = known && typeof username === 'string' ? username.slice(0, 150) : this.fingerprint.of(username);
@@ -50,24 +50,30 @@ export class LoginService {
     const attempt = await this.throttle.check(username, ip);
     let user: AuthUserRecord | null;
     let passwordOk: boolean;
+    let accountOpen = true;
     try {
       user = await users.findByUsername(username);
+      // Counted on the account the lookup resolved too (every spelling of it shares one budget). Over its limit
+      // the login fails as a wrong password does, after the same work: a 429 here would tell that the name exists.
+      if (user) accountOpen = await attempt.bindAccount(String(user.id));
       // The same password work whether or not the user exists: timing must not tell which usernames are real.
-      const hash = user ? user.passwordHash : await this.users.dummyPasswordHash();
+      const hash = user && accountOpen ? user.passwordHash : await this.users.dummyPasswordHash();
       // In the bounded queue: 503 auth_busy beyond it, dropped when the client has gone.
-      passwordOk = await this.throttle.verifyPassword(() => hasher.verify(hash, password));
+      passwordOk = (await this.throttle.verifyPassword(() => hasher.verify(hash, password))) && accountOpen;
     } catch (err) {
       await attempt.abandoned(); // no password was checked: it does not count
       throw err;
     }
     if (!user || !passwordOk || user.isActive === false) {
       await attempt.failed();
-      this.throttle.paceFailure();
+      await this.throttle.paceFailure();
       if (!user) return fail('unknown_user');
+      if (!accountOpen) return fail('account_throttled', String(user.id), true);
       if (!passwordOk) return fail('bad_password', String(user.id), true);
       return fail('inactive', String(user.id), true);
     }
     await attempt.succeeded();
+    this.throttle.forgive(ip);
     await this.throttle.rehashIfNeeded(user, password);
     return this.sessions.start(user);
   }

@@ -91,17 +91,16 @@ export class SessionService {
   }
 
   /** With no argument and `cookies.enabled`, the refresh token comes from the refresh cookie, after the CSRF check. */
-  /** Rotates a refresh token (given, or the refresh cookie). Invalid refresh tokens are bounded per IP (`loginThrottle.refreshPerIp`). */
+  /**
+   * Rotates a refresh token (given, or the refresh cookie). Refused tokens are bounded per IP
+   * (`loginThrottle.refreshPerIp`), counted once the token is refused: a valid one is never refused for others' failures.
+   */
   async refresh(refreshToken?: string): Promise<TokenPair> {
-    const attempt = await this.throttle.checkRefresh(clientOf(currentContext()?.carrier).ip);
     try {
-      const pair = await this.refreshOnce(refreshToken);
-      await attempt.succeeded();
-      return pair;
+      return await this.refreshOnce(refreshToken);
     } catch (err) {
-      // A refused token counts against the IP; a store that failed does not.
-      if (err instanceof AuthError && AUTH_ERROR_STATUS[err.code] === 401) await attempt.failed();
-      else await attempt.abandoned();
+      // A refused token counts against the IP (429 over the limit); a store that failed does not.
+      if (err instanceof AuthError && AUTH_ERROR_STATUS[err.code] === 401) await this.throttle.refreshFailed();
       throw err;
     }
   }

@@ -1,6 +1,8 @@
 import { createHash, createHmac, KeyObject, randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { AuthConfigError } from '../errors/auth-error.js';
+import type { ClientAddressReader } from './client-address.js';
+import { DEVICE_COOKIE_DEFAULTS, type DeviceCookieOptions, type ResolvedDeviceCookieOptions } from './device-cookie.js';
 import type { RedisLike } from './redis-throttle.store.js';
 import type { ThrottleStore } from './throttle-store.js';
 
@@ -45,6 +47,17 @@ export interface LoginThrottleOptions {
    * turns it off [1000].
    */
   pacingMs?: number | false;
+  /**
+   * OWASP device cookies: a browser that logged in to an account before keeps a way in while its address is
+   * under attack (see `DeviceCookieOptions`; `true`: the defaults, `__Host-nest-auth-device`, 365 days, 10 failures
+   * per 900 s per device) [on with `cookies.enabled`, else off]. `false` turns it off.
+   */
+  deviceCookie?: DeviceCookieOptions | boolean;
+  /**
+   * The caller's address where the module cannot read one (NATS, TCP; see `ClientAddressReader`) [none: such
+   * calls count per account only].
+   */
+  clientAddress?: ClientAddressReader;
 }
 
 export interface ResolvedLoginThrottleOptions {
@@ -64,6 +77,9 @@ export interface ResolvedLoginThrottleOptions {
   passwordChecks: { concurrency: number; maxQueued: number; retryAfterSeconds: number };
   /** 0: off. */
   pacingMs: number;
+  /** null: off. */
+  deviceCookie: ResolvedDeviceCookieOptions | null;
+  clientAddress?: ClientAddressReader;
 }
 
 export const LOGIN_THROTTLE_DEFAULTS = {
@@ -85,6 +101,8 @@ const KNOWN = [
   'storeTimeoutMs',
   'passwordChecks',
   'pacingMs',
+  'deviceCookie',
+  'clientAddress',
 ];
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -122,6 +140,7 @@ export interface LoginThrottleContext {
   store?: unknown;
   jwt?: { secret?: unknown; privateKey?: unknown; keys?: Array<{ secret?: unknown; privateKey?: unknown }> };
   revocation?: { storeTimeoutMs?: unknown };
+  cookies?: unknown;
 }
 
 /**
@@ -187,6 +206,8 @@ export function resolveLoginThrottleOptions(raw: unknown, context: LoginThrottle
   return {
     enabled: raw.enabled !== false,
     pacingMs: resolvePacing(raw.pacingMs),
+    deviceCookie: resolveDeviceCookie(raw.deviceCookie, isObject(context.cookies) && context.cookies.enabled === true),
+    clientAddress: resolveClientAddress(raw.clientAddress),
     perAccountAndIp: resolveLimit(raw.perAccountAndIp, 'loginThrottle.perAccountAndIp', LOGIN_THROTTLE_DEFAULTS.perAccountAndIp),
     perAccount: resolveLimit(raw.perAccount, 'loginThrottle.perAccount', LOGIN_THROTTLE_DEFAULTS.perAccount),
     perIp: resolveLimit(raw.perIp, 'loginThrottle.perIp', LOGIN_THROTTLE_DEFAULTS.perIp),
@@ -202,6 +223,44 @@ export function resolveLoginThrottleOptions(raw: unknown, context: LoginThrottle
       maxQueued: checks?.maxQueued === 0 ? 0 : positiveInt(checks?.maxQueued, 'loginThrottle.passwordChecks.maxQueued', 4 * concurrency),
       retryAfterSeconds: positiveInt(checks?.retryAfterSeconds, 'loginThrottle.passwordChecks.retryAfterSeconds', 1, 3600),
     },
+  };
+}
+
+function resolveClientAddress(raw: unknown): ClientAddressReader | undefined {
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'function') throw new AuthConfigError('loginThrottle.clientAddress', 'must be a function (call) => string | undefined');
+  return raw as ClientAddressReader;
+}
+
+/** Cookie names are RFC 6265 tokens. */
+const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** On by default where the app already keeps browser sessions in cookies (`cookies.enabled`); `true` or `{…}` elsewhere. */
+function resolveDeviceCookie(raw: unknown, cookieSessions: boolean): ResolvedDeviceCookieOptions | null {
+  if (raw === false || (raw === undefined && !cookieSessions)) return null;
+  if (raw === undefined || raw === true) raw = {};
+  if (!isObject(raw)) throw new AuthConfigError('loginThrottle.deviceCookie', 'must be { name?, maxAgeDays?, perDevice?, secure? }, true or false');
+  for (const key of Object.keys(raw)) {
+    if (!['name', 'maxAgeDays', 'perDevice', 'secure'].includes(key))
+      throw new AuthConfigError(`loginThrottle.deviceCookie.${key}`, 'unknown option');
+  }
+  if (raw.secure !== undefined && typeof raw.secure !== 'boolean')
+    throw new AuthConfigError('loginThrottle.deviceCookie.secure', 'must be a boolean');
+  const secure = raw.secure !== false;
+  const name = raw.name ?? (secure ? '__Host-nest-auth-device' : 'nest-auth-device');
+  if (typeof name !== 'string' || !COOKIE_NAME.test(name))
+    throw new AuthConfigError('loginThrottle.deviceCookie.name', "must be a cookie name (letters, digits, -_.!#$%&'*+^`|~)");
+  if (!secure && /^__(Host|Secure)-/i.test(name)) {
+    throw new AuthConfigError('loginThrottle.deviceCookie.name', 'a __Host- or __Secure- cookie needs secure: true');
+  }
+  const perDevice = resolveLimit(raw.perDevice, 'loginThrottle.deviceCookie.perDevice', DEVICE_COOKIE_DEFAULTS.perDevice);
+  if (perDevice === null)
+    throw new AuthConfigError('loginThrottle.deviceCookie.perDevice', 'must be { limit, windowSeconds }: a known device is still counted');
+  return {
+    name,
+    secure,
+    maxAgeSeconds: positiveInt(raw.maxAgeDays, 'loginThrottle.deviceCookie.maxAgeDays', DEVICE_COOKIE_DEFAULTS.maxAgeDays, 3650) * 86_400,
+    perDevice,
   };
 }
 

@@ -1,4 +1,5 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional, type OnApplicationShutdown, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
 import { createHmac } from 'node:crypto';
 import { isIPv6 } from 'node:net';
 import { AuditEmitter } from '../audit/audit.emitter.js';
@@ -6,51 +7,80 @@ import { currentContext } from '../context/request-context.js';
 import { AuthError } from '../errors/auth-error.js';
 import { toHttpException } from '../errors/http-exception.js';
 import { ConcurrencyLimit } from '../login/concurrency-limit.js';
-import { clientOf } from '../sessions/client-of.js';
 import { AuthUsers } from '../users/auth-users.js';
 import { HashWorkerError } from '../users/hash-workers.js';
 import type { AuthUserRecord } from '../users/user.types.js';
+import { ClientAddress } from './client-address.js';
 import { clientSignal } from './client-signal.js';
+import { DeviceCookies } from './device-cookie.js';
 import type { ResolvedLoginThrottleOptions, ThrottleLimit } from './login-throttle.options.js';
-import { forgiveConnection, paceFailedLogin, paceRefusal } from './refusal-pacing.js';
+import { RefusalPacing } from './refusal-pacing.js';
 import { AuthBusyException, ClientGoneError, TooManyAttemptsException } from './throttle-errors.js';
 import { THROTTLE_STORE, type ThrottleStore } from './throttle-store.js';
 
 /** Injection token of the resolved `loginThrottle` options. */
 export const LOGIN_THROTTLE_OPTIONS = Symbol('LOGIN_THROTTLE_OPTIONS');
 
-type CounterName = 'perAccountAndIp' | 'perAccount' | 'perIp' | 'refreshPerIp';
+type CounterName = 'perAccountAndIp' | 'perAccount' | 'perIp' | 'refreshPerIp' | 'perDevice';
 
 interface Reserved {
   name: CounterName;
   key: string;
 }
 
+/** Counters to take, in order: the limit (null: off) and the key, made only when its counter is reached. */
+type Plan = Array<[CounterName, ThrottleLimit | null, () => string]>;
+
+/** What a login's counts are about: the typed account's fingerprint, the address and the known device, if any. */
+interface AttemptScope {
+  /** Fingerprint of the typed, normalised username. */
+  account: string;
+  /** The fingerprint of the client's address (undefined: none known). */
+  source?: string;
+  /** The device id of a valid device cookie for this account. */
+  device?: string;
+}
+
 /**
  * One login (or refresh) that passed the throttle: its counts are already taken,
  * so concurrent attempts can never all slip under a limit together.
+ * After the lookup, `bindAccount()` counts it on the account it resolved to as well.
  * Say how it ended: `failed()` keeps the counts, `succeeded()` gives them back
- * (and resets the account-and-IP counter), `abandoned()` gives them back when no
+ * (and resets the account-and-IP and device counters), `abandoned()` gives them back when no
  * password was checked (queue full, client gone, store down).
+ * Not counted (throttle off, `@SkipLoginThrottle()`): every method does nothing.
  */
 export class LoginAttempt {
   private settled = false;
 
   constructor(
-    private readonly throttle: LoginThrottle,
-    private readonly reserved: readonly Reserved[],
+    private readonly throttle: LoginThrottle | null,
+    private readonly reserved: Reserved[],
+    private readonly scope?: AttemptScope,
   ) {}
+
+  /**
+   * After the lookup found the user: counts this attempt on the account itself (its id), so that every spelling
+   * the lookup resolves to it (`ALICE`, `álice` on an accent-insensitive collation) shares one budget. False when
+   * that account is over a limit: the login must then fail like a wrong password, after the same work.
+   */
+  async bindAccount(userId: string): Promise<boolean> {
+    if (this.throttle === null || this.scope === undefined) return true;
+    return this.throttle.bindAccount(this.reserved, this.scope, userId);
+  }
 
   async failed(): Promise<void> {
     this.settled = true;
   }
 
   async succeeded(): Promise<void> {
-    if (this.settle()) await this.throttle.giveBack(this.reserved, true);
+    if (this.throttle === null || !this.settle()) return;
+    await this.throttle.giveBack(this.reserved, true);
+    if (this.scope !== undefined) this.throttle.rememberDevice(this.scope);
   }
 
   async abandoned(): Promise<void> {
-    if (this.settle()) await this.throttle.giveBack(this.reserved, false);
+    if (this.throttle !== null && this.settle()) await this.throttle.giveBack(this.reserved, false);
   }
 
   private settle(): boolean {
@@ -60,7 +90,7 @@ export class LoginAttempt {
   }
 }
 
-const NOT_COUNTED = new LoginAttempt(null as unknown as LoginThrottle, []);
+const NOT_COUNTED = (): LoginAttempt => new LoginAttempt(null, []);
 
 /**
  * Failed-login limits (`loginThrottle`), the bounded password-check queue and
@@ -69,9 +99,13 @@ const NOT_COUNTED = new LoginAttempt(null as unknown as LoginThrottle, []);
  * `failed()` / `succeeded()`, then `rehashIfNeeded()`.
  */
 @Injectable()
-export class LoginThrottle implements OnModuleInit, OnApplicationShutdown {
+export class LoginThrottle implements OnModuleInit, OnModuleDestroy, OnApplicationShutdown {
   private readonly logger = new Logger('AuthModule');
   private readonly checks: ConcurrencyLimit;
+  /** @internal Held refusals and each client's backoff streak (this instance's, in memory). */
+  readonly pacing: RefusalPacing;
+  private readonly addresses: ClientAddress;
+  private readonly devices: DeviceCookies;
   private purgeTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -79,12 +113,16 @@ export class LoginThrottle implements OnModuleInit, OnApplicationShutdown {
     @Inject(THROTTLE_STORE) private readonly store: ThrottleStore,
     private readonly users: AuthUsers,
     private readonly audit: AuditEmitter,
+    @Optional() adapterHost?: HttpAdapterHost,
   ) {
     this.checks = new ConcurrencyLimit({
       max: options.passwordChecks.concurrency,
       maxQueued: options.passwordChecks.maxQueued,
       retryAfterSeconds: options.passwordChecks.retryAfterSeconds,
     });
+    this.pacing = new RefusalPacing(options.pacingMs);
+    this.addresses = new ClientAddress(options.clientAddress, adapterHost);
+    this.devices = new DeviceCookies(options.deviceCookie, options.fingerprintKey);
   }
 
   onModuleInit(): void {
@@ -99,8 +137,21 @@ export class LoginThrottle implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
+  /** Before the HTTP server closes: held refusals are answered now, not at the end of their pause. */
+  onModuleDestroy(): void {
+    this.pacing.releaseAll();
+  }
+
   onApplicationShutdown(): void {
     if (this.purgeTimer) clearInterval(this.purgeTimer);
+  }
+
+  /**
+   * The address the throttle counts a call by: the HTTP request's `ip` (so `trust proxy` / `trustProxy` decide),
+   * a WebSocket's upgrade request's through the same setting, or what `loginThrottle.clientAddress` gives.
+   */
+  clientAddress(carrier = currentContext()?.carrier): string | undefined {
+    return this.addresses.of(carrier);
   }
 
   /**
@@ -109,33 +160,74 @@ export class LoginThrottle implements OnModuleInit, OnApplicationShutdown {
    * usernames alike, with no lookup and no hashing (so nothing tells them apart).
    * A full password-check queue is 503 `auth_busy` first, before any counting: the
    * cheapest refusal, and the same for every username.
+   * A known device (a valid `deviceCookie` for this account, under its own limit) is counted per device only.
    */
   async check(username: string, ip: string | undefined): Promise<LoginAttempt> {
-    if (this.checks.full) this.refuse(this.checks.busy());
-    if (!this.active()) return NOT_COUNTED;
+    if (this.checks.full) return this.refuse(this.checks.busy());
+    if (!this.active()) return NOT_COUNTED();
     const account = this.fingerprint('u', normaliseUsername(username));
+    const device = this.devices.deviceOf(currentContext()?.carrier, account);
+    if (device !== undefined) {
+      const deviceKey = `d:${this.fingerprint('d', device)}`;
+      const taken = await this.take([['perDevice', this.devices.perDevice!, () => deviceKey]]);
+      // Under its limit: what others at this address or against this account used up does not apply to it.
+      if (taken.over === undefined) return new LoginAttempt(this, taken.taken, { account, device });
+      // A known device that failed too often is any other client until its window ends.
+    }
+    const source = ip === undefined ? undefined : this.fingerprint('i', normaliseIp(ip));
+    const scope: AttemptScope = { account, source };
     // Per IP first, account from everywhere last: attempts already refused for their IP never use up
     // the account's budget, so an attacker cannot cheaply lock a user out from every other place.
-    // No address known (called outside a request, or with requestContext: false): only the account counts, so
+    // No address known (called outside a request, a message without one): only the account counts, so
     // every such caller does not share one "unknown" IP and lock each other out.
-    if (ip === undefined) return this.reserve([['perAccount', () => `a:${account}`]], { account });
-    let source: string | undefined;
-    const sourceOf = () => (source ??= this.fingerprint('i', normaliseIp(ip)));
+    if (source === undefined) return this.reserve([['perAccount', this.options.perAccount, () => `a:${account}`]], scope);
     // Keys are made when their counter is reached: a refusal per IP makes no account-and-IP key.
     return this.reserve(
       [
-        ['perIp', () => `ip:${sourceOf()}`],
-        ['perAccountAndIp', () => `ai:${this.fingerprint('ai', `${account}|${sourceOf()}`)}`],
-        ['perAccount', () => `a:${account}`],
+        ['perIp', this.options.perIp, () => `ip:${source}`],
+        ['perAccountAndIp', this.options.perAccountAndIp, () => `ai:${this.fingerprint('ai', `${account}|${source}`)}`],
+        ['perAccount', this.options.perAccount, () => `a:${account}`],
       ],
-      { account },
+      scope,
     );
   }
 
-  /** Before `refresh()` verifies its token: invalid refresh tokens are bounded per IP. */
-  async checkRefresh(ip: string | undefined): Promise<LoginAttempt> {
-    if (!this.active() || ip === undefined) return NOT_COUNTED;
-    return this.reserve([['refreshPerIp', () => `r:${this.fingerprint('i', normaliseIp(ip))}`]], {});
+  /** @internal See `LoginAttempt.bindAccount`: the same limits, on keys of the user id the lookup resolved. */
+  async bindAccount(reserved: Reserved[], scope: AttemptScope, userId: string): Promise<boolean> {
+    // A known device is counted per device, not per account (its account's lockout is what an attacker causes).
+    if (scope.device !== undefined) return true;
+    const user = this.fingerprint('uid', userId);
+    const plan: Plan = [];
+    if (scope.source !== undefined) {
+      plan.push(['perAccountAndIp', this.options.perAccountAndIp, () => `uai:${this.fingerprint('uai', `${user}|${scope.source!}`)}`]);
+    }
+    plan.push(['perAccount', this.options.perAccount, () => `ua:${user}`]);
+    const { taken, over } = await this.take(plan);
+    reserved.push(...taken);
+    if (over === undefined) return true;
+    this.audit.emit({
+      type: 'login.throttled',
+      username: `fp:${scope.account.slice(0, 16)}`,
+      userId,
+      ip: this.clientAddress(),
+      reason: `${over}:resolved_account`,
+    });
+    return false;
+  }
+
+  /** @internal After a successful login: the device cookie, set (or renewed) on a browser's HTTP response. */
+  rememberDevice(scope: AttemptScope): void {
+    this.devices.issue(currentContext()?.carrier, scope.account, scope.device);
+  }
+
+  /**
+   * After `refresh()` refused a token (401): counts it against the caller's address; over `refreshPerIp` the
+   * answer is 429 `too_many_attempts` instead (held like any refusal). Counted after the token was checked, never
+   * before: a valid refresh token is never refused because others at its address (a NAT, an untrusted proxy) failed.
+   */
+  async refreshFailed(ip: string | undefined = this.clientAddress()): Promise<void> {
+    if (!this.active() || ip === undefined) return;
+    await this.reserve([['refreshPerIp', this.options.refreshPerIp, () => `r:${this.fingerprint('i', normaliseIp(ip))}`]]);
   }
 
   /**
@@ -145,16 +237,11 @@ export class LoginThrottle implements OnModuleInit, OnApplicationShutdown {
   async verifyPassword(verify: () => Promise<boolean>): Promise<boolean> {
     const carrier = currentContext()?.carrier;
     const client = clientSignal(carrier?.target);
-    const checked = () => {
-      // Past the throttle and the queue: this connection's next refusal backs off from the start again.
-      forgiveConnection(carrier);
-      return verify();
-    };
     try {
-      return await this.checks.run(checked, { signal: client?.signal });
+      return await this.checks.run(verify, { signal: client?.signal });
     } catch (err) {
       // A client that has gone reads no answer: nothing to pace.
-      if (err instanceof AuthBusyException && !(err instanceof ClientGoneError)) this.refuse(err);
+      if (err instanceof AuthBusyException && !(err instanceof ClientGoneError)) return this.refuse(err);
       // The hashing thread died under this check: not a wrong password, and not the client's fault.
       if (err instanceof HashWorkerError) throw toHttpException(new AuthError('auth_unavailable', 'password_hasher_failed'));
       throw err;
@@ -165,11 +252,16 @@ export class LoginThrottle implements OnModuleInit, OnApplicationShutdown {
 
   /**
    * After a failed login (wrong password, unknown or inactive user alike): while the password checks are all
-   * taken, the connection is paced like a refusal (`pacingMs`), so that the place it freed goes to whoever comes
-   * next, not to the same client re-sending at once. With no one waiting nothing is paced.
+   * taken, its answer is held like a refusal's (`pacingMs`), so that the place it freed goes to whoever comes
+   * next, not to the same client re-sending at once. With no one waiting nothing is held.
    */
-  paceFailure(): void {
-    if (this.options.pacingMs > 0 && this.checks.saturated) paceFailedLogin(currentContext()?.carrier, this.options.pacingMs);
+  async paceFailure(): Promise<void> {
+    if (this.checks.saturated) await this.pacing.failure(currentContext()?.carrier);
+  }
+
+  /** A login from this address succeeded: its refusals back off from the start again. */
+  forgive(ip: string | undefined): void {
+    this.pacing.forgive(ip === undefined ? undefined : normaliseIp(ip));
   }
 
   /**
@@ -204,7 +296,9 @@ export class LoginThrottle implements OnModuleInit, OnApplicationShutdown {
   async giveBack(reserved: readonly Reserved[], success: boolean): Promise<void> {
     await Promise.all(
       reserved.map(({ name, key }) =>
-        this.bounded(success && name === 'perAccountAndIp' ? this.store.reset(key) : this.store.release(key)).catch(() => undefined),
+        this.bounded(success && (name === 'perAccountAndIp' || name === 'perDevice') ? this.store.reset(key) : this.store.release(key)).catch(
+          () => undefined,
+        ),
       ),
     );
   }
@@ -214,40 +308,48 @@ export class LoginThrottle implements OnModuleInit, OnApplicationShutdown {
     return currentContext()?.policy?.skipLoginThrottle !== true;
   }
 
-  private async reserve(plan: Array<[CounterName, () => string]>, audit: { account?: string }): Promise<LoginAttempt> {
+  /** Takes one count on each counter of the plan, in order, up to the first over its limit (which keeps its count). */
+  private async take(plan: Plan): Promise<{ taken: Reserved[]; over?: CounterName; retryAfter?: number }> {
     const taken: Reserved[] = [];
-    for (const [name, keyOf] of plan) {
-      const limit = this.options[name] as ThrottleLimit | null;
+    for (const [name, limit, keyOf] of plan) {
       if (!limit) continue;
       const key = keyOf();
       const hit = await this.bounded(this.store.hit(key, limit.windowSeconds * 1000)).catch(async (err) => {
         await this.giveBack(taken, false);
         throw err;
       });
-      if (hit.count > limit.limit) {
-        // This attempt is refused: the counts it took on the other counters go back.
-        await this.giveBack(taken, false);
-        const retryAfter = Math.max(1, Math.ceil((hit.resetAt - Date.now()) / 1000));
-        this.audit.emit({
-          type: 'login.throttled',
-          ...(audit.account ? { username: `fp:${audit.account.slice(0, 16)}` } : {}),
-          ip: clientOf(currentContext()?.carrier).ip,
-          reason: name,
-        });
-        this.refuse(new TooManyAttemptsException(retryAfter, name));
-      }
+      if (hit.count > limit.limit) return { taken, over: name, retryAfter: Math.max(1, Math.ceil((hit.resetAt - Date.now()) / 1000)) };
       taken.push({ name, key });
     }
-    return new LoginAttempt(this, taken);
+    return { taken };
+  }
+
+  private async reserve(plan: Plan, scope?: AttemptScope): Promise<LoginAttempt> {
+    const { taken, over, retryAfter } = await this.take(plan);
+    if (over !== undefined) {
+      // This attempt is refused: the counts it took on the other counters go back.
+      await this.giveBack(taken, false);
+      this.audit.emit({
+        type: 'login.throttled',
+        ...(scope ? { username: `fp:${scope.account.slice(0, 16)}` } : {}),
+        ip: this.clientAddress(),
+        reason: over,
+      });
+      return this.refuse(new TooManyAttemptsException(retryAfter!, over));
+    }
+    return new LoginAttempt(this, taken, scope);
   }
 
   /**
-   * Throws a 429/503 refusal, pacing the HTTP connection it goes out on (`pacingMs`, backed off for a client that
-   * re-sends before its `Retry-After` ended; for a busy queue the `Retry-After` backs off with it).
+   * Throws a 429/503 refusal after holding it (`pacingMs`, backed off for a client that re-sends before its
+   * `Retry-After` ended; for a busy queue the `Retry-After` backs off with it). The client is its address, as the
+   * counters see it: behind a proxy a connection carries many clients, so nothing is keyed by connection.
    */
-  private refuse(err: TooManyAttemptsException | AuthBusyException): never {
+  private async refuse(err: TooManyAttemptsException | AuthBusyException): Promise<never> {
     const busy = err instanceof AuthBusyException;
-    const retryAfter = paceRefusal(currentContext()?.carrier, this.options.pacingMs, err.retryAfterSeconds, busy);
+    const carrier = currentContext()?.carrier;
+    const ip = this.clientAddress(carrier);
+    const retryAfter = await this.pacing.refusal(carrier, ip === undefined ? undefined : normaliseIp(ip), err.retryAfterSeconds, busy);
     throw busy && retryAfter !== err.retryAfterSeconds ? new AuthBusyException(retryAfter, err.reason) : err;
   }
 

@@ -2,116 +2,174 @@ import { ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import type { Carrier } from '../transports/carrier.js';
 
-const PACING = Symbol('nest-auth:pacing');
+/** The backoff doubles per refusal in a row, up to 2^(MAX_STREAK - 1) = 8 times. */
+const MAX_STREAK = 4;
+/** A request this close to the end of its `Retry-After` counts as on time: timers and clocks are not exact. */
+const ON_TIME_SLACK_MS = 50;
+/**
+ * No answer is held longer than this, whatever `pacingMs` × backoff gives: proxies give up on an upstream after
+ * 60 s by default (nginx `proxy_read_timeout`, AWS ALB idle timeout), and a held refusal must reach its client.
+ */
+export const MAX_HOLD_MS = 30_000;
+/** Clients whose streak is remembered at once; beyond it the oldest is forgotten (memory bounded whatever arrives). */
+const MAX_CLIENTS = 100_000;
 
-/** What one connection's refusals left on it. */
-interface Pacing {
-  /** A pause is in place now (a connection is never paced twice at once). */
-  paused: boolean;
-  /** Refusals in a row on this connection, with none of its logins getting past the throttle between. */
-  streak: number;
-  /** When the last one's `Retry-After` ends (Date.now() scale): a refused request before it came early. */
+/** What one client's refusals left behind. */
+interface Streak {
+  /** Refusals in a row, each before the last one's `Retry-After` ended. */
+  count: number;
+  /** When the last one's `Retry-After` ends (Date.now() scale): a refusal before it came early. */
   until: number;
 }
 
-type PacedSocket = Socket & { [PACING]?: Pacing };
+/** The response of an HTTP call (Express's `res`, Fastify's `reply.raw`, HTTP/2's compatibility response). */
+interface ClosableResponse {
+  writableFinished?: boolean;
+  destroyed?: boolean;
+  once(event: 'close', listener: () => void): unknown;
+  removeListener(event: 'close', listener: () => void): unknown;
+}
 
-/** The backoff doubles per refusal in a row, up to this factor. */
-const MAX_BACKOFF_FACTOR = 8;
-/** A request this close to the end of its `Retry-After` counts as on time: timers and clocks are not exact. */
-const ON_TIME_SLACK_MS = 50;
-
-/** The node:http socket and response of a call: Express's req/res, Fastify's `request.raw`/`reply.raw`. */
-function httpOf(carrier: Carrier | undefined): { socket: PacedSocket; response: ServerResponse } | undefined {
-  if (carrier === undefined) return undefined;
-  const target = carrier.target as { socket?: unknown; raw?: { socket?: unknown } };
-  const socket = target.socket ?? target.raw?.socket;
+/**
+ * The response to wait on, and the HTTP/1 socket of a call. The socket only for a node:http response: an HTTP/2
+ * stream shares its connection with other streams (and, behind a proxy, with other users), so it is never paused.
+ */
+function httpOf(carrier: Carrier | undefined): { socket?: Socket; response?: ClosableResponse } {
+  if (carrier === undefined) return {};
   const res = carrier.response as { raw?: unknown } | undefined;
-  const response = res instanceof ServerResponse ? res : res?.raw;
-  // Only a node:http connection of its own: an HTTP/2 stream shares its connection, a WebSocket or
-  // an RPC message has no response to wait for (nothing is paced there).
-  if (!(socket instanceof Socket) || !(response instanceof ServerResponse)) return undefined;
+  const candidate = (res instanceof ServerResponse ? res : res?.raw) ?? res;
+  const response =
+    typeof candidate === 'object' && candidate !== null && typeof (candidate as ClosableResponse).once === 'function'
+      ? (candidate as ClosableResponse)
+      : undefined;
+  const socket = response instanceof ServerResponse && response.socket instanceof Socket ? response.socket : undefined;
   return { socket, response };
 }
 
-/** A streak goes on only while the client comes back before its last `Retry-After` ended. */
-function earlyAgain(pacing: Pacing): boolean {
-  return Date.now() < pacing.until - ON_TIME_SLACK_MS;
-}
-
-function pacingOf(socket: PacedSocket): Pacing {
-  return (socket[PACING] ??= { paused: false, streak: 0, until: 0 });
-}
-
-/** A login on this connection got past the throttle and the queue: its next refusal backs off from 1 again. */
-export function forgiveConnection(carrier: Carrier | undefined): void {
-  const pacing = httpOf(carrier)?.socket[PACING];
-  if (pacing !== undefined) pacing.streak = 0;
-}
+const HOLDS = Symbol('nest-auth:held-refusals');
+/** Held answers on this socket, and whether it was this module that stopped reading it. */
+type HeldSocket = Socket & { [HOLDS]?: { count: number; paused: boolean } };
 
 /**
- * After a 429/503 refusal: the answer goes out at once, then the connection it went out on is not read for
- * `pacingMs` (from half of it: jittered; never beyond `Retry-After`). A client that ignores `Retry-After` and
- * re-sends at once on its keep-alive connection waits there, at no CPU cost (no request is parsed, no timer runs
- * per byte), instead of making the event loop answer thousands of refusals a second. One timer per paced
- * connection; a connection already paced is not paced twice.
+ * Refusal pacing, per client (`ip`: the address the throttle counts, `trust proxy` honoured), never per
+ * connection. A refused (429/503) or, while the password checks are all taken, failed (401) login keeps its own
+ * request waiting for the pause before its answer goes out: the connection stays busy with that one request, so
+ * a client that ignores `Retry-After` cannot re-send on it, and a reverse proxy's keep-alive pool sends every
+ * other user's request over another connection. Nothing else waits: no connection is paused after an answer
+ * (behind a proxy a connection carries many users), no HTTP/2 session is paused, no other message of a WebSocket
+ * or a broker waits.
  *
- * Each refusal in a row on one connection, re-sent before the last one's `Retry-After` ended, doubles the pause
- * (1, 2, 4, 8 ×) and, when `retryAfterGrows` (a busy queue), the `Retry-After` too. A client that waits as told,
- * gets past the throttle (`forgiveConnection`) or opens another connection starts again at 1 (a new connection
- * costs it a TCP handshake, then the same cheap refusal).
- *
- * Returns the `Retry-After` to answer with, in seconds: the one given, or its backed-off multiple.
+ * While an HTTP/1 answer is held its socket is not read: the only requests that could come on it meanwhile are the
+ * same client's pipelined ones (proxies do not pipeline), which then cannot be parsed by the thousand behind it.
  */
-export function paceRefusal(carrier: Carrier | undefined, pacingMs: number, retryAfterSeconds: number, retryAfterGrows: boolean): number {
-  const found = pacingMs > 0 ? httpOf(carrier) : undefined;
-  if (found === undefined || found.socket.destroyed) return retryAfterSeconds;
-  const pacing = pacingOf(found.socket);
-  pacing.streak = earlyAgain(pacing) ? pacing.streak + 1 : 1;
-  const factor = Math.min(2 ** (pacing.streak - 1), MAX_BACKOFF_FACTOR);
-  const retryAfter = retryAfterGrows ? retryAfterSeconds * factor : retryAfterSeconds;
-  pacing.until = Date.now() + retryAfter * 1000;
-  pauseAfterAnswer(found.socket, found.response, pacing, Math.min(pacingMs * factor, retryAfter * 1000));
-  return retryAfter;
-}
+export class RefusalPacing {
+  private readonly streaks = new Map<string, Streak>();
+  private readonly held = new Set<() => void>();
 
-/**
- * After a failed login while others wait for a password check: the 401 goes out at once, then the connection is
- * not read for `delayMs` (jittered). A client that re-sends at once would otherwise take the place in the queue
- * that its own check just freed, ahead of every client arriving at any other moment: a flood's connections would
- * keep the queue to themselves. No streak: a 401 is an answer, not a refusal.
- */
-export function paceFailedLogin(carrier: Carrier | undefined, delayMs: number): void {
-  const found = delayMs > 0 ? httpOf(carrier) : undefined;
-  if (found === undefined || found.socket.destroyed) return;
-  pauseAfterAnswer(found.socket, found.response, pacingOf(found.socket), delayMs);
-}
+  constructor(private readonly pacingMs: number) {}
 
-/** Once the answer has gone out, the socket is not read for half of `delayMs` to all of it (or until it closes). */
-function pauseAfterAnswer(socket: PacedSocket, response: ServerResponse, pacing: Pacing, delayMs: number): void {
-  if (pacing.paused) return;
-  pacing.paused = true;
-  let timer: NodeJS.Timeout | undefined;
-  const resume = () => {
-    clearTimeout(timer);
-    socket.removeListener('close', resume);
-    pacing.paused = false;
-    if (!socket.destroyed) socket.resume();
-  };
-  const pause = () => {
-    // After node:http's own end-of-response work (which may resume the socket to drain the request).
-    setImmediate(() => {
-      if (socket.destroyed || !socket.readable) {
-        pacing.paused = false;
-        return;
+  get enabled(): boolean {
+    return this.pacingMs > 0;
+  }
+
+  /** Answers held right now (for tests and metrics). */
+  get holding(): number {
+    return this.held.size;
+  }
+
+  /**
+   * Before a 429/503 answer: counts this client's streak, and holds the call for between half the pause and all
+   * of it (`pacingMs`, doubled per refusal in a row that came before the last one's `Retry-After` ended, up to 8×;
+   * never beyond `Retry-After`, nor `MAX_HOLD_MS`). A client that waits as told, or logs in, starts again at 1.
+   * Returns the `Retry-After` to answer with, in seconds: the one given, or, when `retryAfterGrows` (a busy
+   * queue), its backed-off multiple.
+   */
+  async refusal(carrier: Carrier | undefined, ip: string | undefined, retryAfterSeconds: number, retryAfterGrows: boolean): Promise<number> {
+    if (!this.enabled) return retryAfterSeconds;
+    const count = ip === undefined ? 1 : this.nextCount(ip);
+    const factor = 2 ** (count - 1);
+    const retryAfter = retryAfterGrows ? retryAfterSeconds * factor : retryAfterSeconds;
+    const holdMs = Math.min(this.pacingMs * factor, retryAfter * 1000, MAX_HOLD_MS);
+    // Its Retry-After counts from the answer, which goes out after the hold.
+    if (ip !== undefined) this.remember(ip, { count, until: Date.now() + holdMs + retryAfter * 1000 });
+    await this.hold(carrier, holdMs);
+    return retryAfter;
+  }
+
+  /** After a failed login while others wait for a password check: its answer is held `pacingMs` (jittered), no streak. */
+  async failure(carrier: Carrier | undefined): Promise<void> {
+    if (this.enabled) await this.hold(carrier, Math.min(this.pacingMs, MAX_HOLD_MS));
+  }
+
+  /** A login from this client succeeded: its next refusal backs off from 1 again. */
+  forgive(ip: string | undefined): void {
+    if (ip !== undefined) this.streaks.delete(ip);
+  }
+
+  /** Lets every held answer go at once (the app is shutting down). */
+  releaseAll(): void {
+    for (const release of [...this.held]) release();
+  }
+
+  /** This refusal's place in the client's streak: 1, 2, 3, 4 (× 1, 2, 4, 8), and 4 from there on. */
+  private nextCount(ip: string): number {
+    const last = this.streaks.get(ip);
+    const early = last !== undefined && Date.now() < last.until - ON_TIME_SLACK_MS;
+    return early ? Math.min(last.count + 1, MAX_STREAK) : 1;
+  }
+
+  private remember(ip: string, streak: Streak): void {
+    // Re-inserted so the map stays in order of last refusal: the first entry is the one to forget.
+    this.streaks.delete(ip);
+    this.streaks.set(ip, streak);
+    if (this.streaks.size > MAX_CLIENTS) {
+      const now = Date.now();
+      for (const [key, s] of this.streaks) {
+        if (this.streaks.size <= MAX_CLIENTS && s.until > now) break;
+        this.streaks.delete(key);
       }
-      socket.pause();
-      socket.once('close', resume);
-      // Between half the delay and all of it: connections refused in one burst do not all come back in one.
-      timer = setTimeout(resume, delayMs / 2 + Math.random() * (delayMs / 2));
+    }
+  }
+
+  /**
+   * Waits between half of `ms` and all of it (jittered: clients refused in one burst do not come back in one),
+   * or until the client has gone. The HTTP/1 socket is not read meanwhile.
+   */
+  private hold(carrier: Carrier | undefined, ms: number): Promise<void> {
+    if (ms <= 0) return Promise.resolve();
+    const { socket, response } = httpOf(carrier);
+    if (response?.destroyed === true || response?.writableFinished === true || socket?.destroyed === true) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const release = () => {
+        clearTimeout(timer);
+        response?.removeListener('close', release);
+        this.held.delete(release);
+        if (socket !== undefined) unpause(socket);
+        resolve();
+      };
+      const timer = setTimeout(release, ms / 2 + Math.random() * (ms / 2));
+      // An app that is closing does not wait for a refusal's pause.
       timer.unref();
+      this.held.add(release);
+      // The client went away (for a paused socket, noticed at the latest when the answer is written).
+      response?.once('close', release);
+      if (socket !== undefined) pause(socket);
     });
-  };
-  if (response.writableFinished) pause();
-  else response.once('finish', pause);
+  }
+}
+
+function pause(socket: HeldSocket): void {
+  const holds = (socket[HOLDS] ??= { count: 0, paused: false });
+  // A socket node:http has paused itself (its answers backed up) is left to node:http to resume.
+  if (holds.count++ === 0 && !socket.isPaused()) {
+    holds.paused = true;
+    socket.pause();
+  }
+}
+
+function unpause(socket: HeldSocket): void {
+  const holds = socket[HOLDS];
+  if (holds === undefined || --holds.count > 0) return;
+  if (holds.paused && !socket.destroyed) socket.resume();
+  holds.paused = false;
 }

@@ -40,6 +40,11 @@ export function rememberUpgradeRequest(client: object, request: IncomingMessage)
   upgradeRequests.set(client, request);
 }
 
+/** The upgrade request `acceptWs()` recorded for this ws client (the login throttle reads its address). */
+export function upgradeRequestOf(client: object): IncomingMessage | undefined {
+  return upgradeRequests.get(client);
+}
+
 export function isSocketIoClient(client: unknown): client is SocketIoClient {
   return typeof client === 'object' && client !== null && typeof (client as SocketIoClient).handshake === 'object';
 }

@@ -290,6 +290,8 @@ describe.each(ADAPTERS)('cookie options on a live app, %s', (adapter) => {
       .send({ username: 'alice', password: PASSWORDS.alice });
     expect(typeof b.body.accessToken).toBe('string');
     expect(setCookiesOf(b).map((c) => [c.name, c.attrs.domain, c.attrs.samesite])).toEqual([
+      // The login throttle's device cookie (loginThrottle.deviceCookie): host-only whatever the domain.
+      ['__Host-nest-auth-device', undefined, 'Strict'],
       ['__Secure-access', 'example.com', 'Strict'],
       ['__Secure-refresh', 'example.com', 'Strict'],
       ['__Secure-csrf', 'example.com', 'Strict'],

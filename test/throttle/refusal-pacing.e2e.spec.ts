@@ -3,10 +3,11 @@ import { afterEach, describe, expect, test } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
 import { Agent, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { AuthUserRecord } from '../../src/index.js';
+import { LoginThrottle, type AuthUserRecord } from '../../src/index.js';
 import { ADAPTERS, SECRET } from '../support/app.js';
 import { ALL_CONTROLLERS } from '../support/controllers.js';
-import { bootThrottledApp, type ThrottledAuthOptions } from '../support/throttle-app.js';
+import type { ThrottledAuthOptions } from '../support/throttle-app.js';
+import { bootTrustingProxy } from '../support/trusted-proxy-app.js';
 import { GatedHasher } from '../support/gated-hasher.js';
 import { MemoryUsers, PASSWORDS } from '../support/users.js';
 
@@ -21,11 +22,18 @@ interface Answer {
   reusedSocket: boolean;
   /** When the answer was complete (performance.now()). */
   at: number;
+  /** When the request went out. */
+  sentAt: number;
 }
 
-/** One login over `agent` (keep-alive, one socket: every call after the first reuses the same connection). */
-function login(port: number, agent: Agent, username: string, password: string): Promise<Answer> {
+/**
+ * One login over `agent` (keep-alive, one socket: every call after the first reuses the same connection), from
+ * the client address `from` (given in X-Forwarded-For to the app, which trusts the loopback as its proxy: every
+ * machine has 127.0.0.1 only) or 127.0.0.1.
+ */
+function login(port: number, agent: Agent, username: string, password: string, from?: string): Promise<Answer> {
   const body = JSON.stringify({ username, password });
+  const sentAt = performance.now();
   return new Promise((resolve, reject) => {
     const req = httpRequest(
       {
@@ -34,7 +42,11 @@ function login(port: number, agent: Agent, username: string, password: string): 
         agent,
         path: '/auth/login',
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+          ...(from === undefined ? {} : { 'x-forwarded-for': from }),
+        },
       },
       (res) => {
         let text = '';
@@ -47,6 +59,7 @@ function login(port: number, agent: Agent, username: string, password: string): 
             retryAfter: res.headers['retry-after'] as string | undefined,
             reusedSocket: req.reusedSocket,
             at: performance.now(),
+            sentAt,
           }),
         );
       },
@@ -65,8 +78,8 @@ function serverSockets(app: INestApplication): Socket[] {
   return sockets;
 }
 
-/** Past the module's setImmediate after the answer (a pause would be in place by then). */
-const settled = () => new Promise((r) => setTimeout(r, 30));
+/** Answers the module holds right now. */
+const holding = (app: INestApplication) => app.get(LoginThrottle).pacing.holding;
 
 /** Counts user lookups: a refusal that needs none must make none. */
 class CountingUsers extends MemoryUsers {
@@ -92,15 +105,11 @@ async function boot(
   loginThrottle: ThrottledAuthOptions['loginThrottle'],
   extra: Partial<ThrottledAuthOptions> = {},
 ) {
-  const app = await bootThrottledApp(
-    { jwt: { secret: SECRET }, users: await MemoryUsers.create(), loginThrottle, ...extra },
-    { controllers: ALL_CONTROLLERS, adapter },
-  );
-  await app.listen(0, '127.0.0.1');
-  return app;
+  // Trusting the loopback as its proxy: a test client names the address it stands for in X-Forwarded-For.
+  return bootTrustingProxy(adapter, { jwt: { secret: SECRET }, users: await MemoryUsers.create(), loginThrottle, ...extra });
 }
 
-describe.each(ADAPTERS)('pacing of refused connections on %s', (adapter) => {
+describe.each(ADAPTERS)('pacing of refused clients on %s', (adapter) => {
   let app: INestApplication | undefined;
   let agent: Agent | undefined;
   afterEach(async () => {
@@ -109,39 +118,53 @@ describe.each(ADAPTERS)('pacing of refused connections on %s', (adapter) => {
     app = agent = undefined;
   });
 
-  test('after a 429 the answer is unchanged, and the next request on that keep-alive connection is not read before half of pacingMs', async () => {
+  test('a 429 is held before it goes out (its socket not read meanwhile), unchanged; the connection is read again at once after it', async () => {
     app = await boot(adapter, { perIp: { limit: 1, windowSeconds: 60 }, pacingMs: PACING_MS });
     const sockets = serverSockets(app);
     agent = new Agent({ keepAlive: true, maxSockets: 1 });
     const port = portOf(app);
     expect((await login(port, agent, 'alice', 'wrong')).status).toBe(401);
-    await settled();
-    expect(sockets[0].isPaused()).toBe(false);
-    const refused = await login(port, agent, 'alice', PASSWORDS.alice);
-    expect(refused).toMatchObject({ status: 429, body: { statusCode: 429, code: 'too_many_attempts' }, retryAfter: expect.any(String) });
-    await settled();
+    const pending = login(port, agent, 'alice', PASSWORDS.alice);
+    await waitFor(() => holding(app!) === 1);
+    // Held: the answer has not gone out, and the client's connection is not read (pipelined requests wait).
+    expect(sockets).toHaveLength(1);
     expect(sockets[0].isPaused()).toBe(true);
+    const refused = await pending;
+    expect(refused).toMatchObject({ status: 429, body: { statusCode: 429, code: 'too_many_attempts' }, retryAfter: expect.any(String) });
+    // The module's own timer (a lower bound, not a speed).
+    expect(refused.at - refused.sentAt).toBeGreaterThanOrEqual(AT_LEAST_MS);
+    // After the answer nothing of the connection is paused: behind a proxy it carries other users next.
+    expect(sockets[0].isPaused()).toBe(false);
+    expect(holding(app)).toBe(0);
     const again = await login(port, agent, 'nobody', 'x');
     expect(again.reusedSocket).toBe(true);
-    // The same answer for an unknown username, and it waited for the module's own timer (a lower bound, not a speed).
+    // The same answer for an unknown username.
     expect(again).toMatchObject({ status: 429, body: refused.body, retryAfter: refused.retryAfter });
-    expect(again.at - refused.at).toBeGreaterThanOrEqual(AT_LEAST_MS);
   });
 
-  test('pacingMs: false leaves the connection read as usual', async () => {
+  test('pacingMs: false holds nothing and pauses nothing', async () => {
     app = await boot(adapter, { perIp: { limit: 1, windowSeconds: 60 }, pacingMs: false });
     const sockets = serverSockets(app);
     agent = new Agent({ keepAlive: true, maxSockets: 1 });
     const port = portOf(app);
     await login(port, agent, 'alice', 'wrong');
-    expect((await login(port, agent, 'alice', 'wrong')).status).toBe(429);
-    await settled();
+    for (let i = 0; i < 2; i++) {
+      let answered = false;
+      let held = 0;
+      const refusal = login(port, agent, 'alice', 'wrong').then((x) => ((answered = true), x));
+      // Looked at on every turn of the event loop while the refusal is in flight.
+      while (!answered) {
+        held = Math.max(held, holding(app));
+        await new Promise((r) => setImmediate(r));
+      }
+      expect(held).toBe(0);
+      expect(await refusal).toMatchObject({ status: 429, reusedSocket: true });
+    }
     expect(sockets).toHaveLength(1);
     expect(sockets[0].isPaused()).toBe(false);
-    expect(await login(port, agent, 'alice', 'wrong')).toMatchObject({ status: 429, reusedSocket: true });
   });
 
-  test('a full password-check queue is 503 auth_busy at once, with no user lookup, and paces that connection', async () => {
+  test('a full password-check queue is 503 auth_busy with no user lookup, held before it goes out', async () => {
     const hasher = new GatedHasher();
     const users = await CountingUsers.make();
     app = await boot(adapter, { passwordChecks: { concurrency: 1, maxQueued: 0 }, pacingMs: PACING_MS }, { users, passwordHasher: hasher });
@@ -152,12 +175,13 @@ describe.each(ADAPTERS)('pacing of refused connections on %s', (adapter) => {
       await waitFor(() => hasher.verifies === 1);
       const lookups = users.lookups;
       agent = new Agent({ keepAlive: true, maxSockets: 1 });
-      const busy = await login(port, agent, 'alice', PASSWORDS.alice);
+      const busy = await login(port, agent, 'alice', PASSWORDS.alice, '198.51.100.2');
       expect(busy).toMatchObject({ status: 503, body: { statusCode: 503, code: 'auth_busy' }, retryAfter: '1' });
-      const again = await login(port, agent, 'nobody', 'x');
-      // The second refusal in a row on that connection: told to wait twice as long (see the backoff test).
+      expect(busy.at - busy.sentAt).toBeGreaterThanOrEqual(AT_LEAST_MS);
+      const again = await login(port, agent, 'nobody', 'x', '198.51.100.2');
+      // The second refusal in a row of that client: told to wait twice as long (see the backoff test).
       expect(again).toMatchObject({ status: 503, body: busy.body, retryAfter: '2', reusedSocket: true });
-      expect(again.at - busy.at).toBeGreaterThanOrEqual(AT_LEAST_MS);
+      expect(again.at - again.sentAt).toBeGreaterThanOrEqual(AT_LEAST_MS);
       // Refused before the lookup, before hashing.
       expect(users.lookups).toBe(lookups);
       expect(hasher.verifies).toBe(1);
@@ -167,7 +191,7 @@ describe.each(ADAPTERS)('pacing of refused connections on %s', (adapter) => {
     expect((await first).status).toBe(401);
   });
 
-  test('a connection that re-sends at once after each refusal is held twice as long each time, up to 8×, told so in Retry-After when busy; a login that gets past starts it over', async () => {
+  test('a client that re-sends at once after each refusal is held twice as long each time, up to 8×, on any connection it opens; told so in Retry-After when busy; a successful login starts it over', async () => {
     const pacingMs = 100;
     const hasher = new GatedHasher();
     app = await boot(adapter, { passwordChecks: { concurrency: 1, maxQueued: 0 }, pacingMs }, { passwordHasher: hasher });
@@ -181,30 +205,44 @@ describe.each(ADAPTERS)('pacing of refused connections on %s', (adapter) => {
       return { held };
     };
     let { held } = await holdTheSlot();
-    agent = new Agent({ keepAlive: true, maxSockets: 1 });
     const answers: Answer[] = [];
     try {
-      // An impolite client: the next request goes out the moment the refusal is read.
-      for (let i = 0; i < 5; i++) answers.push(await login(port, agent, 'alice', PASSWORDS.alice));
+      // An impolite client: the next request goes out the moment the refusal is read, on a new connection each
+      // time (a client is its address, not its connection).
+      for (let i = 0; i < 5; i++) answers.push(await login(port, new Agent({ keepAlive: false }), 'alice', PASSWORDS.alice, '198.51.100.2'));
     } finally {
       hasher.release();
     }
     expect((await held).status).toBe(401);
     expect(answers.map((a) => [a.status, a.retryAfter, a.reusedSocket])).toEqual([
       [503, '1', false],
-      [503, '2', true],
-      [503, '4', true],
-      [503, '8', true],
-      [503, '8', true],
+      [503, '2', false],
+      [503, '4', false],
+      [503, '8', false],
+      [503, '8', false],
     ]);
-    // Each pause at least half of pacingMs × 1, 2, 4, 8 (the module's own timer: a lower bound, not a speed).
-    [1, 2, 4, 8].forEach((factor, i) => expect(answers[i + 1].at - answers[i].at).toBeGreaterThanOrEqual((pacingMs * factor) / 2 - 5));
+    // Each hold at least half of pacingMs × 1, 2, 4, 8, 8 (the module's own timer: a lower bound, not a speed).
+    [1, 2, 4, 8, 8].forEach((factor, i) => expect(answers[i].at - answers[i].sentAt).toBeGreaterThanOrEqual((pacingMs * factor) / 2 - 5));
 
-    // A login on that connection gets past the queue (a 401 here): its next refusal starts from 1 again.
-    expect(await login(port, agent, 'alice', 'wrong')).toMatchObject({ status: 401, reusedSocket: true });
+    // Another address is another client: its first refusal is 1.
     ({ held } = await holdTheSlot());
     try {
-      expect(await login(port, agent, 'alice', PASSWORDS.alice)).toMatchObject({ status: 503, retryAfter: '1', reusedSocket: true });
+      expect(await login(port, new Agent({ keepAlive: false }), 'alice', PASSWORDS.alice, '198.51.100.3')).toMatchObject({
+        status: 503,
+        retryAfter: '1',
+      });
+    } finally {
+      hasher.release();
+    }
+    await held;
+    // A login of that client that succeeds: its next refusal starts from 1 again.
+    expect(await login(port, new Agent({ keepAlive: false }), 'alice', PASSWORDS.alice, '198.51.100.2')).toMatchObject({ status: 200 });
+    ({ held } = await holdTheSlot());
+    try {
+      expect(await login(port, new Agent({ keepAlive: false }), 'alice', PASSWORDS.alice, '198.51.100.2')).toMatchObject({
+        status: 503,
+        retryAfter: '1',
+      });
     } finally {
       hasher.release();
     }
@@ -222,14 +260,14 @@ describe.each(ADAPTERS)('pacing of refused connections on %s', (adapter) => {
     try {
       await waitFor(() => hasher.verifies === 1);
       for (let i = 0; i < 3; i++) {
-        const answer = await login(port, agent, 'alice', PASSWORDS.alice);
+        const answer = await login(port, agent, 'alice', PASSWORDS.alice, '198.51.100.2');
         expect(answer.status).toBe(503);
         retryAfters.push(answer.retryAfter);
-        // As told: Retry-After seconds after the answer, on the same connection.
+        // As told: Retry-After seconds after the answer.
         await new Promise((r) => setTimeout(r, Number(answer.retryAfter) * 1000 + 20));
       }
       // Then at once, twice: the first still on time (after the last wait), the second early, so backed off.
-      for (let i = 0; i < 2; i++) retryAfters.push((await login(port, agent, 'alice', PASSWORDS.alice)).retryAfter);
+      for (let i = 0; i < 2; i++) retryAfters.push((await login(port, agent, 'alice', PASSWORDS.alice, '198.51.100.2')).retryAfter);
     } finally {
       hasher.release();
     }
@@ -237,9 +275,11 @@ describe.each(ADAPTERS)('pacing of refused connections on %s', (adapter) => {
     expect(retryAfters).toEqual(['1', '1', '1', '1', '2']);
   });
 
-  test('a failed login whose freed place went to a waiting one paces its connection; the last one, with no one behind it, is not paced', async () => {
+  test('a failed login whose freed place went to a waiting one is held before its 401 goes out; the last one, with no one behind it, is not', async () => {
     const hasher = new GatedHasher();
-    app = await boot(adapter, { passwordChecks: { concurrency: 1, maxQueued: 1 }, pacingMs: PACING_MS }, { passwordHasher: hasher });
+    // Long: nobody's own password check runs while alice's answer is held, on a loaded machine too.
+    const pacingMs = 4000;
+    app = await boot(adapter, { passwordChecks: { concurrency: 1, maxQueued: 1 }, pacingMs }, { passwordHasher: hasher });
     const sockets = serverSockets(app);
     const port = portOf(app);
     const first = new Agent({ keepAlive: true, maxSockets: 1 });
@@ -248,18 +288,19 @@ describe.each(ADAPTERS)('pacing of refused connections on %s', (adapter) => {
       hasher.hold();
       const a = login(port, first, 'alice', 'wrong');
       await waitFor(() => hasher.verifies === 1);
-      const b = login(port, second, 'nobody', 'wrong');
+      let bAnswered = false;
+      const b = login(port, second, 'nobody', 'wrong').then((x) => ((bAnswered = true), x));
       await waitFor(() => sockets.length === 2);
       await new Promise((r) => setTimeout(r, 50));
       hasher.release();
-      const [answerA, answerB] = await Promise.all([a, b]);
-      expect([answerA.status, answerB.status]).toEqual([401, 401]);
-      await settled();
-      // alice's check ended with nobody's waiting: her connection is paced; nobody's ended with no one behind.
-      expect(sockets.map((s) => s.isPaused())).toEqual([true, false]);
-      const again = await login(port, first, 'alice', 'wrong');
-      expect(again).toMatchObject({ status: 401, reusedSocket: true });
-      expect(again.at - answerA.at).toBeGreaterThanOrEqual(AT_LEAST_MS);
+      // nobody's check ends with no one behind it: its 401 goes out while alice's (freed place taken) is held.
+      expect((await b).status).toBe(401);
+      expect(holding(app)).toBe(1);
+      const answerA = await a;
+      expect(bAnswered).toBe(true);
+      expect(answerA.status).toBe(401);
+      expect(answerA.at - answerA.sentAt).toBeGreaterThanOrEqual(pacingMs / 2 - 5);
+      expect(sockets.map((s) => s.isPaused())).toEqual([false, false]);
     } finally {
       hasher.release();
       first.destroy();
@@ -267,7 +308,7 @@ describe.each(ADAPTERS)('pacing of refused connections on %s', (adapter) => {
     }
   });
 
-  test('429s on one connection are paced longer each time in a row, with the Retry-After of the counter unchanged', async () => {
+  test('429s of one client are held longer each time in a row, with the Retry-After of the counter unchanged', async () => {
     const pacingMs = 100;
     app = await boot(adapter, { perIp: { limit: 1, windowSeconds: 60 }, pacingMs });
     agent = new Agent({ keepAlive: true, maxSockets: 1 });
@@ -277,6 +318,96 @@ describe.each(ADAPTERS)('pacing of refused connections on %s', (adapter) => {
     for (let i = 0; i < 5; i++) answers.push(await login(port, agent, 'alice', 'wrong'));
     expect(answers.map((a) => a.status)).toEqual([429, 429, 429, 429, 429]);
     for (const a of answers) expect(Number(a.retryAfter)).toBeGreaterThan(50);
-    [1, 2, 4, 8].forEach((factor, i) => expect(answers[i + 1].at - answers[i].at).toBeGreaterThanOrEqual((pacingMs * factor) / 2 - 5));
+    [1, 2, 4, 8, 8].forEach((factor, i) => expect(answers[i].at - answers[i].sentAt).toBeGreaterThanOrEqual((pacingMs * factor) / 2 - 5));
+  });
+
+  test('a held refusal delays no other request: another client on its own connection is answered while it is held', async () => {
+    app = await boot(adapter, { perIp: { limit: 1, windowSeconds: 60 }, pacingMs: 10_000 });
+    const port = portOf(app);
+    agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    expect((await login(port, agent, 'alice', 'wrong', '198.51.100.2')).status).toBe(401);
+    let refusedAnswered = false;
+    const refused = login(port, agent, 'alice', 'wrong', '198.51.100.2').then((x) => ((refusedAnswered = true), x));
+    await waitFor(() => holding(app!) === 1);
+    const other = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      // bob, from elsewhere: a 401 for a wrong password, answered while the refusal is still held.
+      expect((await login(port, other, 'bob', 'wrong', '198.51.100.3')).status).toBe(401);
+      expect(refusedAnswered).toBe(false);
+      expect(holding(app)).toBe(1);
+    } finally {
+      other.destroy();
+    }
+    // The client gives up; closing the app answers what is held at once.
+    agent.destroy();
+    await app.close();
+    app = undefined;
+    await refused.catch(() => undefined);
+  });
+});
+
+describe('pacing over HTTP/2 (Fastify, one session for two users, as a proxy speaking h2 to the app has)', () => {
+  let app: INestApplication | undefined;
+  afterEach(async () => {
+    await app?.close();
+    app = undefined;
+  });
+
+  test('a refusal is held on its own stream; another stream of the session is answered meanwhile', async () => {
+    const { connect } = await import('node:http2');
+    const { FastifyAdapter } = await import('@nestjs/platform-fastify');
+    const { Test } = await import('@nestjs/testing');
+    const { AuthModule } = await import('../../src/index.js');
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        AuthModule.forRoot({
+          jwt: { secret: SECRET },
+          users: await MemoryUsers.create(),
+          loginThrottle: { perAccountAndIp: { limit: 1, windowSeconds: 60 }, pacingMs: 10_000 },
+        }),
+      ],
+      controllers: ALL_CONTROLLERS,
+    }).compile();
+    app = moduleRef.createNestApplication(new FastifyAdapter({ http2: true } as never));
+    app.useLogger(false);
+    await app.listen(0, '127.0.0.1');
+    const session = connect(`http://127.0.0.1:${portOf(app)}`);
+    const call = (method: string, path: string, body?: unknown, token?: string) =>
+      new Promise<{ status: number; body: Record<string, any> }>((resolve, reject) => {
+        const payload = body === undefined ? undefined : JSON.stringify(body);
+        const stream = session.request({
+          ':method': method,
+          ':path': path,
+          ...(payload ? { 'content-type': 'application/json' } : {}),
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        });
+        let status = 0;
+        let text = '';
+        stream.on('response', (h) => (status = Number(h[':status'])));
+        stream.setEncoding('utf8');
+        stream.on('data', (d: string) => (text += d));
+        stream.on('end', () => resolve({ status, body: text ? JSON.parse(text) : {} }));
+        stream.on('error', reject);
+        stream.end(payload);
+      });
+    try {
+      const { accessToken } = (await call('POST', '/auth/login', { username: 'bob', password: PASSWORDS.bob })).body;
+      expect((await call('POST', '/auth/login', { username: 'alice', password: 'wrong' })).status).toBe(401);
+      let refusedAnswered = false;
+      const refused = call('POST', '/auth/login', { username: 'alice', password: 'wrong' }).then((x) => ((refusedAnswered = true), x));
+      await waitFor(() => holding(app!) === 1);
+      // bob's request on the same HTTP/2 connection is answered while alice's refusal is held.
+      expect((await call('GET', '/private', undefined, accessToken)).status).toBe(200);
+      expect(refusedAnswered).toBe(false);
+      expect(holding(app)).toBe(1);
+      // Closing the app answers what is held at once.
+      const closing = app.close();
+      app = undefined;
+      expect(await refused).toMatchObject({ status: 429, body: { code: 'too_many_attempts' } });
+      session.close();
+      await closing;
+    } finally {
+      session.destroy();
+    }
   });
 });

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { currentContext } from './context/request-context.js';
 import { AuthError } from './errors/auth-error.js';
 import { toHttpException } from './errors/http-exception.js';
-import { failureFor } from './transports/errors.js';
+import { transportFailureOf } from './transports/errors.js';
 import { isRetryLater } from './throttle/throttle-errors.js';
 import { LoginService } from './login/login.service.js';
 import { RevocationService } from './revocation/revocation.service.js';
@@ -116,13 +116,14 @@ async function exposed<T>(call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (err) {
+    // Off HTTP, every refusal (the throttle's too) becomes that transport's failure, retry hint included.
+    const context = currentContext();
+    if (context !== undefined && context.carrier.type !== 'http') throw transportFailureOf(context.carrier, err);
     // The throttle's 429/503 are Nest exceptions already: they only need their Retry-After.
     if (isRetryLater(err))
       setResponseHeader(currentContext()?.carrier.response, 'Retry-After', String(Math.max(1, Math.ceil(err.retryAfterSeconds))));
     if (!(err instanceof AuthError)) throw err;
-    const carrier = currentContext()?.carrier;
-    if (carrier !== undefined && carrier.type !== 'http') throw failureFor(carrier, err, false);
-    if (err.retryAfterSeconds !== undefined) setResponseHeader(carrier?.response, 'Retry-After', String(err.retryAfterSeconds));
+    if (err.retryAfterSeconds !== undefined) setResponseHeader(context?.carrier.response, 'Retry-After', String(err.retryAfterSeconds));
     throw toHttpException(err);
   }
 }

@@ -163,6 +163,14 @@ describe(`API-key connections end when the key is revoked, on every instance (${
     expect((await ended).code).toBe('api_key_invalid');
   });
 
+  test('a key that expires ends its connection too', async () => {
+    const a = await boot();
+    const keys = a.app.get(ApiKeyService);
+    const expiring = await keys.create({ name: 'expiring', permissions: [], userId: '1', expiresAt: new Date(Date.now() + 1500) });
+    const socket = await socketOn(a.url, { 'x-api-key': expiring.key });
+    expect((await nextEvent<{ code: string }>(socket, 'session.ended', 1500 + WAIT_MS)).code).toBe('api_key_invalid');
+  });
+
   test('ws (@nestjs/platform-ws) on B ends when A revokes the key', async () => {
     const a = await boot(true);
     const b = await boot(true);

@@ -98,6 +98,8 @@ export class RevocationGate {
   /** A hint is waiting for its poll (at most one: more hints before it starts add nothing). */
   private hintPending = false;
   private lastHintPollAt = Number.NEGATIVE_INFINITY;
+  /** When the last poll began (elapsed time): the next scheduled one starts syncIntervalMs after it. */
+  private lastPollStartedAt = Number.NEGATIVE_INFINITY;
   private hintTimer: NodeJS.Timeout | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
   private purgeTimer: NodeJS.Timeout | undefined;
@@ -326,13 +328,19 @@ export class RevocationGate {
     if (this.stopped) return;
     clearTimeout(this.pollTimer);
     // Every syncIntervalMs, channel or not: a writer whose channel is down cannot tell anyone, so
-    // only the poll bounds how late its revocation arrives (syncIntervalMs + storeTimeoutMs).
+    // only the poll bounds how late its revocation arrives. Timed from the start of the last poll
+    // (not its end): a write committed after a poll began is read by a poll that starts at most
+    // syncIntervalMs later and settles within storeTimeoutMs, however long the one before took.
     const interval = this.options.syncIntervalMs;
-    this.pollTimer = setTimeout(() => {
-      void this.runPoll(false)
-        .catch(() => false)
-        .finally(() => this.schedulePoll());
-    }, interval);
+    const delay = Math.min(interval, Math.max(0, this.lastPollStartedAt + interval - this.elapsed()));
+    this.pollTimer = setTimeout(
+      () => {
+        void this.runPoll(false)
+          .catch(() => false)
+          .finally(() => this.schedulePoll());
+      },
+      Number.isFinite(delay) ? delay : interval,
+    );
     this.pollTimer.unref();
   }
 
@@ -356,6 +364,7 @@ export class RevocationGate {
     const generation = ++this.pollGeneration;
     const start = this.clock();
     const startElapsed = this.elapsed();
+    this.lastPollStartedAt = startElapsed;
     try {
       const result = await withTimeout(this.readChanges(), this.timeoutMs);
       if (generation !== this.pollGeneration) return false;

@@ -4,7 +4,7 @@
 // writer's channel cut ("postgres-cut", "redis-cut": instance 0 reaches the channel's server through a TCP proxy that
 // is black-holed once the fleet is up; every revocation is written by instance 0, the three others have live channels).
 // Also: feed queries per instance per minute while idle (the channel heartbeats are counted apart).
-// Usage: npm run build && BENCH_POSTGRES_URL=postgres://... node bench/propagation.mjs [revocations=200] [idleSeconds=20]
+// Usage: npm run build && BENCH_POSTGRES_URL=postgres://.../<a database of its own: every table in it is dropped> node bench/propagation.mjs [revocations=200] [idleSeconds=20]
 //        BENCH_MODES=polling,postgres,redis,postgres-cut,redis-cut (default: all); BENCH_CUT_N revocations in a cut mode [40]
 import 'reflect-metadata';
 import net from 'node:net';
@@ -23,16 +23,9 @@ const IDLE_S = Number(process.argv[3] ?? 20);
 const INSTANCES = 4;
 
 const setup = await new DataSource({ type: 'postgres', url: pgUrl, entities: authEntities, migrations: authMigrations.postgres }).initialize();
-for (const t of [
-  'auth_session_rotations',
-  'auth_sessions',
-  'auth_revoked_tokens',
-  'auth_user_cutoffs',
-  'auth_api_keys',
-  'auth_revocation_log',
-  'migrations',
-])
-  await setup.query(`DROP TABLE IF EXISTS "${t}"`);
+// The bench's own database: every table of a previous run goes (the module's tables grow with its migrations).
+for (const { tablename } of await setup.query(`SELECT tablename FROM pg_tables WHERE schemaname = current_schema()`))
+  await setup.query(`DROP TABLE IF EXISTS "${tablename}" CASCADE`);
 await setup.runMigrations();
 await setup.destroy();
 

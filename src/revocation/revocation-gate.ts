@@ -52,8 +52,12 @@ const PURGE_INTERVAL_MS = 60_000;
 const FEED_PAGE = 1000;
 /** A missing seq this far below the newest seen is counted as a gap (a transaction that may still commit). */
 const MAX_GAP_SPAN = 1000;
-/** Polls started by channel hints are at least this far apart: a flood of messages costs at most 40 reads a second. */
-const HINT_MIN_GAP_MS = 25;
+/**
+ * Reads caused by channel hints draw on a bucket of HINT_BURST, refilled one per HINT_REFILL_MS: a
+ * normal rate of revocations is read at once, a flood of messages costs at most 40 reads a second.
+ */
+const HINT_BURST = 10;
+const HINT_REFILL_MS = 25;
 
 /**
  * The revocation check of every authenticated request.
@@ -97,7 +101,10 @@ export class RevocationGate {
   private readonly gapWindowMs: number;
   /** A hint is waiting for its poll (at most one: more hints before it starts add nothing). */
   private hintPending = false;
-  private lastHintPollAt = Number.NEGATIVE_INFINITY;
+  private hintTokens = HINT_BURST;
+  private hintRefilledAt = Number.NEGATIVE_INFINITY;
+  /** A publish failed and no publish has succeeded since: logged once per outage. */
+  private publishFailing = false;
   /** When the last poll began (elapsed time): the next scheduled one starts syncIntervalMs after it. */
   private lastPollStartedAt = Number.NEGATIVE_INFINITY;
   private hintTimer: NodeJS.Timeout | undefined;
@@ -502,10 +509,14 @@ export class RevocationGate {
       if (this.inFlight) await this.inFlight.catch(() => false);
       if (this.stopped) return;
       this.hintPending = false;
-      this.lastHintPollAt = this.elapsed();
       await this.runPoll(false);
     };
-    const wait = Math.max(0, this.lastHintPollAt + HINT_MIN_GAP_MS - this.elapsed());
+    const now = this.elapsed();
+    this.hintTokens = Math.min(HINT_BURST, this.hintTokens + Math.max(0, now - this.hintRefilledAt) / HINT_REFILL_MS);
+    this.hintRefilledAt = now;
+    // The token is taken now for a read that starts now or once the bucket has one again.
+    const wait = this.hintTokens >= 1 ? 0 : (1 - this.hintTokens) * HINT_REFILL_MS;
+    this.hintTokens -= 1;
     if (wait === 0) {
       void go().catch(() => undefined);
       return;
@@ -519,11 +530,21 @@ export class RevocationGate {
     const channel = this.options.channel;
     if (!channel) return;
     // After the write committed; a lost message is caught by the next poll.
-    void withTimeout(channel.publish({ ...e, origin: this.instanceId }), this.timeoutMs).catch((err: unknown) => {
-      this.logger.warn(
-        `revocation channel ${channel.name}: publish failed (${reasonOf(err) ?? messageOf(err)}); other instances learn it from their next poll`,
-      );
-    });
+    void withTimeout(channel.publish({ ...e, origin: this.instanceId }), this.timeoutMs).then(
+      () => {
+        if (!this.publishFailing) return;
+        this.publishFailing = false;
+        this.logger.log(`revocation channel ${channel.name}: publishing again`);
+      },
+      (err: unknown) => {
+        // Once per outage: a writer cut off from its channel would otherwise log every revocation.
+        if (this.publishFailing) return;
+        this.publishFailing = true;
+        this.logger.warn(
+          `revocation channel ${channel.name}: publish failed (${reasonOf(err) ?? messageOf(err)}); other instances learn of this instance's writes from their polls (within syncIntervalMs + storeTimeoutMs)`,
+        );
+      },
+    );
   }
 }
 

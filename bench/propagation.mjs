@@ -1,9 +1,13 @@
 // Propagation of a revocation across 4 instances (4 gates, 4 DataSources, one database / one Redis):
 // revoke on one instance, time until each of the 3 others refuses the token, over N revocations.
-// Modes: polling only (syncIntervalMs 1000), PostgreSQL LISTEN/NOTIFY, Redis pub/sub.
+// Modes: polling only (syncIntervalMs 1000), PostgreSQL LISTEN/NOTIFY, Redis pub/sub, and each channel with the
+// writer's channel cut ("postgres-cut", "redis-cut": instance 0 reaches the channel's server through a TCP proxy that
+// is black-holed once the fleet is up; every revocation is written by instance 0, the three others have live channels).
 // Also: feed queries per instance per minute while idle (the channel heartbeats are counted apart).
-// Usage: npm run build && BENCH_POSTGRES_URL=postgres://... node bench/propagation.mjs [revocations=200] [idleSeconds=20]
+// Usage: npm run build && BENCH_POSTGRES_URL=postgres://.../<a database of its own: every table in it is dropped> node bench/propagation.mjs [revocations=200] [idleSeconds=20]
+//        BENCH_MODES=polling,postgres,redis,postgres-cut,redis-cut (default: all); BENCH_CUT_N revocations in a cut mode [40]
 import 'reflect-metadata';
+import net from 'node:net';
 import { DataSource } from 'typeorm';
 import { authEntities, authMigrations } from '../dist/index.js';
 import { RevocationGate } from '../dist/revocation/revocation-gate.js';
@@ -19,27 +23,53 @@ const IDLE_S = Number(process.argv[3] ?? 20);
 const INSTANCES = 4;
 
 const setup = await new DataSource({ type: 'postgres', url: pgUrl, entities: authEntities, migrations: authMigrations.postgres }).initialize();
-for (const t of [
-  'auth_session_rotations',
-  'auth_sessions',
-  'auth_revoked_tokens',
-  'auth_user_cutoffs',
-  'auth_api_keys',
-  'auth_revocation_log',
-  'migrations',
-])
-  await setup.query(`DROP TABLE IF EXISTS "${t}"`);
+// The bench's own database: every table of a previous run goes (the module's tables grow with its migrations).
+for (const { tablename } of await setup.query(`SELECT tablename FROM pg_tables WHERE schemaname = current_schema()`))
+  await setup.query(`DROP TABLE IF EXISTS "${tablename}" CASCADE`);
 await setup.runMigrations();
 await setup.destroy();
 
+const CUT_N = Number(process.env.BENCH_CUT_N ?? 40);
+
+/** A TCP proxy to `port` on 127.0.0.1 that can be black-holed: bytes are dropped both ways, connections stay open. */
+async function proxyTo(port) {
+  const state = { holed: false, server: undefined, port: 0, sockets: new Set() };
+  state.server = net.createServer((client) => {
+    const upstream = net.connect(port, '127.0.0.1');
+    state.sockets.add(client).add(upstream);
+    client.on('data', (c) => state.holed || upstream.write(c));
+    upstream.on('data', (c) => state.holed || client.write(c));
+    const close = () => (client.destroy(), upstream.destroy());
+    client.on('error', close).on('close', close);
+    upstream.on('error', close).on('close', close);
+  });
+  await new Promise((r) => state.server.listen(0, '127.0.0.1', r));
+  state.port = state.server.address().port;
+  state.stop = () => {
+    for (const s of state.sockets) s.destroy();
+    state.server.close();
+  };
+  return state;
+}
+
+const viaPort = (url, port) => {
+  const u = new URL(url);
+  u.hostname = '127.0.0.1';
+  u.port = String(port);
+  return u.toString();
+};
+
 const channelOf = {
   polling: () => undefined,
-  postgres: () => new PostgresRevocationChannel({ connection: pgUrl, channel: 'revocation_bench' }),
-  redis: () => new RedisRevocationChannel({ url: redisUrl, channel: 'revocation:bench' }),
+  postgres: (url = pgUrl) => new PostgresRevocationChannel({ connection: url, channel: 'revocation_bench' }),
+  redis: (url = redisUrl) => new RedisRevocationChannel({ url, channel: 'revocation:bench' }),
 };
 
 async function instances(mode) {
   const out = [];
+  const cut = mode.endsWith('-cut');
+  const kind = cut ? mode.slice(0, -4) : mode;
+  const proxy = cut ? await proxyTo(Number(new URL(kind === 'postgres' ? pgUrl : redisUrl).port || (kind === 'postgres' ? 5432 : 6379))) : undefined;
   for (let i = 0; i < INSTANCES; i++) {
     const ds = await new DataSource({ type: 'postgres', url: pgUrl, entities: authEntities, extra: { max: 4 } }).initialize();
     const counter = { polls: 0 };
@@ -56,13 +86,18 @@ async function instances(mode) {
       syncIntervalMs: 1000,
       accessTokenTtl: 900,
       maxTokenLifetime: 86_400,
-      channel: channelOf[mode](),
+      storeTimeoutMs: 2000,
+      channel: i === 0 && proxy ? channelOf[kind](viaPort(kind === 'postgres' ? pgUrl : redisUrl, proxy.port)) : channelOf[kind](),
     });
     await gate.start();
     out.push({ ds, gate, counter });
   }
   const until = Date.now() + 10_000;
   while (mode !== 'polling' && !out.every((x) => x.gate.channelAlive) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  if (proxy) {
+    proxy.holed = true;
+    out.proxy = proxy;
+  }
   return out;
 }
 
@@ -73,8 +108,11 @@ function pct(sorted, p) {
 async function measure(mode) {
   const fleet = await instances(mode);
   const samples = [];
-  for (let i = 0; i < N; i++) {
-    const writer = fleet[i % INSTANCES];
+  const cut = mode.endsWith('-cut');
+  const n = cut ? CUT_N : N;
+  for (let i = 0; i < n; i++) {
+    // Cut modes: the writer is always the instance whose channel is cut.
+    const writer = cut ? fleet[0] : fleet[i % INSTANCES];
     const others = fleet.filter((x) => x !== writer);
     const jti = `${mode}-${i}-${Math.random().toString(36).slice(2)}`;
     await writer.gate.revokeJti(jti, new Date(Date.now() + 3_600_000));
@@ -94,7 +132,7 @@ async function measure(mode) {
       tick();
     });
     // Spread the revocations over the poll phase, as real ones are.
-    await new Promise((r) => setTimeout(r, mode === 'polling' ? Math.random() * 1000 : 5 + Math.random() * 20));
+    await new Promise((r) => setTimeout(r, mode === 'polling' || cut ? Math.random() * 1000 : 5 + Math.random() * 20));
   }
   // Idle: feed queries per instance per minute.
   for (const x of fleet) x.counter.polls = 0;
@@ -104,6 +142,7 @@ async function measure(mode) {
     await x.gate.stop();
     await x.ds.destroy();
   }
+  fleet.proxy?.stop();
   samples.sort((a, b) => a - b);
   const heartbeatsPerMin = mode === 'polling' ? 0 : 60;
   return {
@@ -120,7 +159,9 @@ async function measure(mode) {
 const rows = [];
 for (const mode of (process.env.BENCH_MODES ?? 'polling,postgres,redis').split(',')) rows.push(await measure(mode));
 const f = (x) => x.toFixed(1);
-process.stdout.write(`\n4 instances, ${N} revocations each mode (${N * 3} samples), idle ${IDLE_S} s\n`);
+process.stdout.write(
+  `\n4 instances, ${N} revocations each mode (${N * 3} samples; cut modes ${CUT_N}, all from the cut instance), idle ${IDLE_S} s\n`,
+);
 process.stdout.write(
   '| mode | p50 ms | p99 ms | max ms | idle feed queries / instance / min | channel heartbeats / instance / min |\n|---|---|---|---|---|---|\n',
 );

@@ -4,7 +4,7 @@ import { grantOf } from './context/call-grant.js';
 import { currentContext } from './context/request-context.js';
 import { AuthError } from './errors/auth-error.js';
 import { toHttpException } from './errors/http-exception.js';
-import { failureFor } from './transports/errors.js';
+import { transportFailureOf } from './transports/errors.js';
 import { isRetryLater } from './throttle/throttle-errors.js';
 import { LoginService } from './login/login.service.js';
 import { RevocationService } from './revocation/revocation.service.js';
@@ -130,13 +130,13 @@ async function exposed<T>(call: () => Promise<T>, given?: GivenCaller): Promise<
   try {
     return await call();
   } catch (err) {
-    // The throttle's 429/503 are Nest exceptions already: they only need their Retry-After.
-    if (isRetryLater(err))
-      setResponseHeader(currentContext()?.carrier.response, 'Retry-After', String(Math.max(1, Math.ceil(err.retryAfterSeconds))));
-    if (!(err instanceof AuthError)) throw err;
     // An explicit caller's failure takes the shape of that caller's transport, not of whatever code runs it.
     const carrier: Carrier | undefined = (given === undefined ? undefined : grantOf(given.caller)?.carrier) ?? currentContext()?.carrier;
-    if (carrier !== undefined && carrier.type !== 'http') throw failureFor(carrier, err, false);
+    // Off HTTP, every refusal (the throttle's too) becomes that transport's failure, retry hint included.
+    if (carrier !== undefined && carrier.type !== 'http') throw transportFailureOf(carrier, err);
+    // The throttle's 429/503 are Nest exceptions already: they only need their Retry-After.
+    if (isRetryLater(err)) setResponseHeader(carrier?.response, 'Retry-After', String(Math.max(1, Math.ceil(err.retryAfterSeconds))));
+    if (!(err instanceof AuthError)) throw err;
     if (err.retryAfterSeconds !== undefined) setResponseHeader(carrier?.response, 'Retry-After', String(err.retryAfterSeconds));
     throw toHttpException(err);
   }

@@ -38,6 +38,7 @@ export class ApiKeyService implements OnApplicationShutdown {
   private readonly pepper: Buffer;
   private readonly ttlMs: number;
   private readonly logger = new Logger('ApiKeyService');
+  private readonly revokeListeners = new Set<() => void>();
 
   constructor(
     private readonly stores: AuthStores,
@@ -88,6 +89,13 @@ export class ApiKeyService implements OnApplicationShutdown {
     // This instance refuses at once; the others when their cached row expires (syncIntervalMs).
     for (const [prefix, entry] of this.cache) if (entry.key?.id === id) this.cache.delete(prefix);
     if (revoked) this.audit.emit({ type: 'api_key.revoked', apiKeyId: id });
+    for (const listener of this.revokeListeners) listener();
+  }
+
+  /** Calls `listener` after each `revoke` on this instance (live connections are checked then); returns the remover. */
+  onRevoke(listener: () => void): () => void {
+    this.revokeListeners.add(listener);
+    return () => this.revokeListeners.delete(listener);
   }
 
   async list(): Promise<ApiKeyInfo[]> {
@@ -117,6 +125,22 @@ export class ApiKeyService implements OnApplicationShutdown {
       permissions: [...key.permissions],
       backend: 'api_key',
     };
+  }
+
+  /** The public lookup prefix of a well-formed key: live connections are tracked by it, never by the secret. */
+  prefixOf(rawKey: string): string | undefined {
+    return KEY_PATTERN.exec(rawKey)?.[1];
+  }
+
+  /**
+   * Whether the key of `prefix` may still be used (known, not revoked, not
+   * expired), read from the store now (the cache is refreshed with it): for
+   * live connections opened with the key. Rejects if the store fails.
+   */
+  async stillUsable(prefix: string): Promise<boolean> {
+    const key = await this.stores.apiKeys.findByPrefix(prefix);
+    if (key || this.cache.has(prefix)) this.cache.set(prefix, { key, fetchedAt: this.options.clock.now() });
+    return key !== null && !key.revokedAt && !(key.expiresAt && key.expiresAt.getTime() <= this.options.clock.now());
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -40,8 +40,12 @@ export function isSafeMethod(carrier: CookieCarrier): boolean {
 }
 
 /**
- * The request comes from the app's own origin or a trusted one. `Origin` decides when present
- * (the app's own origin is the one whose host is the request's `Host`); without it,
+ * The request comes from the app's own origin or a trusted one. `Origin` decides when present: the
+ * app's own origin has the request's scheme, host and port (the `Host` header, and the scheme the
+ * framework reports: TLS on the socket, or `X-Forwarded-Proto` from a trusted proxy). An `http:`
+ * page of the app's host is refused by an app reached over `https:` (or one that lists its host under
+ * `https:` in `trustedOrigins`); an `https:` page of the app's host is accepted by an app that sees
+ * plain HTTP, since a TLS-terminating proxy the app does not trust looks like that. Without `Origin`,
  * `Sec-Fetch-Site` must say `same-origin` (or `none`: typed by the user). With neither, the caller is
  * not a browser that could be forged into sending the cookies, and the token check still applies.
  */
@@ -54,21 +58,46 @@ export function checkOrigin(carrier: CookieCarrier, options: ResolvedCookieOptio
     if (normalized === undefined) throw csrfFailed('origin_malformed');
     if (options.trustedOrigins.has(normalized)) return;
     const host = headerOf(carrier, 'host') ?? headerOf(carrier, ':authority');
-    if (host !== undefined && sameHost(normalized, host)) return;
+    if (host !== undefined && ownOrigin(normalized, host, schemeOf(carrier), options.trustedOrigins)) return;
     throw csrfFailed('foreign_origin');
   }
   const site = headerOf(carrier, 'sec-fetch-site');
   if (site !== undefined && site !== 'same-origin' && site !== 'none') throw csrfFailed('cross_site_request');
 }
 
-function sameHost(origin: string, host: string): boolean {
+/** Whether `origin` (normalized) is the app's own: its host and port are the request's `Host`, its scheme the request's (or an upgrade of it). */
+function ownOrigin(origin: string, host: string, requestScheme: 'http' | 'https', trusted: ReadonlySet<string>): boolean {
+  const scheme = origin.slice(0, origin.indexOf(':'));
+  if (scheme !== 'http' && scheme !== 'https') return false;
+  if (scheme === 'http' && requestScheme === 'https') return false;
+  let own: string;
   try {
-    const scheme = origin.slice(0, origin.indexOf(':'));
     // Parsed with the origin's own scheme, so "localhost:80" and "http://localhost" compare equal.
-    return new URL(`${scheme}://${host}`).origin === origin;
+    own = new URL(`${scheme}://${host}`).origin;
   } catch {
     return false;
   }
+  if (own !== origin) return false;
+  // The app said its host is served over https (a trusted origin of the same host): its http page is not it.
+  if (scheme === 'http' && trusted.has(`https://${origin.slice('http://'.length)}`)) return false;
+  return true;
+}
+
+/**
+ * The scheme the request arrived with, as the framework reports it: Express's `req.protocol` and
+ * Fastify's `request.protocol` read `X-Forwarded-Proto` only from a trusted proxy (`trust proxy`,
+ * `trustProxy`); otherwise TLS on the socket decides.
+ */
+function schemeOf(carrier: CookieCarrier): 'http' | 'https' {
+  const req = carrier.target as { protocol?: unknown; socket?: { encrypted?: unknown }; raw?: { socket?: { encrypted?: unknown } } } | undefined;
+  let protocol: unknown;
+  try {
+    protocol = req?.protocol;
+  } catch {
+    protocol = undefined;
+  }
+  if (typeof protocol === 'string') return protocol.toLowerCase().replace(/:$/, '') === 'https' ? 'https' : 'http';
+  return req?.socket?.encrypted === true || req?.raw?.socket?.encrypted === true ? 'https' : 'http';
 }
 
 /**

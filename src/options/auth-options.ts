@@ -60,7 +60,7 @@ export interface RevocationOptions {
    * `'postgres'`, `{ type: 'redis', url?, channel? }` (needs ioredis), or a `RevocationChannel`.
    */
   channel?: RevocationChannelOption;
-  /** The safety-net poll interval while a channel is up [max(10 × syncIntervalMs, 10000)]. */
+  /** @deprecated Accepted and ignored: the gate polls every `syncIntervalMs` whatever its channel's state (a channel only hints). */
   channelSyncIntervalMs?: number;
 }
 

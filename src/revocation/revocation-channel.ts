@@ -3,7 +3,12 @@ import type { RevocationChangeKind } from './revocation.entities.js';
 /** Injection token of the push channel (`RevocationChannel`). */
 export const REVOCATION_CHANNEL = Symbol.for('@democrai/nest-auth:REVOCATION_CHANNEL');
 
-/** What one instance tells the others right after its write committed. */
+/**
+ * What one instance tells the others right after its write committed. The
+ * receivers take it as a hint to read the store now, never as state: anyone
+ * who can reach the channel's server can publish one. The fields describe the
+ * change for logs and custom channels; the gate uses only `origin`.
+ */
 export interface RevocationEvent {
   kind: RevocationChangeKind;
   /** jti, session id or user id. */
@@ -16,7 +21,7 @@ export interface RevocationEvent {
 
 /** How a channel reports to the gate. */
 export interface RevocationChannelListener {
-  /** An event another instance published. */
+  /** A message arrived: the gate reads its store soon (a hint, whoever sent it; nothing of it is kept). */
   event(event: RevocationEvent): void;
   /** The channel is connected and proved to deliver (on connect and after each heartbeat). */
   alive(): void;
@@ -32,10 +37,11 @@ export interface RevocationChannelStartOptions {
 }
 
 /**
- * Pushes revocations, ended sessions and cut-offs to every instance at once.
- * A channel only speeds things up: the gate keeps polling its store as the
- * safety net, and counts the channel as proof of freshness only while its
- * heartbeats come back.
+ * Tells every instance at once that a revocation, an ended session or a
+ * cut-off was written, so they read the store now instead of at their next
+ * poll. A channel only speeds things up: the gate polls every
+ * `syncIntervalMs` whatever the channel's state, and only a read of the store
+ * changes what it refuses.
  */
 export interface RevocationChannel {
   readonly name: string;
@@ -52,8 +58,12 @@ export function encodeEvent(event: RevocationEvent): string {
   return JSON.stringify([event.kind, event.subject, event.at, event.origin]);
 }
 
+/** Longer than any message of ours: not worth parsing. */
+const MAX_MESSAGE_LENGTH = 1024;
+
 /** Decodes a message, or undefined for anything that is not one of ours (never throws on input from the wire). */
 export function decodeEvent(text: string): RevocationEvent | undefined {
+  if (typeof text !== 'string' || text.length > MAX_MESSAGE_LENGTH) return undefined;
   try {
     const v: unknown = JSON.parse(text);
     if (!Array.isArray(v) || v.length !== 4) return undefined;

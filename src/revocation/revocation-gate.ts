@@ -34,7 +34,11 @@ export interface RevocationGateOptions {
   maxTokenLifetime: number;
   /** The longest any store call may take [2000]. */
   storeTimeoutMs?: number;
-  /** Poll interval while a push channel is alive [10 × syncIntervalMs, at least 10 s]. */
+  /**
+   * Deprecated, ignored: the gate polls every `syncIntervalMs` whatever its
+   * channel's state, since a revocation must reach it within `syncIntervalMs +
+   * storeTimeoutMs` even when the writer's channel is down (#21).
+   */
   channelSyncIntervalMs?: number;
   /** Push channel for `cached` mode (#16). */
   channel?: RevocationChannel;
@@ -48,16 +52,26 @@ const PURGE_INTERVAL_MS = 60_000;
 const FEED_PAGE = 1000;
 /** A missing seq this far below the newest seen is counted as a gap (a transaction that may still commit). */
 const MAX_GAP_SPAN = 1000;
+/**
+ * Reads caused by channel hints draw on a bucket of HINT_BURST, refilled one per HINT_REFILL_MS: a
+ * normal rate of revocations is read at once, a flood of messages costs at most 40 reads a second.
+ */
+const HINT_BURST = 10;
+const HINT_REFILL_MS = 25;
 
 /**
  * The revocation check of every authenticated request.
  *
  * `cached`: revoked token ids, ended sessions and user cut-offs live in
- * memory, written through on this instance, pushed by the channel (if any) and
- * polled from the store. A check is a few Map look-ups, synchronous. If the
- * gate has had no proof of freshness (a successful poll, or a live channel's
- * heartbeat) for 3 × `syncIntervalMs` (at least 3 s), it fails closed: every
- * check answers `auth_unavailable` until a poll succeeds again.
+ * memory, written through on this instance and read from the store's change
+ * log: every `syncIntervalMs`, and at once when the channel (if any) hints
+ * that another instance wrote. A channel message is never applied as state:
+ * anyone who can reach the channel's server can publish on it (a database
+ * role with only CONNECT can `pg_notify`), so it only makes the gate read the
+ * store sooner, and the gate keeps nothing per message. A check is a few Map
+ * look-ups, synchronous. If no poll has succeeded for 3 × `syncIntervalMs` (at
+ * least 3 s), it fails closed: every check answers `auth_unavailable` until a
+ * poll succeeds again.
  *
  * `strict`: every check asks the store, bounded by `storeTimeoutMs`.
  *
@@ -81,13 +95,19 @@ export class RevocationGate {
   private readonly gaps = new Map<number, number>();
   private lastPollStart = 0;
   private lastSuccess = Number.NEGATIVE_INFINITY;
-  private channelAliveAt = Number.NEGATIVE_INFINITY;
   private channelUp = false;
   private readonly staleAfterMs: number;
-  private readonly channelStaleAfterMs: number;
   private readonly timeoutMs: number;
-  private readonly channelIntervalMs: number;
   private readonly gapWindowMs: number;
+  /** A hint is waiting for its poll (at most one: more hints before it starts add nothing). */
+  private hintPending = false;
+  private hintTokens = HINT_BURST;
+  private hintRefilledAt = Number.NEGATIVE_INFINITY;
+  /** A publish failed and no publish has succeeded since: logged once per outage. */
+  private publishFailing = false;
+  /** When the last poll began (elapsed time): the next scheduled one starts syncIntervalMs after it. */
+  private lastPollStartedAt = Number.NEGATIVE_INFINITY;
+  private hintTimer: NodeJS.Timeout | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
   private purgeTimer: NodeJS.Timeout | undefined;
   /** Generation of the poll in flight: a poll cut off by the timeout cannot apply its late result. */
@@ -108,8 +128,6 @@ export class RevocationGate {
   ) {
     this.staleAfterMs = Math.max(3 * options.syncIntervalMs, 3_000);
     this.timeoutMs = options.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS;
-    this.channelIntervalMs = options.channelSyncIntervalMs ?? Math.max(10 * options.syncIntervalMs, 10_000);
-    this.channelStaleAfterMs = Math.max(3 * this.channelIntervalMs, this.staleAfterMs);
     this.gapWindowMs = Math.max(30_000, 5 * this.timeoutMs);
   }
 
@@ -142,6 +160,8 @@ export class RevocationGate {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.pollTimer);
+    clearTimeout(this.hintTimer);
+    this.hintPending = false;
     clearInterval(this.purgeTimer);
     this.pollGeneration++;
     await this.options.channel?.stop().catch(() => undefined);
@@ -209,12 +229,9 @@ export class RevocationGate {
     return this.checkMemory(c);
   }
 
+  /** Only a successful read of the store proves freshness: a live channel says nothing about what the store holds. */
   private fresh(now: number): boolean {
-    if (this.channelUp) {
-      // A live channel proves freshness between the (rarer) polls; the polls still must not stop.
-      return now - Math.max(this.lastSuccess, this.channelAliveAt) <= this.staleAfterMs && now - this.lastSuccess <= this.channelStaleAfterMs;
-    }
-    return now - Math.max(this.lastSuccess, this.channelAliveAt) <= this.staleAfterMs;
+    return now - this.lastSuccess <= this.staleAfterMs;
   }
 
   /** `strict`: asks the stores (and this instance's memory, which is always at least as fresh for its own writes). */
@@ -317,12 +334,20 @@ export class RevocationGate {
   private schedulePoll(): void {
     if (this.stopped) return;
     clearTimeout(this.pollTimer);
-    const interval = this.channelUp ? this.channelIntervalMs : this.options.syncIntervalMs;
-    this.pollTimer = setTimeout(() => {
-      void this.runPoll(false)
-        .catch(() => false)
-        .finally(() => this.schedulePoll());
-    }, interval);
+    // Every syncIntervalMs, channel or not: a writer whose channel is down cannot tell anyone, so
+    // only the poll bounds how late its revocation arrives. Timed from the start of the last poll
+    // (not its end): a write committed after a poll began is read by a poll that starts at most
+    // syncIntervalMs later and settles within storeTimeoutMs, however long the one before took.
+    const interval = this.options.syncIntervalMs;
+    const delay = Math.min(interval, Math.max(0, this.lastPollStartedAt + interval - this.elapsed()));
+    this.pollTimer = setTimeout(
+      () => {
+        void this.runPoll(false)
+          .catch(() => false)
+          .finally(() => this.schedulePoll());
+      },
+      Number.isFinite(delay) ? delay : interval,
+    );
     this.pollTimer.unref();
   }
 
@@ -346,6 +371,7 @@ export class RevocationGate {
     const generation = ++this.pollGeneration;
     const start = this.clock();
     const startElapsed = this.elapsed();
+    this.lastPollStartedAt = startElapsed;
     try {
       const result = await withTimeout(this.readChanges(), this.timeoutMs);
       if (generation !== this.pollGeneration) return false;
@@ -440,7 +466,6 @@ export class RevocationGate {
         alive: () => {
           const wasUp = this.channelUp;
           this.channelUp = true;
-          this.channelAliveAt = this.elapsed();
           // Back after an outage: what was published meanwhile is lost; the poll finds it now.
           if (!wasUp && !this.stopped)
             void this.runPoll(false)
@@ -461,20 +486,65 @@ export class RevocationGate {
     );
   }
 
+  /**
+   * A message on the channel is a hint that another instance wrote: read the
+   * store now. Its content is not trusted (kind, subject and date could be
+   * anyone's); only the origin is used, to skip this instance's own echo (a
+   * forged origin can only skip an extra read of a change nobody made).
+   */
   private onChannelEvent(e: RevocationEvent): void {
     if (e.origin === this.instanceId) return;
-    this.apply(e.kind, e.subject, e.at, this.clock());
+    this.hint();
+  }
+
+  /**
+   * Runs a poll that starts after the hint arrived: a poll already in flight
+   * may have read before the hinted write committed, so it is waited for,
+   * then one more runs. Hints that arrive before that poll starts share it.
+   */
+  private hint(): void {
+    if (this.stopped || this.hintPending || this.options.consistency !== 'cached') return;
+    this.hintPending = true;
+    const go = async (): Promise<void> => {
+      if (this.inFlight) await this.inFlight.catch(() => false);
+      if (this.stopped) return;
+      this.hintPending = false;
+      await this.runPoll(false);
+    };
+    const now = this.elapsed();
+    this.hintTokens = Math.min(HINT_BURST, this.hintTokens + Math.max(0, now - this.hintRefilledAt) / HINT_REFILL_MS);
+    this.hintRefilledAt = now;
+    // The token is taken now for a read that starts now or once the bucket has one again.
+    const wait = this.hintTokens >= 1 ? 0 : (1 - this.hintTokens) * HINT_REFILL_MS;
+    this.hintTokens -= 1;
+    if (wait === 0) {
+      void go().catch(() => undefined);
+      return;
+    }
+    clearTimeout(this.hintTimer);
+    this.hintTimer = setTimeout(() => void go().catch(() => undefined), wait);
+    this.hintTimer.unref();
   }
 
   private publish(e: Omit<RevocationEvent, 'origin'>): void {
     const channel = this.options.channel;
     if (!channel) return;
     // After the write committed; a lost message is caught by the next poll.
-    void withTimeout(channel.publish({ ...e, origin: this.instanceId }), this.timeoutMs).catch((err: unknown) => {
-      this.logger.warn(
-        `revocation channel ${channel.name}: publish failed (${reasonOf(err) ?? messageOf(err)}); other instances learn it from their next poll`,
-      );
-    });
+    void withTimeout(channel.publish({ ...e, origin: this.instanceId }), this.timeoutMs).then(
+      () => {
+        if (!this.publishFailing) return;
+        this.publishFailing = false;
+        this.logger.log(`revocation channel ${channel.name}: publishing again`);
+      },
+      (err: unknown) => {
+        // Once per outage: a writer cut off from its channel would otherwise log every revocation.
+        if (this.publishFailing) return;
+        this.publishFailing = true;
+        this.logger.warn(
+          `revocation channel ${channel.name}: publish failed (${reasonOf(err) ?? messageOf(err)}); other instances learn of this instance's writes from their polls (within syncIntervalMs + storeTimeoutMs)`,
+        );
+      },
+    );
   }
 }
 

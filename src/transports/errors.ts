@@ -1,8 +1,9 @@
-import { AuthError } from '../errors/auth-error.js';
+import type { AuthError } from '../errors/auth-error.js';
 import { BEARER_CHALLENGE, BEARER_INVALID_TOKEN_CHALLENGE, toHttpException } from '../errors/http-exception.js';
 import { setResponseHeader, type Carrier } from './carrier.js';
 import { toGraphqlError } from './graphql.js';
 import { toRpcException } from './rpc.js';
+import { asAuthError, retryAfterOf } from './transport-error.js';
 import { toWsException } from './ws.js';
 
 /** Codes whose 401 answers a bearer challenge (RFC 6750 §3). */
@@ -16,8 +17,12 @@ const BEARER_CODES = new Set(['token_missing', 'token_invalid', 'token_expired',
  */
 export function failureFor(carrier: Carrier | undefined, err: AuthError, tokenPresented: boolean): unknown {
   switch (carrier?.type) {
-    case 'graphql':
+    case 'graphql': {
+      // GraphQL over HTTP has a response: its Retry-After says the same as extensions.retryAfter.
+      const retryAfter = retryAfterOf(err);
+      if (retryAfter !== undefined && carrier.response !== undefined) setResponseHeader(carrier.response, 'Retry-After', String(retryAfter));
       return toGraphqlError(err);
+    }
     case 'ws':
       return toWsException(err);
     case 'rpc':
@@ -30,4 +35,15 @@ export function failureFor(carrier: Carrier | undefined, err: AuthError, tokenPr
     if (err.retryAfterSeconds !== undefined) setResponseHeader(carrier.response, 'Retry-After', String(err.retryAfterSeconds));
   }
   return toHttpException(err);
+}
+
+/**
+ * What a call of `AuthService` made off HTTP (a resolver, a gateway, a
+ * message handler) throws for anything it refused, the throttle's 429 and
+ * 503 included: that transport's failure, in its documented shape, with the
+ * retry hint. Anything that is not a refusal is passed on as it is.
+ */
+export function transportFailureOf(carrier: Carrier, err: unknown): unknown {
+  const authError = asAuthError(err);
+  return authError === undefined ? err : failureFor(carrier, authError, false);
 }

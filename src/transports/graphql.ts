@@ -1,4 +1,4 @@
-import type { ExecutionContext } from '@nestjs/common';
+import { IntrinsicException, type ExecutionContext } from '@nestjs/common';
 import type { AuthError } from '../errors/auth-error.js';
 import {
   DEFAULT_CARRIER_OPTIONS,
@@ -8,7 +8,7 @@ import {
   type CarrierOptions,
   type TransportCarrier,
 } from './transport-carrier.js';
-import { bodyOf, statusOf } from './transport-error.js';
+import { bodyOf, statusOf, type TransportErrorBody } from './transport-error.js';
 
 /** The part of graphql-ws's server `Context` the module reads (typed here: graphql-ws is an optional peer). */
 export interface GraphqlWsContext {
@@ -43,7 +43,8 @@ export function graphqlCarrier(ctx: ExecutionContext, options: CarrierOptions = 
     type: 'graphql',
     target: req as TransportCarrier['target'],
     headers: typeof headers === 'object' && headers !== null ? (headers as TransportCarrier['headers']) : {},
-    response: (gqlContext as { res?: unknown }).res,
+    // The app's context may hold the response (`res`); Express's request links it (`req.res`); Fastify's does not.
+    response: (gqlContext as { res?: unknown }).res ?? (req as { res?: unknown }).res,
   };
 }
 
@@ -70,19 +71,24 @@ const GRAPHQL_CODE: Readonly<Record<number, string>> = {
 /**
  * A resolver failure as GraphQL clients expect it: `extensions.code` is the
  * conventional `UNAUTHENTICATED` / `FORBIDDEN` (`SERVICE_UNAVAILABLE` for
- * `auth_unavailable`, `TOO_MANY_REQUESTS`), `extensions.authCode` the module's API.md code.
- * A plain Error with `extensions`: graphql-js copies them onto the located
+ * `auth_unavailable` and `auth_busy`, `TOO_MANY_REQUESTS`), `extensions.authCode`
+ * the module's API.md code, `extensions.retryAfter` the seconds to wait when
+ * the code has one (HTTP's `Retry-After` is set too when there is a response).
+ * An Error with `extensions`: graphql-js copies them onto the located
  * GraphQLError, so the module needs no import of `graphql`, and Nest's HTTP
- * error transform leaves it alone. The HTTP status follows the driver: 200
- * with `errors` (and `data: null` for the field).
+ * error transform leaves it alone. An `IntrinsicException`: a refusal is an
+ * answer, not a crash, so Nest's exception handler does not log it as an
+ * ERROR. The HTTP status follows the driver: 200 with `errors` (and
+ * `data: null` for the field).
  */
-export class AuthGraphqlError extends Error {
-  readonly extensions: { code: string; authCode: string };
+export class AuthGraphqlError extends IntrinsicException {
+  readonly extensions: { code: string; authCode: string; retryAfter?: number };
   constructor(err: AuthError) {
-    const body = bodyOf(err);
+    const body: TransportErrorBody = bodyOf(err);
     super(body.message);
     this.name = 'AuthGraphqlError';
     this.extensions = { code: GRAPHQL_CODE[statusOf(body.code)], authCode: body.code };
+    if (body.retryAfter !== undefined) this.extensions.retryAfter = body.retryAfter;
   }
 }
 

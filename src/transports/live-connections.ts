@@ -13,10 +13,19 @@ export interface LiveClaims {
 /** The verdict of the gate for one token: null while it stands. */
 export type LiveCheck = (claims: LiveClaims) => 'token_revoked' | 'auth_unavailable' | null | Promise<'token_revoked' | 'auth_unavailable' | null>;
 
+/** Whether the API key of this public prefix may still be used (read from its store); rejects if the store fails. */
+export type LiveKeyCheck = (prefix: string) => Promise<boolean>;
+
 interface Entry {
   claims: LiveClaims;
   end: (code: AuthErrorCode) => void;
   expiry: NodeJS.Timeout | undefined;
+}
+
+/** A connection opened with an API key: known by the key's public prefix (its secret is not kept). */
+interface KeyEntry {
+  prefix: string;
+  end: (code: AuthErrorCode) => void;
 }
 
 /**
@@ -32,16 +41,70 @@ interface Entry {
  */
 export class LiveConnections {
   private readonly entries = new Map<object, Entry>();
+  private readonly keyEntries = new Map<object, KeyEntry>();
   private sweeping = false;
+  private sweepingKeys = false;
 
   constructor(
     private readonly check: LiveCheck,
     private readonly clockToleranceSeconds = 0,
     private readonly now: () => number = Date.now,
+    private readonly checkKey?: LiveKeyCheck,
   ) {}
 
   get size(): number {
-    return this.entries.size;
+    return this.entries.size + this.keyEntries.size;
+  }
+
+  /** How many connections were opened with an API key. */
+  get keyConnections(): number {
+    return this.keyEntries.size;
+  }
+
+  /**
+   * Tracks a connection opened with the API key of `prefix` until `remove`:
+   * `sweepKeys` ends it once the key is revoked or expired. A key's state is
+   * in the key store, not in the revocation gate, so it is read there.
+   */
+  addApiKey(connection: object, prefix: string, end: (code: AuthErrorCode) => void): void {
+    this.remove(connection);
+    this.keyEntries.set(connection, { prefix, end });
+  }
+
+  /**
+   * Reads each distinct key of the tracked connections once and ends the
+   * connections of a key that may no longer be used (`api_key_invalid`). A key
+   * whose read fails keeps its connections (a store outage does not cut
+   * everyone off; their messages are refused by the guard meanwhile).
+   */
+  async sweepKeys(): Promise<number> {
+    if (this.sweepingKeys || this.keyEntries.size === 0 || this.checkKey === undefined) return 0;
+    this.sweepingKeys = true;
+    let ended = 0;
+    try {
+      const prefixes = new Set([...this.keyEntries.values()].map((e) => e.prefix));
+      const dead = new Set<string>();
+      await Promise.all(
+        [...prefixes].map(async (prefix) => {
+          const usable = await this.checkKey!(prefix).catch(() => true);
+          if (!usable) dead.add(prefix);
+        }),
+      );
+      if (dead.size === 0) return 0;
+      for (const [connection, entry] of [...this.keyEntries]) {
+        if (!dead.has(entry.prefix) || this.keyEntries.get(connection) !== entry) continue;
+        this.keyEntries.delete(connection);
+        ended++;
+        try {
+          entry.end('api_key_invalid');
+        } catch {
+          // A socket that is already gone: nothing left to end.
+        }
+      }
+    } finally {
+      this.sweepingKeys = false;
+    }
+    return ended;
   }
 
   /** Tracks `connection` (any object identifying it) until `remove`, or until it is ended. API-key and claim-less contexts are not tracked. */
@@ -62,6 +125,7 @@ export class LiveConnections {
   }
 
   remove(connection: object): void {
+    this.keyEntries.delete(connection);
     const entry = this.entries.get(connection);
     if (entry === undefined) return;
     clearTimeout(entry.expiry);
@@ -104,6 +168,7 @@ export class LiveConnections {
   clear(): void {
     for (const entry of this.entries.values()) clearTimeout(entry.expiry);
     this.entries.clear();
+    this.keyEntries.clear();
   }
 
   private finish(connection: object, code: AuthErrorCode): void {

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
+import { ApiKeyService } from '../api-keys/api-key.service.js';
 import { AUTH_OPTIONS } from '../auth.constants.js';
 import { Authenticator } from '../authentication/authenticator.js';
 import { principalOf } from '../authentication/principal.js';
@@ -54,6 +55,8 @@ export class TransportAuth implements OnModuleInit, OnApplicationBootstrap, OnAp
   private live: LiveConnections | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private stopWatching: (() => void) | undefined;
+  private stopWatchingKeys: (() => void) | undefined;
+  private keySweepTimer: NodeJS.Timeout | undefined;
   private readonly logger = new Logger('AuthTransports');
 
   constructor(
@@ -61,6 +64,7 @@ export class TransportAuth implements OnModuleInit, OnApplicationBootstrap, OnAp
     @Inject(TRANSPORT_OPTIONS) transportOptions: AuthTransportsOptions,
     private readonly authenticator: Authenticator,
     private readonly gate: RevocationGate,
+    private readonly apiKeys: ApiKeyService,
   ) {
     this.carrierOptions = { tokenHeader: options.jwt.header, allowQueryToken: transportOptions.allowQueryToken === true };
     this.sources = [tokenHeaderSource(options.jwt.header)];
@@ -77,11 +81,19 @@ export class TransportAuth implements OnModuleInit, OnApplicationBootstrap, OnAp
       (c) => gate.check(c),
       this.options.jwt.clockTolerance,
       () => this.options.clock.now(),
+      (prefix) => this.apiKeys.stillUsable(prefix),
     );
     // Cached mode: the gate says when it learnt of a revocation (poll, channel, this instance), and the live
     // connections are checked then. Strict mode keeps nothing in memory to watch: a sweep every half interval.
     // A macrotask later: a handler that logged its own connection out answers before the connection ends.
     this.stopWatching = gate.onChange(() => void setTimeout(() => void this.live?.sweep(), 0));
+    // API keys live in their own store, not in the gate: connections opened with one are checked against
+    // it every syncIntervalMs (one read per distinct key), and at once after a revoke on this instance.
+    if (this.options.apiKeys.enabled) {
+      this.stopWatchingKeys = this.apiKeys.onRevoke(() => void setTimeout(() => void this.live?.sweepKeys(), 0));
+      this.keySweepTimer = setInterval(() => void this.live?.sweepKeys(), this.options.revocation.syncIntervalMs);
+      this.keySweepTimer.unref();
+    }
     if (gate.mode === 'strict') {
       this.sweepTimer = setInterval(() => void this.live?.sweep(), Math.max(50, Math.floor(this.options.revocation.syncIntervalMs / 2)));
       this.sweepTimer.unref();
@@ -90,7 +102,9 @@ export class TransportAuth implements OnModuleInit, OnApplicationBootstrap, OnAp
 
   onApplicationShutdown(): void {
     this.stopWatching?.();
+    this.stopWatchingKeys?.();
     clearInterval(this.sweepTimer);
+    clearInterval(this.keySweepTimer);
     this.live?.clear();
   }
 
@@ -99,9 +113,11 @@ export class TransportAuth implements OnModuleInit, OnApplicationBootstrap, OnAp
     return this.live?.size ?? 0;
   }
 
-  /** Ends revoked connections now (the sweep also runs on its own). */
-  sweep(): Promise<number> {
-    return this.live?.sweep() ?? Promise.resolve(0);
+  /** Ends revoked connections (tokens and API keys) now (the sweeps also run on their own). */
+  async sweep(): Promise<number> {
+    if (!this.live) return 0;
+    const [tokens, keys] = await Promise.all([this.live.sweep(), this.live.sweepKeys()]);
+    return tokens + keys;
   }
 
   /**
@@ -109,10 +125,17 @@ export class TransportAuth implements OnModuleInit, OnApplicationBootstrap, OnAp
    * for a guest (no credential), or a rejected `AuthError`.
    */
   async authenticate(carrier: TransportCarrier): Promise<AuthContextData | undefined> {
+    return (await this.admission(carrier))?.auth;
+  }
+
+  /** `authenticate`, plus the public prefix of the API key it used (to track the connection by). */
+  private async admission(carrier: TransportCarrier): Promise<{ auth: AuthContextData; keyPrefix?: string } | undefined> {
     try {
       const credential = readCredential(this.sources, carrier);
       if (credential === undefined) return undefined;
-      return await this.authenticator.authenticate(credential);
+      const auth = await this.authenticator.authenticate(credential);
+      const keyPrefix = credential.kind === 'api_key' ? this.apiKeys.prefixOf(credential.key) : undefined;
+      return keyPrefix === undefined ? { auth } : { auth, keyPrefix };
     } catch (err) {
       throw this.authErrorOf(err);
     }
@@ -123,11 +146,11 @@ export class TransportAuth implements OnModuleInit, OnApplicationBootstrap, OnAp
     return (socket, next) => {
       const carrier = wsClientCarrier(socket, this.carrierOptions);
       if (carrier === undefined) return next(toSocketIoConnectError(new AuthError('token_missing', 'unknown_client')));
-      this.authenticate(carrier).then(
-        (auth) => {
-          if (auth !== undefined) {
-            admit(socket, auth, carrier);
-            this.track(socket, auth, (code) => endSocketIo(socket, code));
+      this.admission(carrier).then(
+        (admitted) => {
+          if (admitted !== undefined) {
+            admit(socket, admitted.auth, carrier);
+            this.track(socket, admitted, (code) => endSocketIo(socket, code));
             (socket as unknown as { once(e: string, l: () => void): void }).once('disconnect', () => this.live?.remove(socket));
           }
           next();
@@ -147,13 +170,13 @@ export class TransportAuth implements OnModuleInit, OnApplicationBootstrap, OnAp
     rememberUpgradeRequest(client, request);
     const carrier = wsClientCarrier(client, this.carrierOptions) as TransportCarrier;
     try {
-      const auth = await this.authenticate(carrier);
-      if (auth !== undefined) {
-        admit(client, auth, carrier);
-        this.track(client, auth, (code) => endWs(client, code, SESSION_ENDED_EVENT));
+      const admitted = await this.admission(carrier);
+      if (admitted !== undefined) {
+        admit(client, admitted.auth, carrier);
+        this.track(client, admitted, (code) => endWs(client, code, SESSION_ENDED_EVENT));
         (client as unknown as { once(e: string, l: () => void): void }).once('close', () => this.live?.remove(client));
       }
-      return auth;
+      return admitted?.auth;
     } catch (err) {
       endWs(client, (err as AuthError).code, 'exception');
       return undefined;
@@ -166,10 +189,10 @@ export class TransportAuth implements OnModuleInit, OnApplicationBootstrap, OnAp
       onConnect: async (ctx) => {
         try {
           const carrier = graphqlWsCarrier(ctx, this.carrierOptions);
-          const auth = await this.authenticate(carrier);
-          if (auth !== undefined) {
-            admit(ctx, auth, carrier);
-            this.track(ctx, auth, (code) => closeGraphqlWs(ctx, new AuthError(code)));
+          const admitted = await this.admission(carrier);
+          if (admitted !== undefined) {
+            admit(ctx, admitted.auth, carrier);
+            this.track(ctx, admitted, (code) => closeGraphqlWs(ctx, new AuthError(code)));
           }
           return true;
         } catch (err) {
@@ -181,8 +204,9 @@ export class TransportAuth implements OnModuleInit, OnApplicationBootstrap, OnAp
     };
   }
 
-  private track(connection: object, auth: AuthContextData, end: (code: AuthErrorCode) => void): void {
-    this.live?.add(connection, auth, end);
+  private track(connection: object, admitted: { auth: AuthContextData; keyPrefix?: string }, end: (code: AuthErrorCode) => void): void {
+    if (admitted.keyPrefix !== undefined) this.live?.addApiKey(connection, admitted.keyPrefix, end);
+    else this.live?.add(connection, admitted.auth, end);
   }
 
   private authErrorOf(err: unknown): AuthError {

@@ -1,21 +1,44 @@
 import { AuthError, type AuthErrorCode } from '../errors/auth-error.js';
 import { AUTH_ERROR_MESSAGES, AUTH_ERROR_STATUS } from '../errors/messages.js';
 
-/** What every non-HTTP transport tells its client: the API.md `code` and its public message, nothing else (never the reason). */
+/**
+ * What every non-HTTP transport tells its client: the API.md `code` and its
+ * public message, and for `too_many_attempts` / `auth_busy` (and a 503 that
+ * says when to come back) `retryAfter` in seconds, as HTTP's `Retry-After`.
+ * Nothing else (never the reason).
+ */
 export interface TransportErrorBody {
   code: AuthErrorCode;
   message: string;
+  retryAfter?: number;
 }
 
-/** An `AuthError`, or anything carrying a known `code` (the HTTP exceptions of `toHttpException`), as an `AuthError`; else undefined. */
+/**
+ * An `AuthError`, or anything carrying a known `code` (the HTTP exceptions of
+ * `toHttpException`, the throttle's 429/503 with their `retryAfterSeconds`), as
+ * an `AuthError` that keeps the retry hint; else undefined.
+ */
 export function asAuthError(err: unknown): AuthError | undefined {
   if (err instanceof AuthError) return err;
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && code in AUTH_ERROR_MESSAGES ? new AuthError(code as AuthErrorCode) : undefined;
+  const e = err as { code?: unknown; reason?: unknown; retryAfterSeconds?: unknown } | null;
+  const code = e?.code;
+  if (typeof code !== 'string' || !(code in AUTH_ERROR_MESSAGES)) return undefined;
+  const retry = e?.retryAfterSeconds;
+  const reason = typeof e?.reason === 'string' ? e.reason : code;
+  return new AuthError(code as AuthErrorCode, reason, typeof retry === 'number' && Number.isFinite(retry) ? retry : undefined);
+}
+
+/** Whole seconds, at least 1, as `Retry-After` is written; undefined without a hint. */
+export function retryAfterOf(err: AuthError): number | undefined {
+  const s = err.retryAfterSeconds;
+  return s === undefined || !Number.isFinite(s) ? undefined : Math.max(1, Math.ceil(s));
 }
 
 export function bodyOf(err: AuthError): TransportErrorBody {
-  return { code: err.code, message: AUTH_ERROR_MESSAGES[err.code] };
+  const retryAfter = retryAfterOf(err);
+  return retryAfter === undefined
+    ? { code: err.code, message: AUTH_ERROR_MESSAGES[err.code] }
+    : { code: err.code, message: AUTH_ERROR_MESSAGES[err.code], retryAfter };
 }
 
 /** The HTTP status of a code: socket transports close with 4000 + it. */

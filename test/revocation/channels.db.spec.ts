@@ -2,7 +2,8 @@
  * Push channels on the real servers: PostgreSQL LISTEN/NOTIFY and Redis
  * pub/sub, the reader's channel behind a TCP proxy the test controls.
  * Polling stays as the safety net: what is published while the reader's
- * channel is down reaches it by the next poll.
+ * channel is down reaches it by the next poll. The polls run every
+ * `syncIntervalMs` whatever the channel's state (channel-hints.db.spec.ts).
  */
 import 'reflect-metadata';
 import { afterAll, afterEach, beforeAll, describe, test } from '@jest/globals';
@@ -13,6 +14,7 @@ import { RedisRevocationChannel } from '../../src/revocation/redis-revocation.ch
 import type { RevocationChannel } from '../../src/revocation/revocation-channel.js';
 import { RevocationGate } from '../../src/revocation/revocation-gate.js';
 import { createTestDatabase, uniqueTestName } from '../support/databases.js';
+import { TypeOrmSessionStore } from '../../src/sessions/typeorm-session.store.js';
 import { typeOrmGateStores } from '../support/gate-stores.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 
@@ -77,9 +79,14 @@ describePg.each(Object.keys(channels))('%s channel', (name) => {
     await ds?.destroy();
   });
 
-  test('a revocation reaches the other instance through the channel, long before its next poll', async () => {
+  test('a revocation and a session end reach the other instance (the hint-only path is proved in propagation.db.spec.ts)', async () => {
     await writer.revokeJti(`${name}-push-1`, exp());
     await waitFor('the pushed revocation', () => refused(`${name}-push-1`));
+    // A session end travels as its row in the change log (the channel only hints): end it in the store first, as SessionService does.
+    const sessions = new TypeOrmSessionStore(ds);
+    const now = new Date();
+    await sessions.create({ id: `${name}-session-1`, userId: 'u1', currentJti: 'j', createdAt: now, expiresAt: new Date(now.getTime() + 3_600_000) });
+    await sessions.end(`${name}-session-1`, now, 'logout');
     writer.noteSessionEnded(`${name}-session-1`);
     await waitFor('the pushed session end', () => reader.check({ jti: 'x', sid: `${name}-session-1`, sub: 'u1', iat: 1 }) === 'token_revoked');
   });

@@ -13,6 +13,7 @@ import { RedisRevocationChannel } from '../../src/revocation/redis-revocation.ch
 import type { RevocationChannel } from '../../src/revocation/revocation-channel.js';
 import { RevocationGate } from '../../src/revocation/revocation-gate.js';
 import { createTestDatabase, uniqueTestName } from '../support/databases.js';
+import { TypeOrmSessionStore } from '../../src/sessions/typeorm-session.store.js';
 import { typeOrmGateStores } from '../support/gate-stores.js';
 
 const pgUrl = process.env.AUTH_TEST_POSTGRES_URL;
@@ -80,6 +81,11 @@ describePg.each(Object.keys(make))('propagation over %s to 4 instances', (name) 
   test('cut-offs and ended sessions travel too', async () => {
     const cutAt = Date.now();
     await fleet[0]!.gate.cutOffUser('prop-user', new Date(cutAt));
+    // A session end travels as its row in the change log (the channel only hints): end it in the store first, as SessionService does.
+    const sessions = new TypeOrmSessionStore(fleet[1]!.ds);
+    const now = new Date();
+    await sessions.create({ id: 'prop-session', userId: 'u', currentJti: 'j', createdAt: now, expiresAt: new Date(now.getTime() + 3_600_000) });
+    await sessions.end('prop-session', now, 'logout');
     fleet[1]!.gate.noteSessionEnded('prop-session');
     await waitFor('the cut-off', () =>
       fleet.slice(1).every((x) => x.gate.check({ jti: 'a', sub: 'prop-user', iat: Math.floor(cutAt / 1000) - 1 }) === 'token_revoked'),

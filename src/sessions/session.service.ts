@@ -74,16 +74,19 @@ export class SessionService {
   /** Rotates a refresh token (given, or the refresh cookie). Invalid refresh tokens are bounded per IP (`loginThrottle.refreshPerIp`). */
   async refresh(refreshToken?: string): Promise<TokenPair> {
     const attempt = await this.throttle.checkRefresh(clientOf(currentContext()?.carrier).ip);
+    let pair: TokenPair;
     try {
-      const pair = await this.refreshOnce(refreshToken);
-      await attempt.succeeded();
-      return pair;
+      pair = await this.refreshOnce(refreshToken);
     } catch (err) {
       // A refused token counts against the IP; a store that failed does not.
       if (err instanceof AuthError && AUTH_ERROR_STATUS[err.code] === 401) await attempt.failed();
       else await attempt.abandoned();
       throw err;
     }
+    // The rotation is committed: whatever settling the count does, the caller must get the new pair
+    // (without it, its next try with the old token would be reuse and end the session).
+    await attempt.succeeded().catch(() => undefined);
+    return pair;
   }
 
   private async refreshOnce(refreshToken: string | undefined): Promise<TokenPair> {

@@ -36,8 +36,9 @@ interface Reserved {
 export class LoginAttempt {
   private settled = false;
 
+  /** `throttle` is null for an attempt that counted nothing (throttle off, skipped, or no address for a refresh). */
   constructor(
-    private readonly throttle: LoginThrottle,
+    private readonly throttle: LoginThrottle | null,
     private readonly reserved: readonly Reserved[],
   ) {}
 
@@ -45,22 +46,27 @@ export class LoginAttempt {
     this.settled = true;
   }
 
+  /** Never throws: it runs after the login or the rotation is done, and must not take its result from the caller. */
   async succeeded(): Promise<void> {
-    if (this.settle()) await this.throttle.giveBack(this.reserved, true);
+    if (this.settle()) await this.throttle!.giveBack(this.reserved, true).catch(() => undefined);
   }
 
   async abandoned(): Promise<void> {
-    if (this.settle()) await this.throttle.giveBack(this.reserved, false);
+    if (this.settle()) await this.throttle!.giveBack(this.reserved, false).catch(() => undefined);
   }
 
+  /** True once, and only when there are counts to give back. */
   private settle(): boolean {
     if (this.settled) return false;
     this.settled = true;
-    return true;
+    return this.throttle !== null && this.reserved.length > 0;
   }
 }
 
-const NOT_COUNTED = new LoginAttempt(null as unknown as LoginThrottle, []);
+/** A fresh attempt each time: one shared object would be settled by its first caller and then act for every later one. */
+function notCounted(): LoginAttempt {
+  return new LoginAttempt(null, []);
+}
 
 /**
  * Failed-login limits (`loginThrottle`), the bounded password-check queue and
@@ -112,7 +118,7 @@ export class LoginThrottle implements OnModuleInit, OnApplicationShutdown {
    */
   async check(username: string, ip: string | undefined): Promise<LoginAttempt> {
     if (this.checks.full) this.refuse(this.checks.busy());
-    if (!this.active()) return NOT_COUNTED;
+    if (!this.active()) return notCounted();
     const account = this.fingerprint('u', normaliseUsername(username));
     // Per IP first, account from everywhere last: attempts already refused for their IP never use up
     // the account's budget, so an attacker cannot cheaply lock a user out from every other place.
@@ -134,7 +140,7 @@ export class LoginThrottle implements OnModuleInit, OnApplicationShutdown {
 
   /** Before `refresh()` verifies its token: invalid refresh tokens are bounded per IP. */
   async checkRefresh(ip: string | undefined): Promise<LoginAttempt> {
-    if (!this.active() || ip === undefined) return NOT_COUNTED;
+    if (!this.active() || ip === undefined) return notCounted();
     return this.reserve([['refreshPerIp', () => `r:${this.fingerprint('i', normaliseIp(ip))}`]], {});
   }
 

@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import { tablePath } from '../store/table-path.js';
 import { ThrottleCounterEntity } from './throttle.entity.js';
 import type { ThrottleHit, ThrottleStore } from './throttle-store.js';
 
@@ -26,7 +27,8 @@ export class TypeOrmThrottleStore implements ThrottleStore {
     if (!dataSource.hasMetadata(ThrottleCounterEntity)) {
       throw new Error('TypeOrmThrottleStore: the DataSource does not know ThrottleCounterEntity: add ...authEntities to its `entities`');
     }
-    this.table = this.dialect === 'mysql' ? '`auth_throttle_counters`' : '"auth_throttle_counters"';
+    // Where TypeORM put the table: the DataSource's `schema` and `entityPrefix` apply to hand-written SQL too.
+    this.table = tablePath(dataSource, ThrottleCounterEntity);
   }
 
   async hit(key: string, windowMs: number): Promise<ThrottleHit> {
@@ -54,10 +56,11 @@ export class TypeOrmThrottleStore implements ThrottleStore {
     const params = this.dialect === 'postgres' ? [key, resetAt, now] : [key, resetAt, now, now, resetAt];
     const nowRef = this.dialect === 'postgres' ? '$3' : '?';
     const resetRef = this.dialect === 'postgres' ? '$2' : '?';
+    // The existing row is read through an alias, so the expressions do not depend on where the table is.
     const rows: Array<{ hits: number | string; reset_at: number | string }> = await this.dataSource.query(
-      `INSERT INTO ${t} ("key", "hits", "reset_at") VALUES (${p[0]}, 1, ${p[1]}) ON CONFLICT ("key") DO UPDATE SET ` +
-        `"hits" = CASE WHEN ${t}."reset_at" <= ${nowRef} THEN 1 ELSE ${t}."hits" + 1 END, ` +
-        `"reset_at" = CASE WHEN ${t}."reset_at" <= ${this.dialect === 'postgres' ? nowRef : '?'} THEN ${resetRef} ELSE ${t}."reset_at" END ` +
+      `INSERT INTO ${t} AS "c" ("key", "hits", "reset_at") VALUES (${p[0]}, 1, ${p[1]}) ON CONFLICT ("key") DO UPDATE SET ` +
+        `"hits" = CASE WHEN "c"."reset_at" <= ${nowRef} THEN 1 ELSE "c"."hits" + 1 END, ` +
+        `"reset_at" = CASE WHEN "c"."reset_at" <= ${this.dialect === 'postgres' ? nowRef : '?'} THEN ${resetRef} ELSE "c"."reset_at" END ` +
         'RETURNING "hits", "reset_at"',
       params,
     );

@@ -41,15 +41,18 @@ export class TypeOrmSessionStore implements SessionStore {
   }
 
   async rotate(id: string, fromJti: string, toJti: string, now: Date, expiresAt?: Date): Promise<boolean> {
-    // One conditional UPDATE: the database decides which of concurrent callers wins. On SQLite's one connection the
-    // two writes run alone, so that neither lands inside (and rolls back with) another caller's open transaction.
-    return exclusive(this.dataSource, async () => {
-      const result = await this.sessions.update(
-        { id, currentJti: fromJti, endedAt: IsNull(), expiresAt: MoreThan(now) },
-        { currentJti: toJti, lastUsedAt: now, ...(expiresAt ? { expiresAt } : {}) },
-      );
+    // One conditional UPDATE: the database decides which of concurrent callers wins. The rotated-out id is recorded
+    // in the same transaction: a store that fails between the two leaves the session as it was, so the caller's
+    // retry with the same refresh token rotates it (instead of being taken for reuse of an unrecorded token).
+    return inTransaction(this.dataSource, async (m) => {
+      const result = await m
+        .getRepository(SessionEntity)
+        .update(
+          { id, currentJti: fromJti, endedAt: IsNull(), expiresAt: MoreThan(now) },
+          { currentJti: toJti, lastUsedAt: now, ...(expiresAt ? { expiresAt } : {}) },
+        );
       if (result.affected !== 1) return false;
-      await this.rotations.insert({ sessionId: id, jti: fromJti, rotatedAt: now });
+      await m.getRepository(SessionRotationEntity).insert({ sessionId: id, jti: fromJti, rotatedAt: now });
       return true;
     });
   }

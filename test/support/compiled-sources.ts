@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
@@ -53,6 +53,11 @@ export function compiledSources(): string {
   } catch {
     // Another worker got there first with the same sources.
     rmSync(tmp, { recursive: true, force: true });
+  }
+  // Earlier sources' builds (an hour old: not a parallel run's) go, so edits do not pile them up.
+  for (const entry of readdirSync(cache)) {
+    const path = join(cache, entry);
+    if (entry !== digest && Date.now() - statSync(path).mtimeMs > 3_600_000) rmSync(path, { recursive: true, force: true });
   }
   return dir;
 }

@@ -57,7 +57,11 @@ export function compiledSources(): string {
   // Earlier sources' builds (an hour old: not a parallel run's) go, so edits do not pile them up.
   for (const entry of readdirSync(cache)) {
     const path = join(cache, entry);
-    if (entry !== digest && Date.now() - statSync(path).mtimeMs > 3_600_000) rmSync(path, { recursive: true, force: true });
+    try {
+      if (entry !== digest && Date.now() - statSync(path).mtimeMs > 3_600_000) rmSync(path, { recursive: true, force: true });
+    } catch {
+      // Removed by another worker meanwhile.
+    }
   }
   return dir;
 }

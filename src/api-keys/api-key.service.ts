@@ -7,6 +7,7 @@ import { AuthError } from '../errors/auth-error.js';
 import type { ResolvedAuthOptions } from '../options/auth-options.js';
 import { AuthStores } from '../store/auth-stores.js';
 import type { ApiKeyInfo, ApiKeyRecord } from './api-key.types.js';
+import { matchConfiguredApiKey } from './configured-api-keys.js';
 
 /** `nak_<prefix>_<secret>`: a marker that secret scanners can match, a public lookup prefix, 256 random bits. */
 const MARKER = 'nak';
@@ -106,6 +107,11 @@ export class ApiKeyService implements OnApplicationShutdown {
 
   /** The guard's check. Throws `api_key_invalid`; never echoes the key. */
   async authenticate(rawKey: string): Promise<AuthContextData> {
+    // Keys from the configuration first: no store call for them, and they work with no store at all.
+    const configured = matchConfiguredApiKey(this.options.apiKeys.keys, rawKey);
+    if (configured) {
+      return { userId: configured.userId, isStaff: false, isSuperuser: false, permissions: [...configured.permissions], backend: 'api_key' };
+    }
     const match = KEY_PATTERN.exec(rawKey);
     if (!match) return this.reject('malformed');
     const [, prefix, secret] = match;

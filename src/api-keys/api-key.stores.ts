@@ -1,4 +1,5 @@
 import type { DataSource, Repository } from 'typeorm';
+import { exclusive } from '../store/transactions.js';
 import { typeorm } from '../store/typeorm-runtime.js';
 import { ApiKeyEntity, type ApiKeyRow } from './api-key.entity.js';
 import type { ApiKeyRecord, ApiKeyStore } from './api-key.types.js';
@@ -34,12 +35,12 @@ export class InMemoryApiKeyStore implements ApiKeyStore {
 export class TypeOrmApiKeyStore implements ApiKeyStore {
   private readonly repo: Repository<ApiKeyRow>;
 
-  constructor(dataSource: DataSource) {
+  constructor(private readonly dataSource: DataSource) {
     this.repo = dataSource.getRepository(ApiKeyEntity);
   }
 
   async insert(key: ApiKeyRecord): Promise<void> {
-    await this.repo.insert({ ...key, permissions: JSON.stringify(key.permissions) });
+    await exclusive(this.dataSource, () => this.repo.insert({ ...key, permissions: JSON.stringify(key.permissions) }));
   }
   async findByPrefix(prefix: string): Promise<ApiKeyRecord | null> {
     const row = await this.repo.findOne({ where: { prefix } });
@@ -50,11 +51,13 @@ export class TypeOrmApiKeyStore implements ApiKeyStore {
   }
   async revoke(id: string, at: Date): Promise<boolean> {
     const { IsNull } = await typeorm();
-    return (await this.repo.update({ id, revokedAt: IsNull() }, { revokedAt: at })).affected === 1;
+    return (await exclusive(this.dataSource, () => this.repo.update({ id, revokedAt: IsNull() }, { revokedAt: at }))).affected === 1;
   }
   async touch(lastUsed: ReadonlyMap<string, Date>): Promise<void> {
     // Called once per flush interval with the keys used since the last one, not once per request.
-    for (const [id, at] of lastUsed) await this.repo.update({ id }, { lastUsedAt: at });
+    await exclusive(this.dataSource, async () => {
+      for (const [id, at] of lastUsed) await this.repo.update({ id }, { lastUsedAt: at });
+    });
   }
 }
 

@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { Type } from '@nestjs/common';
 import type { ApiKeyStore } from '../api-keys/api-key.types.js';
+import type { ResolvedConfiguredApiKey } from '../api-keys/configured-api-keys.js';
 import type { AuditSink } from '../audit/audit-event.js';
 import type { CookiesOptions, ResolvedCookieOptions } from '../cookies/cookie.options.js';
 import type { RevocationStore, UserCutoffStore } from '../revocation/revocation-store.js';
@@ -72,12 +73,28 @@ export interface StoresOptions {
   apiKeys?: ApiKeyStore;
 }
 
+/** An API key given in the configuration (`apiKeys.keys`), beside the keys in the store. */
+export interface ConfiguredApiKey {
+  /** Unique; in audit events, and the principal's id (`apikey:config:<name>`) when no `userId` is given. */
+  name: string;
+  /** The key in clear, for development (at least 32 characters). Production configuration gives `sha256` instead. */
+  key?: string;
+  /** The key's SHA-256 in hex: `printf %s "$KEY" | sha256sum`. */
+  sha256?: string;
+  /** Exactly the permissions a request with this key gets. */
+  permissions: string[];
+  /** The principal's `userId` [`apikey:config:<name>`]. */
+  userId?: string;
+}
+
 export interface ApiKeysOptions {
   enabled: boolean;
   /** ['x-api-key'] */
   header?: string;
   /** Server-side secret mixed into the stored key hash; at least 32 bytes [a fixed label]. */
   pepper?: string | Buffer;
+  /** Keys from the configuration (a secret manager, the environment), checked before the store's [none]. */
+  keys?: ConfiguredApiKey[];
 }
 
 /** What the module reads the time from: tests give one they can move [Date.now]. */
@@ -154,7 +171,8 @@ export interface ResolvedAuthOptions {
   store: { type: 'memory' } | { type: 'typeorm'; dataSource: string };
   stores: StoresOptions;
   revocation: Defaulted<Omit<RevocationOptions, 'store'>, 'syncIntervalMs' | 'consistency' | 'storeTimeoutMs' | 'channelSyncIntervalMs'>;
-  apiKeys: Defaulted<ApiKeysOptions, 'header'>;
+  /** `keys` as digests only: the resolved options never hold a key in clear. */
+  apiKeys: Defaulted<Omit<ApiKeysOptions, 'keys'>, 'header'> & { keys: ResolvedConfiguredApiKey[] };
   publicRoutes: { invalidToken: 'ignore' | 'reject' };
   audit?: AuditSink;
   clock: AuthClock;

@@ -1,4 +1,5 @@
 import { resolveCookieOptions } from '../cookies/cookie.options.js';
+import { resolveConfiguredApiKeys } from '../api-keys/configured-api-keys.js';
 import { AuthConfigError } from '../errors/auth-error.js';
 import { JWS_ALGORITHMS, type JwsAlgorithm } from '../tokens/token.types.js';
 import { DEFAULT_VERIFIED_TOKEN_CACHE_MB } from '../authentication/verified-token-cache.js';
@@ -225,15 +226,20 @@ function resolveRevocation(raw: unknown): ResolvedAuthOptions['revocation'] & { 
 }
 
 function resolveApiKeys(raw: unknown): ResolvedAuthOptions['apiKeys'] {
-  if (raw === undefined) return { enabled: false, header: 'x-api-key' };
+  if (raw === undefined) return { enabled: false, header: 'x-api-key', keys: [] };
   if (!isObject(raw)) throw new AuthConfigError('apiKeys', 'must be an object');
-  onlyKnown(raw, ['enabled', 'header', 'pepper'], 'apiKeys.');
+  onlyKnown(raw, ['enabled', 'header', 'pepper', 'keys'], 'apiKeys.');
   if (typeof raw.enabled !== 'boolean') throw new AuthConfigError('apiKeys.enabled', 'must be a boolean');
   const pepper = raw.pepper as string | Buffer | undefined;
   if (pepper !== undefined && !((typeof pepper === 'string' || Buffer.isBuffer(pepper)) && Buffer.byteLength(pepper) >= 32)) {
     throw new AuthConfigError('apiKeys.pepper', 'must be a string or Buffer of at least 32 bytes');
   }
-  return { enabled: raw.enabled, header: optionalString(raw.header, 'apiKeys.header')?.toLowerCase() ?? 'x-api-key', pepper };
+  return {
+    enabled: raw.enabled,
+    header: optionalString(raw.header, 'apiKeys.header')?.toLowerCase() ?? 'x-api-key',
+    pepper,
+    keys: resolveConfiguredApiKeys(raw.keys, raw.enabled),
+  };
 }
 
 function resolveStores(raw: unknown, revocationStore: RevocationOptions['store'], consistency: string): StoresOptions {

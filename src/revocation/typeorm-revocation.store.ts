@@ -1,4 +1,5 @@
 import type { DataSource, EntityManager, Repository } from 'typeorm';
+import { exclusive, inTransaction } from '../store/transactions.js';
 import { typeorm } from '../store/typeorm-runtime.js';
 import {
   RevocationLogEntity,
@@ -27,7 +28,7 @@ export class TypeOrmRevocationStore implements RevocationStore {
 
   async revoke(jti: string, expiresAt: Date, meta: { userId?: string; reason?: string } = {}): Promise<void> {
     const { LessThan } = await typeorm();
-    await this.dataSource.transaction(async (m) => {
+    await inTransaction(this.dataSource, async (m) => {
       const repo = m.getRepository(RevokedTokenEntity);
       // Idempotent: a second revoke of the same id never shortens how long it is kept.
       await repo
@@ -47,7 +48,7 @@ export class TypeOrmRevocationStore implements RevocationStore {
 
   async purgeExpired(now: Date = new Date()): Promise<number> {
     const { LessThan } = await typeorm();
-    const result = await this.repo.delete({ expiresAt: LessThan(now) });
+    const result = await exclusive(this.dataSource, () => this.repo.delete({ expiresAt: LessThan(now) }));
     await purgeChanges(this.dataSource, 'jti', now);
     return result.affected ?? 0;
   }
@@ -74,7 +75,7 @@ export class TypeOrmUserCutoffStore implements UserCutoffStore {
   async set(userId: string, at: Date): Promise<void> {
     const { LessThan } = await typeorm();
     const now = new Date(this.clock());
-    await this.dataSource.transaction(async (m) => {
+    await inTransaction(this.dataSource, async (m) => {
       const repo = m.getRepository(UserCutoffEntity);
       await repo.createQueryBuilder().insert().values({ userId, cutoffAt: at, updatedAt: now }).orIgnore().execute();
       // Only ever moves forward, so two instances racing cannot reopen older tokens.
@@ -95,7 +96,7 @@ export class TypeOrmUserCutoffStore implements UserCutoffStore {
 
   async purgeOlderThan(before: Date): Promise<number> {
     const { LessThan } = await typeorm();
-    const affected = (await this.repo.delete({ cutoffAt: LessThan(before) })).affected ?? 0;
+    const affected = (await exclusive(this.dataSource, () => this.repo.delete({ cutoffAt: LessThan(before) }))).affected ?? 0;
     await purgeChanges(this.dataSource, 'cutoff', before);
     return affected;
   }
@@ -131,5 +132,5 @@ export async function purgeChanges(dataSource: DataSource, kind: RevocationChang
   const repo = dataSource.getRepository(RevocationLogEntity);
   const newest = await repo.find({ select: { seq: true }, order: { seq: 'DESC' }, take: 1 });
   if (newest.length === 0) return;
-  await repo.delete({ kind, at: LessThan(before), seq: LessThan(newest[0]!.seq) });
+  await exclusive(dataSource, () => repo.delete({ kind, at: LessThan(before), seq: LessThan(newest[0]!.seq) }));
 }

@@ -1,4 +1,5 @@
 import { In, IsNull, LessThan, MoreThan, MoreThanOrEqual, type DataSource, type Repository } from 'typeorm';
+import { exclusive, inTransaction } from '../store/transactions.js';
 import { WRITES_FEED } from '../revocation/revocation-feed.js';
 import { appendChanges, purgeChanges } from '../revocation/typeorm-revocation.store.js';
 import { SessionEntity, SessionRotationEntity, type SessionRotationRow, type SessionRow } from './session.entity.js';
@@ -16,6 +17,10 @@ export class TypeOrmSessionStore implements SessionStore {
   }
 
   async create(s: NewSession): Promise<void> {
+    await exclusive(this.dataSource, () => this.insertSession(s));
+  }
+
+  private async insertSession(s: NewSession): Promise<void> {
     await this.sessions.insert({
       id: s.id,
       userId: s.userId,
@@ -36,14 +41,20 @@ export class TypeOrmSessionStore implements SessionStore {
   }
 
   async rotate(id: string, fromJti: string, toJti: string, now: Date, expiresAt?: Date): Promise<boolean> {
-    // One conditional UPDATE: the database decides which of concurrent callers wins.
-    const result = await this.sessions.update(
-      { id, currentJti: fromJti, endedAt: IsNull(), expiresAt: MoreThan(now) },
-      { currentJti: toJti, lastUsedAt: now, ...(expiresAt ? { expiresAt } : {}) },
-    );
-    if (result.affected !== 1) return false;
-    await this.rotations.insert({ sessionId: id, jti: fromJti, rotatedAt: now });
-    return true;
+    // One conditional UPDATE: the database decides which of concurrent callers wins. The rotated-out id is recorded
+    // in the same transaction: a store that fails between the two leaves the session as it was, so the caller's
+    // retry with the same refresh token rotates it (instead of being taken for reuse of an unrecorded token).
+    return inTransaction(this.dataSource, async (m) => {
+      const result = await m
+        .getRepository(SessionEntity)
+        .update(
+          { id, currentJti: fromJti, endedAt: IsNull(), expiresAt: MoreThan(now) },
+          { currentJti: toJti, lastUsedAt: now, ...(expiresAt ? { expiresAt } : {}) },
+        );
+      if (result.affected !== 1) return false;
+      await m.getRepository(SessionRotationEntity).insert({ sessionId: id, jti: fromJti, rotatedAt: now });
+      return true;
+    });
   }
 
   async rotatedOutAt(id: string, jti: string): Promise<Date | null> {
@@ -51,7 +62,7 @@ export class TypeOrmSessionStore implements SessionStore {
   }
 
   async end(id: string, now: Date, reason: string): Promise<boolean> {
-    return this.dataSource.transaction(async (m) => {
+    return inTransaction(this.dataSource, async (m) => {
       const result = await m.getRepository(SessionEntity).update({ id, endedAt: IsNull() }, { endedAt: now, endReason: reason.slice(0, 32) });
       if (result.affected !== 1) return false;
       await appendChanges(m, 'session', [id], now);
@@ -63,7 +74,7 @@ export class TypeOrmSessionStore implements SessionStore {
     const live = await this.sessions.find({ select: { id: true }, where: { userId, endedAt: IsNull() } });
     if (live.length === 0) return [];
     const ids = live.map((s) => s.id);
-    await this.dataSource.transaction(async (m) => {
+    await inTransaction(this.dataSource, async (m) => {
       await m.getRepository(SessionEntity).update({ id: In(ids), endedAt: IsNull() }, { endedAt: now, endReason: reason.slice(0, 32) });
       await appendChanges(m, 'session', ids, now);
     });
@@ -91,8 +102,10 @@ export class TypeOrmSessionStore implements SessionStore {
     });
     if (doomed.length === 0) return 0;
     const ids = doomed.map((s) => s.id);
-    await this.rotations.delete({ sessionId: In(ids) });
-    return (await this.sessions.delete({ id: In(ids) })).affected ?? ids.length;
+    return exclusive(this.dataSource, async () => {
+      await this.rotations.delete({ sessionId: In(ids) });
+      return (await this.sessions.delete({ id: In(ids) })).affected ?? ids.length;
+    });
   }
 }
 

@@ -5,6 +5,7 @@ import { AuthConfigError } from '../errors/auth-error.js';
 import { TypeOrmRevocationFeed, TypeOrmRevocationStore, TypeOrmUserCutoffStore } from '../revocation/typeorm-revocation.store.js';
 import { SessionEntity } from '../sessions/session.entity.js';
 import { TypeOrmSessionStore } from '../sessions/typeorm-session.store.js';
+import { rawTablePath } from './table-path.js';
 
 /** The migration set of each database TypeORM may be on. */
 function migrationsFor(type: string): string {
@@ -18,7 +19,8 @@ export async function checkTables(dataSource: DataSource, name: string): Promise
   const runner = dataSource.createQueryRunner();
   try {
     for (const entity of authEntities) {
-      const table = dataSource.getMetadata(entity).tableName;
+      // The full path: with a `schema` (or a MySQL database) the table is looked for where the stores will query it.
+      const table = rawTablePath(dataSource, entity);
       if (!(await runner.hasTable(table))) {
         throw new AuthConfigError(
           'store',

@@ -53,6 +53,7 @@ interface AttemptScope {
 export class LoginAttempt {
   private settled = false;
 
+  /** `throttle` is null for an attempt that counted nothing (throttle off, skipped, or no address for a refresh). */
   constructor(
     private readonly throttle: LoginThrottle | null,
     private readonly reserved: Reserved[],
@@ -73,24 +74,35 @@ export class LoginAttempt {
     this.settled = true;
   }
 
+  /** Never throws: it runs after the login or the rotation is done, and must not take its result from the caller. */
   async succeeded(): Promise<void> {
     if (this.throttle === null || !this.settle()) return;
-    await this.throttle.giveBack(this.reserved, true);
-    if (this.scope !== undefined) this.throttle.rememberDevice(this.scope);
+    await this.throttle.giveBack(this.reserved, true).catch(() => undefined);
+    if (this.scope !== undefined) {
+      try {
+        this.throttle.rememberDevice(this.scope);
+      } catch {
+        // The login is done: a device cookie that could not be set must not take its result from the caller.
+      }
+    }
   }
 
   async abandoned(): Promise<void> {
-    if (this.throttle !== null && this.settle()) await this.throttle.giveBack(this.reserved, false);
+    if (this.throttle !== null && this.settle()) await this.throttle.giveBack(this.reserved, false).catch(() => undefined);
   }
 
+  /** True once, and only when there are counts to give back. */
   private settle(): boolean {
     if (this.settled) return false;
     this.settled = true;
-    return true;
+    return this.throttle !== null && this.reserved.length > 0;
   }
 }
 
-const NOT_COUNTED = (): LoginAttempt => new LoginAttempt(null, []);
+/** A fresh attempt each time: one shared object would be settled by its first caller and then act for every later one. */
+function notCounted(): LoginAttempt {
+  return new LoginAttempt(null, []);
+}
 
 /**
  * Failed-login limits (`loginThrottle`), the bounded password-check queue and
@@ -164,7 +176,7 @@ export class LoginThrottle implements OnModuleInit, OnModuleDestroy, OnApplicati
    */
   async check(username: string, ip: string | undefined): Promise<LoginAttempt> {
     if (this.checks.full) return this.refuse(this.checks.busy());
-    if (!this.active()) return NOT_COUNTED();
+    if (!this.active()) return notCounted();
     const account = this.fingerprint('u', normaliseUsername(username));
     const device = this.devices.deviceOf(currentContext()?.carrier, account);
     if (device !== undefined) {

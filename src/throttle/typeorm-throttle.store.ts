@@ -1,4 +1,6 @@
 import type { DataSource } from 'typeorm';
+import { exclusive, inTransaction } from '../store/transactions.js';
+import { tablePath } from '../store/table-path.js';
 import { ThrottleCounterEntity } from './throttle.entity.js';
 import type { ThrottleHit, ThrottleStore } from './throttle-store.js';
 
@@ -26,7 +28,8 @@ export class TypeOrmThrottleStore implements ThrottleStore {
     if (!dataSource.hasMetadata(ThrottleCounterEntity)) {
       throw new Error('TypeOrmThrottleStore: the DataSource does not know ThrottleCounterEntity: add ...authEntities to its `entities`');
     }
-    this.table = this.dialect === 'mysql' ? '`auth_throttle_counters`' : '"auth_throttle_counters"';
+    // Where TypeORM put the table: the DataSource's `schema` and `entityPrefix` apply to hand-written SQL too.
+    this.table = tablePath(dataSource, ThrottleCounterEntity);
   }
 
   async hit(key: string, windowMs: number): Promise<ThrottleHit> {
@@ -36,7 +39,7 @@ export class TypeOrmThrottleStore implements ThrottleStore {
     if (this.dialect === 'mysql') {
       // MySQL evaluates the assignments left to right: `hits` is set first, while `reset_at` is still the old value.
       // The row lock taken by the upsert is held until commit, so the read sees this hit's own result.
-      return this.dataSource.transaction(async (manager) => {
+      return inTransaction(this.dataSource, async (manager) => {
         await manager.query(
           `INSERT INTO ${t} (\`key\`, \`hits\`, \`reset_at\`) VALUES (?, 1, ?) ON DUPLICATE KEY UPDATE ` +
             '`hits` = IF(`reset_at` <= ?, 1, `hits` + 1), `reset_at` = IF(`reset_at` <= ?, ?, `reset_at`)',
@@ -54,10 +57,11 @@ export class TypeOrmThrottleStore implements ThrottleStore {
     const params = this.dialect === 'postgres' ? [key, resetAt, now] : [key, resetAt, now, now, resetAt];
     const nowRef = this.dialect === 'postgres' ? '$3' : '?';
     const resetRef = this.dialect === 'postgres' ? '$2' : '?';
-    const rows: Array<{ hits: number | string; reset_at: number | string }> = await this.dataSource.query(
-      `INSERT INTO ${t} ("key", "hits", "reset_at") VALUES (${p[0]}, 1, ${p[1]}) ON CONFLICT ("key") DO UPDATE SET ` +
-        `"hits" = CASE WHEN ${t}."reset_at" <= ${nowRef} THEN 1 ELSE ${t}."hits" + 1 END, ` +
-        `"reset_at" = CASE WHEN ${t}."reset_at" <= ${this.dialect === 'postgres' ? nowRef : '?'} THEN ${resetRef} ELSE ${t}."reset_at" END ` +
+    // The existing row is read through an alias, so the expressions do not depend on where the table is.
+    const rows: Array<{ hits: number | string; reset_at: number | string }> = await this.write(
+      `INSERT INTO ${t} AS "c" ("key", "hits", "reset_at") VALUES (${p[0]}, 1, ${p[1]}) ON CONFLICT ("key") DO UPDATE SET ` +
+        `"hits" = CASE WHEN "c"."reset_at" <= ${nowRef} THEN 1 ELSE "c"."hits" + 1 END, ` +
+        `"reset_at" = CASE WHEN "c"."reset_at" <= ${this.dialect === 'postgres' ? nowRef : '?'} THEN ${resetRef} ELSE "c"."reset_at" END ` +
         'RETURNING "hits", "reset_at"',
       params,
     );
@@ -66,24 +70,26 @@ export class TypeOrmThrottleStore implements ThrottleStore {
 
   async release(key: string): Promise<void> {
     const q = this.quote;
-    await this.dataSource.query(
+    await this.write(
       `UPDATE ${this.table} SET ${q('hits')} = ${q('hits')} - 1 WHERE ${q('key')} = ${this.param(1)} AND ${q('hits')} > 0 AND ${q('reset_at')} > ${this.param(2)}`,
       [key, Date.now()],
     );
   }
 
   async reset(key: string): Promise<void> {
-    await this.dataSource.query(`DELETE FROM ${this.table} WHERE ${this.quote('key')} = ${this.param(1)}`, [key]);
+    await this.write(`DELETE FROM ${this.table} WHERE ${this.quote('key')} = ${this.param(1)}`, [key]);
   }
 
   async purgeExpired(now: Date = new Date()): Promise<number> {
-    const result = await this.dataSource
-      .createQueryBuilder()
-      .delete()
-      .from(ThrottleCounterEntity)
-      .where('reset_at <= :now', { now: now.getTime() })
-      .execute();
+    const result = await exclusive(this.dataSource, () =>
+      this.dataSource.createQueryBuilder().delete().from(ThrottleCounterEntity).where('reset_at <= :now', { now: now.getTime() }).execute(),
+    );
     return result.affected ?? 0;
+  }
+
+  /** One statement, alone on SQLite's one connection (see exclusive). */
+  private write<T = unknown>(sql: string, params: unknown[]): Promise<T> {
+    return exclusive(this.dataSource, () => this.dataSource.query(sql, params));
   }
 
   private quote = (name: string): string => (this.dialect === 'mysql' ? `\`${name}\`` : `"${name}"`);

@@ -13,8 +13,8 @@ import { RedisRevocationChannel } from '../../src/revocation/redis-revocation.ch
 import type { RevocationChannel } from '../../src/revocation/revocation-channel.js';
 import { RevocationGate } from '../../src/revocation/revocation-gate.js';
 import { createTestDatabase, uniqueTestName } from '../support/databases.js';
-import { describeEachOf, runnableVariants, serviceUrl } from '../support/services.js';
 import { typeOrmGateStores } from '../support/gate-stores.js';
+import { describeEachOf, runnableVariants, serviceUrl } from '../support/services.js';
 
 const pgUrl = serviceUrl('postgres');
 // Opt-in like the databases: no default URL, so a bare machine skips instead of failing or hanging.

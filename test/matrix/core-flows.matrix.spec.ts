@@ -1,5 +1,6 @@
 /**
- * The core flows in the configurations users vary. Not the full product of
+ * The core flows in the configurations users vary (and, on the stores an
+ * instance shares with another, a revoked token refused on the other one). Not the full product of
  * the axes (2 × 4 × 3 × 4 × 2 = 192 apps) but a pairwise covering design
  * (./pairwise.ts): every value of every axis meets every value of every other
  * axis in at least one row, and every row runs every flow, so every value
@@ -47,7 +48,7 @@ import {
   type AuthModuleForRootOptions,
   type AuthPrincipal,
 } from '../../src/index.js';
-import { bootApp, SECRET } from '../support/app.js';
+import { bootApp, SECRET, type BootOptions } from '../support/app.js';
 import { enabledDatabases, migratedDataSource, type DbTarget } from '../support/databases.js';
 import { MemoryUsers, PASSWORDS } from '../support/users.js';
 import { allPairKeys, pairsOf, pairwise } from './pairwise.js';
@@ -73,9 +74,11 @@ process.stdout.write(
     '\n',
 );
 afterAll(() => {
-  process.stdout.write(`[matrix] ${rows.length - skippedRows} rows × ${FLOWS} flows in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  process.stdout.write(
+    `[matrix] ${rows.length - skippedRows} rows × ${FLOWS} flows (+1 on a shared store) in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+  );
 });
-const FLOWS = 9;
+const FLOWS = 9; // and, on a shared store, a revoked token refused on another instance
 
 /** What a handler calls: AuthService itself (call site "controller"), or a service of the app in between. */
 interface AuthCalls {
@@ -197,6 +200,7 @@ describe.each(rows.map((row) => [name(row), row] as const))('%s', (_name, row) =
   // The bearer-only guards take no API key (README, Guards).
   const apiKeys = row.guard === 'global' || row.guard === 'UseGuards(NestAuthGuard)';
   let app: INestApplication;
+  let boot: () => Promise<INestApplication>;
   let users: MemoryUsers;
   const http = () => request(app.getHttpServer());
   const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
@@ -215,13 +219,15 @@ describe.each(rows.map((row) => [name(row), row] as const))('%s', (_name, row) =
   beforeAll(async () => {
     if (!runnable(row)) return;
     users = await MemoryUsers.create();
-    const imports = [];
+    const imports: NonNullable<BootOptions['imports']> = [];
     const options: AuthModuleForRootOptions = {
       jwt: { secret: SECRET },
       users,
       requestContext: row.requestContext === 'auto' ? 'auto' : row.requestContext === 'true',
       globalGuard: row.guard === 'global',
       apiKeys: { enabled: true },
+      // Another instance learns a revocation by its next poll: short, so the cross-instance flow waits little.
+      revocation: { syncIntervalMs: 100 },
     };
     if (row.store !== 'memory') {
       const target = targets.get(row.store)!;
@@ -230,7 +236,8 @@ describe.each(rows.map((row) => [name(row), row] as const))('%s', (_name, row) =
       imports.push(TypeOrmModule.forRoot(target.options()));
       options.store = 'typeorm';
     }
-    app = await bootApp(options, { adapter: row.adapter, imports, controllers: controllersFor(row), providers: [AccountService] });
+    boot = () => bootApp(options, { adapter: row.adapter, imports, controllers: controllersFor(row), providers: [AccountService] });
+    app = await boot();
   });
   afterAll(async () => {
     await app?.close();
@@ -324,6 +331,27 @@ describe.each(rows.map((row) => [name(row), row] as const))('%s', (_name, row) =
       expect((await http().post('/articles').set('x-api-key', key)).status).toBe(403);
     } else expect(res.status).toBe(401);
   });
+
+  // Last: the second instance boots after every other flow (with AuthGuard('jwt'), passport's one 'jwt' strategy is then its own).
+  if (row.store !== 'memory')
+    run('a revoked token refused on another instance (shared store)', async () => {
+      const token = (await login('alice')).accessToken;
+      const other = await boot();
+      try {
+        const onOther = async () => {
+          const res = await request(other.getHttpServer()).get('/articles').set(bearer(token));
+          return res.status === 200 ? 200 : `${res.status} ${res.body.code}`;
+        };
+        expect(await onOther()).toBe(200);
+        await app.get(AuthService).revokeToken(token);
+        // Bounded wait for the other instance's poll; never a timing assertion.
+        const until = Date.now() + 10_000;
+        while ((await onOther()) === 200 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+        expect(await onOther()).toBe('401 token_revoked');
+      } finally {
+        await other.close();
+      }
+    });
 });
 
 describe('the covering design', () => {

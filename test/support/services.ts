@@ -10,8 +10,9 @@
  * instead of skipping. A variable that is set but points at nothing is a
  * failure, not a skip: the run asked for that server.
  */
-import { describe, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { existsSync } from 'node:fs';
+import { relative } from 'node:path';
 
 export type TestService = 'postgres' | 'mysql' | 'redis' | 'nats' | 'chromium';
 
@@ -38,6 +39,12 @@ export const enableHint = (service: TestService) => `set ${SERVICES[service].var
 
 const announced = new Set<string>();
 
+/** The running spec file, relative to the repository (for the skip lines). */
+export function suiteName(): string {
+  const path = expect.getState().testPath;
+  return path ? relative(process.cwd(), path) : 'this suite';
+}
+
 /**
  * Prints, once per suite and label, that `what` was skipped because `services`
  * are not configured, and how to enable it. Returns whether they all are.
@@ -48,7 +55,7 @@ export function needs(what: string, ...services: TestService[]): boolean {
   if (!announced.has(what)) {
     announced.add(what);
     // stdout, not console: Jest prints it as one plain line, without a stack trace.
-    process.stdout.write(`[skipped] ${what}: ${missing.map(enableHint).join(' and ')} (bash .ci/run sets them all)\n`);
+    process.stdout.write(`[skipped] ${suiteName()}, ${what}: ${missing.map(enableHint).join(' and ')} (bash .ci/run sets them all)\n`);
   }
   return false;
 }
@@ -79,7 +86,7 @@ export function runnableVariants<K extends string>(what: string, variants: Recor
   }
   if (skipped.length > 0 && !announced.has(what)) {
     announced.add(what);
-    process.stdout.write(`[skipped] ${what}: ${skipped.join(', ')} (${[...hints].join(' and ')}; bash .ci/run sets them all)\n`);
+    process.stdout.write(`[skipped] ${suiteName()}, ${what} over ${skipped.join(', ')}: ${[...hints].join(' and ')} (bash .ci/run sets them all)\n`);
   }
   return runnable;
 }

@@ -8,7 +8,7 @@ export default {
     '^(\\.{1,2}/.*)\\.js$': '$1',
     // The sample app imports the package by name; under Jest that is the source, so tests can boot it in-process.
     '^@democrai/nest-auth$': '<rootDir>/src/index.ts',
-    '^@democrai/nest-auth/(testing|swagger)$': '<rootDir>/src/$1/index.ts',
+    '^@democrai/nest-auth/(testing|swagger|transports)$': '<rootDir>/src/$1/index.ts',
   },
   transform: {
     '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json', diagnostics: true }],

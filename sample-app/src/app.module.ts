@@ -9,6 +9,7 @@ import { AppController } from './app.controller.js';
 import { ArticlesController } from './articles/articles.controller.js';
 import { AuthController } from './auth/auth.controller.js';
 import { PageController } from './page.controller.js';
+import { RealtimeModule } from './realtime/realtime.module.js';
 import { sampleJwtSecret } from './secret.js';
 import { User } from './users/user.entity.js';
 import { UsersModule } from './users/users.module.js';
@@ -36,6 +37,8 @@ mkdirSync(dirname(database), { recursive: true });
       // The page at / signs in through httpOnly cookies; API clients (curl, no Origin header) still get tokens in the body.
       cookies: { enabled: true, refreshToken: { path: '/auth/refresh' } },
     }),
+    // GraphQL at /graphql, socket.io at /events, the NATS handlers (connected by connectNats when NATS_URL is set).
+    RealtimeModule,
   ],
   controllers: [PageController, AppController, AuthController, ArticlesController, AdminController, ApiKeysController],
 })

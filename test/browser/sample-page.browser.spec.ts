@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -7,7 +7,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { eventually, HAVE_CHROMIUM, launchBrowser, type Browser } from '../support/browser.js';
+import { eventually, launchBrowser, type Browser } from '../support/browser.js';
+import { describeWith } from '../support/services.js';
 
 /**
  * The sample app's page in a real Chromium: sign in, reload, silent refresh after the access cookie
@@ -16,11 +17,7 @@ import { eventually, HAVE_CHROMIUM, launchBrowser, type Browser } from '../suppo
  * that tries forms and fetches against the app.
  */
 const ACCESS_TTL = 2;
-const run = HAVE_CHROMIUM ? describe : describe.skip;
-if (!HAVE_CHROMIUM) {
-  if (process.env.CI) throw new Error('CI needs /usr/bin/chromium for the browser tests (apt-get install -y chromium)');
-  console.warn('browser tests skipped: /usr/bin/chromium is missing (apt-get install -y chromium)');
-}
+const run = describeWith('the browser tests of the sample page', 'chromium');
 
 run('sample page in Chromium', () => {
   let app: INestApplication;

@@ -6,7 +6,7 @@
  * `syncIntervalMs` whatever the channel's state (channel-hints.db.spec.ts).
  */
 import 'reflect-metadata';
-import { afterAll, afterEach, beforeAll, describe, test } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, test } from '@jest/globals';
 import { DataSource } from 'typeorm';
 import { authEntities, authMigrations } from '../../src/index.js';
 import { PostgresRevocationChannel } from '../../src/revocation/postgres-revocation.channel.js';
@@ -17,10 +17,12 @@ import { createTestDatabase, uniqueTestName } from '../support/databases.js';
 import { TypeOrmSessionStore } from '../../src/sessions/typeorm-session.store.js';
 import { typeOrmGateStores } from '../support/gate-stores.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
+import { describeEachOf, runnableVariants, serviceUrl } from '../support/services.js';
 
-const pgUrl = process.env.AUTH_TEST_POSTGRES_URL;
-const redisUrl = process.env.AUTH_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-const describePg = pgUrl ? describe : describe.skip;
+const pgUrl = serviceUrl('postgres');
+// Opt-in like the databases: no default URL, so a bare machine skips instead of failing or hanging.
+const redisUrl = serviceUrl('redis') ?? '';
+const runnable = runnableVariants('revocation push channels', { postgres: ['postgres'], redis: ['postgres', 'redis'] });
 
 async function waitFor(what: string, predicate: () => boolean, deadlineMs = 15_000): Promise<void> {
   const until = Date.now() + deadlineMs;
@@ -38,10 +40,13 @@ const channels: Record<string, { port: number; make(url?: string): RevocationCha
     port: pgUrl ? Number(new URL(pgUrl).port || 5432) : 5432,
     make: (url) => new PostgresRevocationChannel({ connection: url ?? dbUrl, channel: 'revocation_test' }),
   },
-  redis: { port: Number(new URL(redisUrl).port || 6379), make: (url) => new RedisRevocationChannel({ url: url ?? redisUrl, channel: redisChannel }) },
+  redis: {
+    port: redisUrl ? Number(new URL(redisUrl).port || 6379) : 6379,
+    make: (url) => new RedisRevocationChannel({ url: url ?? redisUrl, channel: redisChannel }),
+  },
 };
 
-describePg.each(Object.keys(channels))('%s channel', (name) => {
+describeEachOf(runnable)('%s channel', (name) => {
   const kind = channels[name]!;
   let ds: DataSource;
   let proxy: TcpProxy;

@@ -5,7 +5,7 @@
  * bench/propagation.mjs, not asserted here.
  */
 import 'reflect-metadata';
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { DataSource } from 'typeorm';
 import { authEntities, authMigrations } from '../../src/index.js';
 import { PostgresRevocationChannel } from '../../src/revocation/postgres-revocation.channel.js';
@@ -15,10 +15,12 @@ import { RevocationGate } from '../../src/revocation/revocation-gate.js';
 import { createTestDatabase, uniqueTestName } from '../support/databases.js';
 import { TypeOrmSessionStore } from '../../src/sessions/typeorm-session.store.js';
 import { typeOrmGateStores } from '../support/gate-stores.js';
+import { describeEachOf, runnableVariants, serviceUrl } from '../support/services.js';
 
-const pgUrl = process.env.AUTH_TEST_POSTGRES_URL;
-const redisUrl = process.env.AUTH_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-const describePg = pgUrl ? describe : describe.skip;
+const pgUrl = serviceUrl('postgres');
+// Opt-in like the databases: no default URL, so a bare machine skips instead of failing or hanging.
+const redisUrl = serviceUrl('redis') ?? '';
+const runnable = runnableVariants('revocation propagation to 4 instances', { postgres: ['postgres'], redis: ['postgres', 'redis'] });
 
 // The suite's own database (set in beforeAll); Redis channels are server-wide, so the name is unique to this run.
 let dbUrl: string;
@@ -36,7 +38,7 @@ async function waitFor(what: string, predicate: () => boolean, deadlineMs = 10_0
   }
 }
 
-describePg.each(Object.keys(make))('propagation over %s to 4 instances', (name) => {
+describeEachOf(runnable)('propagation over %s to 4 instances', (name) => {
   const fleet: Array<{ ds: DataSource; gate: RevocationGate }> = [];
 
   beforeAll(async () => {

@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { authEntities, authMigrations } from '../../src/index.js';
+import { enableHint, serviceUrl, suiteName, type TestService } from './services.js';
 
 export interface DbTarget {
   name: 'sqlite' | 'postgres' | 'mysql';
@@ -103,19 +104,23 @@ function serverTarget(name: 'postgres' | 'mysql', serverUrl: string): DbTarget {
 
 let announced = false;
 
-/** The targets this run can reach; prints once which ones are skipped and why. */
-export function enabledDatabases(): DbTarget[] {
+/**
+ * The targets this run can reach; prints once which ones are skipped and why
+ * (`quiet`: the suite prints its own one line, e.g. with `runnableVariants`).
+ */
+export function enabledDatabases(options: { quiet?: boolean } = {}): DbTarget[] {
   const targets: DbTarget[] = [sqliteTarget()];
-  const skipped: string[] = [];
-  const pg = process.env.AUTH_TEST_POSTGRES_URL;
-  const my = process.env.AUTH_TEST_MYSQL_URL;
+  const skipped: TestService[] = [];
+  const pg = serviceUrl('postgres');
+  const my = serviceUrl('mysql');
   if (pg) targets.push(serverTarget('postgres', pg));
-  else skipped.push('PostgreSQL (set AUTH_TEST_POSTGRES_URL)');
+  else skipped.push('postgres');
   if (my) targets.push(serverTarget('mysql', my));
-  else skipped.push('MariaDB/MySQL (set AUTH_TEST_MYSQL_URL)');
-  if (skipped.length > 0 && !announced) {
+  else skipped.push('mysql');
+  if (skipped.length > 0 && !announced && !options.quiet) {
     announced = true;
-    process.stdout.write(`[databases] skipped: ${skipped.join('; ')}\n`);
+    const names = skipped.map((s) => (s === 'postgres' ? 'PostgreSQL' : 'MariaDB/MySQL')).join(' and ');
+    process.stdout.write(`[skipped] ${suiteName()}, on ${names}: ${skipped.map(enableHint).join(' and ')} (bash .ci/run sets them all)\n`);
   }
   return targets;
 }

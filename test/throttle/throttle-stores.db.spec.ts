@@ -23,6 +23,7 @@ import { ALL_CONTROLLERS } from '../support/controllers.js';
 import { enabledDatabases, type DbTarget } from '../support/databases.js';
 import { bootThrottledApp, type ThrottledAuthOptions } from '../support/throttle-app.js';
 import { MemoryUsers } from '../support/users.js';
+import { runnableVariants, serviceUrl } from '../support/services.js';
 
 interface StoreTarget {
   name: string;
@@ -52,7 +53,7 @@ function typeormTarget(target: DbTarget): StoreTarget {
   };
 }
 
-const redisUrl = process.env.AUTH_TEST_REDIS_URL;
+const redisUrl = serviceUrl('redis');
 
 function redisTarget(url: string): StoreTarget {
   return {
@@ -89,9 +90,10 @@ function memoryTarget(): StoreTarget {
   };
 }
 
-const targets: StoreTarget[] = [memoryTarget(), ...enabledDatabases().map(typeormTarget)];
-if (redisUrl) targets.push(redisTarget(redisUrl));
-else process.stdout.write('[throttle] skipped: Redis (set AUTH_TEST_REDIS_URL)\n');
+// One line for what this suite skips: the database servers and Redis.
+const running = runnableVariants('the throttle stores', { postgres: ['postgres'], mariadb: ['mysql'], redis: ['redis'] });
+const targets: StoreTarget[] = [memoryTarget(), ...enabledDatabases({ quiet: true }).map(typeormTarget)];
+if (running.includes('redis')) targets.push(redisTarget(redisUrl!));
 
 describe.each(targets)('throttle store: $name', (target) => {
   let opened: Awaited<ReturnType<StoreTarget['open']>>;

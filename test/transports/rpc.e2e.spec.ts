@@ -10,9 +10,12 @@ import { SECRET } from '../support/app.js';
 import { AuthController } from '../support/controllers.js';
 import { bootTransportApp, sleep, tokenFor } from '../support/transports.js';
 import { MemoryUsers, PASSWORDS } from '../support/users.js';
+import { testWith, serviceUrl } from '../support/services.js';
 import { received, RpcHandlers } from './rpc-handlers.js';
 
-const NATS_URL = process.env.AUTH_TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
+// Opt-in (no default URL): without a NATS server the TCP transport is still tested, the NATS tests skip with one line.
+const NATS_URL = serviceUrl('nats');
+const natsTest = testWith('the NATS transport tests (TCP ran)', 'nats');
 const TCP_PORT = 41000 + Math.floor(Math.random() * 2000);
 
 describe('microservices: NATS (headers and payload fallback) and TCP (payload)', () => {
@@ -37,37 +40,47 @@ describe('microservices: NATS (headers and payload fallback) and TCP (payload)',
         controllers: [AuthController, RpcHandlers],
         configure: (a) => {
           // inheritAppConfig: the microservice shares the app's global guard and interceptor.
-          a.connectMicroservice({ transport: Transport.NATS, options: { servers: [NATS_URL] } }, { inheritAppConfig: true });
+          if (NATS_URL) a.connectMicroservice({ transport: Transport.NATS, options: { servers: [NATS_URL] } }, { inheritAppConfig: true });
           a.connectMicroservice({ transport: Transport.TCP, options: { host: '127.0.0.1', port: TCP_PORT } }, { inheritAppConfig: true });
         },
       },
     ));
     await app.startAllMicroservices();
-    nats = ClientProxyFactory.create({ transport: Transport.NATS, options: { servers: [NATS_URL] } });
     tcp = ClientProxyFactory.create({ transport: Transport.TCP, options: { host: '127.0.0.1', port: TCP_PORT } });
-    await Promise.all([nats.connect(), tcp.connect()]);
+    await tcp.connect();
+    if (NATS_URL) {
+      nats = ClientProxyFactory.create({ transport: Transport.NATS, options: { servers: [NATS_URL] } });
+      await nats.connect();
+    }
   });
   afterAll(async () => {
     await Promise.all([nats?.close(), tcp?.close()]);
     await app?.close();
   });
 
-  test('valid token in the NATS Authorization header', async () => {
+  natsTest('valid token in the NATS Authorization header', async () => {
     expect(await viaHeader('transports.whoami', await tokenFor(auth, users.get('alice')))).toEqual({ id: '1', username: 'alice' });
   });
 
-  test('valid token in the payload fallback field auth.token, over NATS and TCP', async () => {
+  test('valid token in the payload fallback field auth.token, over TCP', async () => {
     const token = await tokenFor(auth, users.get('bob'));
-    expect(await viaPayload(nats, 'transports.whoami', token)).toEqual({ id: '2', username: 'bob' });
     expect(await viaPayload(tcp, 'transports.whoami', token)).toEqual({ id: '2', username: 'bob' });
   });
 
-  test('no token: RpcException { code: token_missing, message }', async () => {
-    await expect(viaHeader('transports.whoami')).rejects.toEqual({ code: 'token_missing', message: 'Authentication is required' });
+  natsTest('valid token in the payload fallback field auth.token, over NATS', async () => {
+    const token = await tokenFor(auth, users.get('bob'));
+    expect(await viaPayload(nats, 'transports.whoami', token)).toEqual({ id: '2', username: 'bob' });
+  });
+
+  test('no token over TCP: RpcException { code: token_missing, message }', async () => {
     await expect(firstValueFrom(tcp.send('transports.whoami', {}))).rejects.toEqual({ code: 'token_missing', message: 'Authentication is required' });
   });
 
-  test('expired, malformed and revoked tokens', async () => {
+  natsTest('no token over NATS: RpcException { code: token_missing, message }', async () => {
+    await expect(viaHeader('transports.whoami')).rejects.toEqual({ code: 'token_missing', message: 'Authentication is required' });
+  });
+
+  natsTest('expired, malformed and revoked tokens', async () => {
     const expired = await tokenFor(auth, users.get('alice'), 1);
     const revoked = await tokenFor(auth, users.get('alice'));
     await auth.revokeToken(revoked);
@@ -77,14 +90,14 @@ describe('microservices: NATS (headers and payload fallback) and TCP (payload)',
     await expect(viaHeader('transports.whoami', revoked)).rejects.toMatchObject({ code: 'token_revoked' });
   });
 
-  test('header and payload token that disagree: token_invalid', async () => {
+  natsTest('header and payload token that disagree: token_invalid', async () => {
     const h = natsHeaders();
     h.set('authorization', `Bearer ${await tokenFor(auth, users.get('alice'))}`);
     const record = new NatsRecordBuilder({ auth: { token: await tokenFor(auth, users.get('bob')) } }).setHeaders(h).build();
     await expect(firstValueFrom(nats.send('transports.whoami', record))).rejects.toMatchObject({ code: 'token_invalid' });
   });
 
-  test('lacking permission: permission_denied; public handler works for guests and principals', async () => {
+  natsTest('lacking permission: permission_denied; public handler works for guests and principals', async () => {
     await expect(viaHeader('transports.write', await tokenFor(auth, users.get('alice')))).rejects.toEqual({
       code: 'permission_denied',
       message: 'You do not have permission to perform this action',
@@ -94,7 +107,7 @@ describe('microservices: NATS (headers and payload fallback) and TCP (payload)',
     expect(await viaHeader('transports.ping', await tokenFor(auth, users.get('bob')))).toEqual({ pong: true, username: 'bob' });
   });
 
-  test('@EventPattern: @PermissionRequired applies (the event of a principal without it is dropped)', async () => {
+  natsTest('@EventPattern: @PermissionRequired applies (the event of a principal without it is dropped)', async () => {
     const emit = async (token: string, n: number) => {
       const h = natsHeaders();
       h.set('authorization', `Bearer ${token}`);
@@ -107,7 +120,7 @@ describe('microservices: NATS (headers and payload fallback) and TCP (payload)',
     expect(received).toEqual([{ n: 2 }]);
   });
 
-  test("request context: listSessions() in a message handler sees that message's principal", async () => {
+  natsTest("request context: listSessions() in a message handler sees that message's principal", async () => {
     const login = async (u: keyof typeof PASSWORDS) =>
       (await request(app.getHttpServer()).post('/auth/login').send({ username: u, password: PASSWORDS[u] })).body.accessToken as string;
     const [a, b] = [await login('alice'), await login('bob')];

@@ -1,0 +1,108 @@
+/**
+ * The README's quick start, run verbatim: its blocks are read from README.md (support/readme.ts says how they are
+ * marked), the files written into an empty folder, the shell blocks run there with bash, the server block started,
+ * and each command's output compared with the `# ...` lines the README shows below it.
+ *
+ * Two substitutions, no more: `npm install` gets the packed tarball where the README says `@democrai/nest-auth`
+ * (this version is not on the registry), and `localhost:3000` becomes a free port (PORT, which the README's main.ts
+ * reads), so parallel runs never collide.
+ */
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { consumerTestsEnabled, npmEnv, removeTempDirs, startApp, tarball, tempDir, type RunningApp } from './support/consumer.js';
+import { matchesShown, readmeBlocks, shellSteps, type ReadmeBlock } from './support/readme.js';
+
+const enabled = consumerTestsEnabled('the README quick start, run verbatim against the packed tarball');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+/** Runs a shell block's commands in one bash, and returns each command's output. */
+function runShell(
+  block: ReadmeBlock,
+  cwd: string,
+  substitute: (command: string) => string,
+): Array<{ command: string; expected: string | null; output: string }> {
+  const steps = shellSteps(block.body);
+  const separator = (i: number) => `@@step ${i} done@@`;
+  const script = ['set -e', ...steps.flatMap((s, i) => [substitute(s.command), `printf '\\n%s\\n' '${separator(i)}'`])].join('\n');
+  const result = spawnSync('bash', ['-c', script], { cwd, env: npmEnv(), encoding: 'utf8', timeout: 600_000, maxBuffer: 64 * 1024 * 1024 });
+  if (result.status !== 0) {
+    throw new Error(`README.md:${block.line}: the block failed (exit ${result.status ?? result.signal}):\n${result.stdout}\n${result.stderr}`);
+  }
+  let rest = result.stdout;
+  return steps.map((s, i) => {
+    const at = rest.indexOf(`\n${separator(i)}\n`);
+    const output = rest.slice(0, at);
+    rest = rest.slice(at + separator(i).length + 2);
+    return { ...s, output };
+  });
+}
+
+describe.each(enabled ? ['README.md'] : [])('the quick start of %s', () => {
+  const blocks = enabled ? readmeBlocks('quickstart') : [];
+  let app: string;
+  let port: number;
+  let server: RunningApp | undefined;
+  const substitute = (command: string) =>
+    command.replace(/^(npm (?:install|i) .*)@democrai\/nest-auth(?=\s|$)/m, `$1${tarball()}`).replaceAll('localhost:3000', `localhost:${port}`);
+
+  beforeAll(async () => {
+    app = join(tempDir('quickstart'), 'my-app');
+    mkdirSync(app);
+    port = await freePort();
+  });
+  afterAll(async () => {
+    await server?.stop();
+    removeTempDirs();
+  });
+
+  test('the README marks the steps: shell, files, server, shell', () => {
+    expect(blocks.map((b) => b.kind)).toEqual(['shell', 'file', 'file', 'file', 'file', 'file', 'file', 'server', 'shell']);
+  });
+
+  test('creating the app and installing (step 0) runs as written', () => {
+    const [install] = blocks;
+    runShell(install, app, substitute);
+    for (const file of blocks.filter((b) => b.kind === 'file')) {
+      mkdirSync(dirname(join(app, file.arg)), { recursive: true });
+      writeFileSync(join(app, file.arg), file.body);
+    }
+  }, 600_000);
+
+  test('it builds and starts as written (step 4)', async () => {
+    const start = blocks.find((b) => b.kind === 'server')!;
+    const child = spawn('bash', ['-c', `set -e\n${start.body}`], {
+      cwd: app,
+      env: npmEnv({ PORT: String(port) }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    server = await startApp(child, (out) => (out.includes('Nest application successfully started') ? port : undefined), 180_000);
+  }, 200_000);
+
+  test('each call answers what the README shows (step 5)', () => {
+    expect(server).toBeDefined();
+    const calls = blocks.at(-1)!;
+    const steps = runShell(calls, app, substitute).filter((s) => s.expected !== null);
+    expect(steps.length).toBeGreaterThanOrEqual(3);
+    for (const step of steps)
+      expect({ command: step.command, output: step.output.trim(), matches: matchesShown(step.output, step.expected!) }).toEqual({
+        command: step.command,
+        output: step.output.trim(),
+        matches: true,
+      });
+  }, 120_000);
+});
+
+if (!enabled) test.skip('the README quick start (AUTH_TEST_CONSUMER=1)', () => undefined);

@@ -4,9 +4,11 @@
  * that file of the app), `<!-- quickstart: shell -->` (commands to run, in the app's folder) or
  * `<!-- quickstart: server -->` (commands that start the app and keep running). GitHub does not render the comments.
  */
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { repoRoot } from './consumer.js';
+import { npmEnv, repoRoot } from './consumer.js';
 
 export interface ReadmeBlock {
   kind: string;
@@ -65,4 +67,49 @@ export function matchesShown(actual: string, shown: string): boolean {
     .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
     .join('[\\s\\S]*');
   return new RegExp(`^${pattern}$`).test(actual.trim());
+}
+
+/**
+ * Runs a shell block's commands in one bash (so variables carry over), in `cwd`, after `substitute` (the tests'
+ * documented substitutions); returns each command's output (stdout and stderr, as a terminal shows them).
+ */
+export function runShell(
+  block: ReadmeBlock,
+  cwd: string,
+  substitute: (command: string) => string,
+  env: NodeJS.ProcessEnv = npmEnv(),
+): Array<ShellStep & { output: string }> {
+  const steps = shellSteps(block.body);
+  const separator = (i: number) => `@@step ${i} done@@`;
+  const script = ['set -e', 'exec 2>&1', ...steps.flatMap((s, i) => [substitute(s.command), `printf '\\n%s\\n' '${separator(i)}'`])].join('\n');
+  const result = spawnSync('bash', ['-c', script], { cwd, env, encoding: 'utf8', timeout: 600_000, maxBuffer: 64 * 1024 * 1024 });
+  if (result.status !== 0) throw new Error(`README.md:${block.line}: the block failed (exit ${result.status ?? result.signal}):\n${result.stdout}`);
+  let rest = result.stdout;
+  return steps.map((s, i) => {
+    const at = rest.indexOf(`\n${separator(i)}\n`);
+    const output = rest.slice(0, at);
+    rest = rest.slice(at + separator(i).length + 2);
+    return { ...s, output };
+  });
+}
+
+/** Expects each command that the README shows an output for to print that (`...` matching anything). */
+export function expectShownOutputs(steps: Array<ShellStep & { output: string }>): number {
+  const shown = steps.filter((s) => s.expected !== null);
+  for (const step of shown) {
+    if (!matchesShown(step.output, step.expected!)) {
+      throw new Error(`\`${step.command}\` printed:\n${step.output.trim()}\nbut the README shows:\n${step.expected}`);
+    }
+  }
+  return shown.length;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
 }

@@ -116,6 +116,12 @@ describe.each(enabled ? MAJORS : [])('Nest $nest', ({ nest, range, swagger, type
         expect(login.status).toBe(200);
         const token = login.body.accessToken as string;
         expect(await call(app.port, 'GET', '/articles', { token })).toEqual({ status: 200, body: { reader: 'ada' } });
+        // @node-rs/bcrypt is an optional peer, not installed here: a bcrypt hash is 503 (not a wrong password), and the
+        // log says which package to install.
+        const legacy = await call(app.port, 'POST', '/auth/login', { body: { username: 'legacy', password: 'consumer-password' } });
+        expect(legacy).toMatchObject({ status: 503, body: { code: 'auth_unavailable' } });
+        expect(app.output()).toContain('npm install @node-rs/bcrypt');
+        expect(app.output()).not.toContain('$2b$04$');
       } finally {
         await app.stop();
       }

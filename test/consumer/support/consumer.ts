@@ -58,11 +58,11 @@ export function removeTempDirs(): void {
 
 /** Environment for npm in a temp app: answers from the cache first, no audit or funding chatter. */
 export function npmEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, npm_config_prefer_offline: 'true', npm_config_audit: 'false', npm_config_fund: 'false', ...extra };
+  const env: NodeJS.ProcessEnv = { ...process.env, npm_config_prefer_offline: 'true', npm_config_audit: 'false', npm_config_fund: 'false' };
   // Jest's and the repo's settings must not leak into the app's own tools.
   delete env.NODE_OPTIONS;
   for (const key of Object.keys(env)) if (key.startsWith('npm_package_') || key === 'npm_config_local_prefix') delete env[key];
-  return env;
+  return { ...env, ...extra };
 }
 
 /** Runs a command in `cwd`; on failure the error carries its output. */

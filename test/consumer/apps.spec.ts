@@ -110,6 +110,7 @@ describe.each(enabled ? MAJORS : [])('Nest $nest', ({ nest, range, swagger, type
       try {
         expect(app.output()).toContain(`module system ${type === 'module' ? 'esm' : 'commonjs'}`);
         expect(app.output()).toContain('entries {"swagger":"function","testing":"function","transports":"function"}');
+        expect(app.output()).toContain('openapi {"schemes":["bearer"],"articles":["200","401","403","503"]}');
         const anonymous = await call(app.port, 'GET', '/articles');
         expect(anonymous).toMatchObject({ status: 401, body: { code: 'token_missing' } });
         const login = await call(app.port, 'POST', '/auth/login', { body: { username: 'ada', password: 'consumer-password' } });
@@ -125,6 +126,8 @@ describe.each(enabled ? MAJORS : [])('Nest $nest', ({ nest, range, swagger, type
       } finally {
         await app.stop();
       }
+      // The testing kit: 401 without a user, 200 with the permission, 403 without it.
+      expect(run(process.execPath, ['dist/kit-check.js'], dir).trim()).toBe('kit 401 200 403');
     },
     180_000,
   );

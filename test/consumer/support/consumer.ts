@@ -9,7 +9,7 @@
  * `--prefer-offline` lets npm answer from its cache what it has already fetched.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -76,20 +76,15 @@ export function run(cmd: string, args: string[], cwd: string, env: NodeJS.Proces
 }
 
 /** `npm install` of `packages` (the tarball among them) into a new project folder with this package.json. */
-export function installProject(dir: string, packageJson: Record<string, unknown>, packages: string[], dev: string[] = []): void {
+export function installProject(dir: string, packageJson: Record<string, unknown>, packages: string[]): void {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer-app', version: '1.0.0', private: true, ...packageJson }, null, 2));
   run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...packages], dir);
-  if (dev.length > 0) run('npm', ['install', '-D', '--no-audit', '--no-fund', '--loglevel=error', ...dev], dir);
 }
 
 /** Copies a fixture folder (test/consumer/fixtures/<name>) into `dest`. */
 export function copyFixture(name: string, dest: string): void {
   cpSync(join(fixtures, name), dest, { recursive: true });
-}
-
-export function readJson<T = Record<string, unknown>>(path: string): T {
-  return JSON.parse(readFileSync(path, 'utf8')) as T;
 }
 
 export interface RunningApp {

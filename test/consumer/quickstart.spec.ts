@@ -7,16 +7,16 @@
  * (this version is not on the registry), and `localhost:3000` becomes a free port (PORT, which the README's main.ts
  * reads), so parallel runs never collide.
  */
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { consumerTestsEnabled, npmEnv, removeTempDirs, startApp, tarball, tempDir, type RunningApp } from './support/consumer.js';
+import { consumerTestsEnabled, describeIf, npmEnv, removeTempDirs, startApp, tarball, tempDir, type RunningApp } from './support/consumer.js';
 import { expectShownOutputs, freePort, readmeBlocks, runShell } from './support/readme.js';
 
 const enabled = consumerTestsEnabled('the README quick start, run verbatim against the packed tarball');
 
-describe.each(enabled ? ['README.md'] : [])('the quick start of %s', () => {
+describeIf(enabled).each(['README.md'])('the quick start of %s', () => {
   const blocks = enabled ? readmeBlocks('quickstart') : [];
   let app: string;
   let port: number;
@@ -63,5 +63,3 @@ describe.each(enabled ? ['README.md'] : [])('the quick start of %s', () => {
     expect(expectShownOutputs(runShell(blocks.at(-1)!, app, substitute))).toBeGreaterThanOrEqual(4);
   }, 120_000);
 });
-
-if (!enabled) test.skip('the README quick start (AUTH_TEST_CONSUMER=1)', () => undefined);

@@ -5,17 +5,16 @@
  * Both on Express and Fastify (the test file's describe.each). The limit the README states (Fastify under Jest on
  * Node.js < 24.9 without the override) is checked too, so the README notices when it stops being true.
  */
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { consumerTestsEnabled, removeTempDirs, tarball, tempDir } from './support/consumer.js';
+import { consumerTestsEnabled, describeIf, npmEnv, removeTempDirs, tarball, tempDir } from './support/consumer.js';
 import { expectShownOutputs, readmeBlocks, runShell, type ReadmeBlock } from './support/readme.js';
 import { spawnSync } from 'node:child_process';
-import { npmEnv } from './support/consumer.js';
 
 const enabled = consumerTestsEnabled('the README test-runner recipes (Vitest and Jest, Express and Fastify) on a new app');
 
-describe.each(enabled ? ['README.md'] : [])('the test-runner recipes of %s', () => {
+describeIf(enabled).each(['README.md'])('the test-runner recipes of %s', () => {
   const quickstart = enabled ? readmeBlocks('quickstart') : [];
   const recipe = enabled ? readmeBlocks('testing') : [];
   let app: string;
@@ -80,5 +79,3 @@ describe.each(enabled ? ['README.md'] : [])('the test-runner recipes of %s', () 
     expect(expectShownOutputs(runShell(override, app, substitute))).toBe(1);
   }, 600_000);
 });
-
-if (!enabled) test.skip('the README test-runner recipes (AUTH_TEST_CONSUMER=1)', () => undefined);

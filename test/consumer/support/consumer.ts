@@ -8,6 +8,7 @@
  * `AUTH_TEST_CONSUMER=1 npm run test:consumer`); otherwise each file skips with one line saying so.
  * `--prefer-offline` lets npm answer from its cache what it has already fetched.
  */
+import { describe } from '@jest/globals';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,7 +21,7 @@ export const fixtures = join(repoRoot, 'test/consumer/fixtures');
 /** Whether the consumer tests run; if not, says once (per file) what they are and how to run them. */
 export function consumerTestsEnabled(what: string): boolean {
   if (process.env.AUTH_TEST_CONSUMER === '1') return true;
-  console.log(`skipped: ${what} (installs from the npm registry; set AUTH_TEST_CONSUMER=1, or run npm run test:consumer)`);
+  process.stdout.write(`[consumer] skipped: ${what} (installs from the npm registry; set AUTH_TEST_CONSUMER=1, or run npm run test:consumer)\n`);
   return false;
 }
 
@@ -52,7 +53,7 @@ export function tempDir(label: string): string {
   return dir;
 }
 export function removeTempDirs(): void {
-  if (process.env.AUTH_TEST_KEEP === '1') return void console.log(`kept: ${made.join(' ')}`);
+  if (process.env.AUTH_TEST_KEEP === '1') return void process.stdout.write(`[consumer] kept: ${made.join(' ')}\n`);
   for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
@@ -171,4 +172,9 @@ export async function call(
     // not JSON: the text itself
   }
   return { status: res.status, body };
+}
+
+/** `describe.each` when the consumer tests run, `describe.skip.each` (the tests listed as skipped) otherwise. */
+export function describeIf(enabled: boolean): typeof describe.skip {
+  return enabled ? describe : describe.skip;
 }

@@ -1,4 +1,5 @@
-import { HashWorkerError, hashWorkerPool, type HashWorkerPool } from './hash-workers.js';
+import { Logger } from '@nestjs/common';
+import { bcryptModule, HashWorkerError, hashWorkerPool, type HashWorkerPool } from './hash-workers.js';
 import type { PasswordHasher } from './user.types.js';
 
 export interface Argon2Params {
@@ -18,6 +19,8 @@ export interface Argon2Params {
 
 const PRIORITIES = { background: 19, normal: null } as const;
 
+let missingBcryptLogged = false;
+
 /** `$2a$`, `$2b$`, `$2y$` (PHP's name for 2b) with a two-digit cost, 22 characters of salt and 31 of hash. */
 const BCRYPT = /^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/;
 const ARGON2 = /^\$(argon2(?:id|i|d))\$v=(\d+)\$m=(\d+),t=(\d+),p=(\d+)\$/;
@@ -26,7 +29,8 @@ const ARGON2 = /^\$(argon2(?:id|i|d))\$v=(\d+)\$m=(\d+),t=(\d+),p=(\d+)\$/;
  * argon2id through @node-rs/argon2, on worker threads of the module's own (src/users/hash-workers.ts), not on
  * libuv's pool, and at background priority: a login never blocks the event loop, and a flood of them does not take
  * the CPU from the requests already authenticated, nor libuv's threads from the app's fs, dns or zlib.
- * It also verifies bcrypt hashes (`$2a$`/`$2b$`/`$2y$`, through @node-rs/bcrypt, loaded on the first one) and
+ * It also verifies bcrypt hashes (`$2a$`/`$2b$`/`$2y$`, through @node-rs/bcrypt, an optional peer looked up and
+ * loaded on the first one) and
  * reports them, like argon2 hashes with weaker parameters, as needing a rehash: a user base moves to argon2id as
  * people log in.
  *
@@ -61,11 +65,25 @@ export class Argon2PasswordHasher implements PasswordHasher {
     if (typeof hashed !== 'string' || typeof plain !== 'string') return false;
     try {
       // bcrypt reads only the first 72 bytes of a password: the rehash to argon2id ends that too.
-      const op = BCRYPT.test(hashed) ? 'bcrypt-verify' : 'verify';
-      return await this.pool.run<boolean>({ op, hash: hashed, plain });
+      if (BCRYPT.test(hashed)) return await this.pool.run<boolean>({ op: 'bcrypt-verify', hash: hashed, plain, module: this.bcrypt() });
+      return await this.pool.run<boolean>({ op: 'verify', hash: hashed, plain });
     } catch (err) {
       // A malformed stored hash is a failed login, not a 500; a dead worker is neither.
       if (err instanceof HashWorkerError && err.code === 'failed') return false;
+      throw err;
+    }
+  }
+
+  /**
+   * @node-rs/bcrypt, an optional peer. Without it a bcrypt hash is not a wrong password: the check rejects (login
+   * answers 503 `auth_unavailable`, no failed attempt counted) and the log says once which package to install.
+   */
+  private bcrypt(): string {
+    try {
+      return bcryptModule();
+    } catch (err) {
+      if (!missingBcryptLogged) new Logger('AuthModule').error((err as Error).message);
+      missingBcryptLogged = true;
       throw err;
     }
   }

@@ -2,11 +2,11 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 
-/** What a hash worker does: argon2id hash/verify, or a bcrypt verify (`@node-rs/bcrypt` loaded on the first one). */
+/** What a hash worker does: argon2id hash/verify, or a bcrypt verify (`@node-rs/bcrypt`, from `module`, loaded on the first one). */
 export type HashTask =
   | { op: 'hash'; plain: string; options: Record<string, number> }
   | { op: 'verify'; hash: string; plain: string }
-  | { op: 'bcrypt-verify'; hash: string; plain: string };
+  | { op: 'bcrypt-verify'; hash: string; plain: string; module: string };
 
 /** A task the worker could not do, for the caller: never the password or the hash, only a code and a safe message. */
 export class HashWorkerError extends Error {
@@ -47,8 +47,7 @@ function run(t) {
     case 'hash': return argon2.hashSync(t.plain, t.options);
     case 'verify': return argon2.verifySync(t.hash, t.plain);
     case 'bcrypt-verify':
-      if (!workerData.bcrypt) throw new Error('@node-rs/bcrypt is not installed');
-      bcrypt ??= require(workerData.bcrypt);
+      bcrypt ??= require(t.module);
       return bcrypt.verifySync(t.plain, t.hash);
   }
   throw new Error('unknown task');
@@ -83,18 +82,30 @@ interface Slot {
 }
 
 const resolver = createRequire(import.meta.url);
-let modulePaths: { argon2: string; bcrypt: string | null } | undefined;
-function paths(): { argon2: string; bcrypt: string | null } {
-  if (!modulePaths) {
-    let bcrypt: string | null = null;
+let argon2Path: string | undefined;
+function argon2(): string {
+  argon2Path ??= resolver.resolve('@node-rs/argon2');
+  return argon2Path;
+}
+
+/** What a bcrypt hash needs and an app without one does not install: the message says how to get it. */
+export const BCRYPT_MISSING = 'verifying a bcrypt hash needs the @node-rs/bcrypt package installed (npm install @node-rs/bcrypt)';
+
+let bcryptPath: string | undefined;
+/**
+ * Where @node-rs/bcrypt is, looked up when the first bcrypt hash is met (an optional peer: only apps migrating
+ * bcrypt hashes install it); a HashWorkerError ('unavailable', with the install hint) when it is not installed.
+ * A failed look-up is not kept: installing the package needs a restart anyway, but the next hash looks again.
+ */
+export function bcryptModule(): string {
+  if (bcryptPath === undefined) {
     try {
-      bcrypt = resolver.resolve('@node-rs/bcrypt');
+      bcryptPath = resolver.resolve('@node-rs/bcrypt');
     } catch {
-      // optional: a bcrypt hash then fails to verify, as a malformed hash does
+      throw new HashWorkerError(BCRYPT_MISSING, 'unavailable');
     }
-    modulePaths = { argon2: resolver.resolve('@node-rs/argon2'), bcrypt };
   }
-  return modulePaths;
+  return bcryptPath;
 }
 
 /** Niceness is per thread only on Linux; elsewhere (on Windows it is the whole process's class) it is left alone. */
@@ -155,7 +166,7 @@ export class HashWorkerPool {
   private spawn(): Slot {
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
-      workerData: { ...paths(), niceness: PER_THREAD_PRIORITY ? this.niceness : null },
+      workerData: { argon2: argon2(), niceness: PER_THREAD_PRIORITY ? this.niceness : null },
       // The inputs are strings: a small heap is plenty, and the argon2 memory is native, outside it.
       resourceLimits: { maxOldGenerationSizeMb: 32 },
     });

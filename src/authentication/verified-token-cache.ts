@@ -100,6 +100,8 @@ export class VerifiedTokenCache {
   private readonly shapeNames: string[][] = [];
   private readonly permIds = new Map<string, number>();
   private readonly permLists: Array<readonly string[]> = [];
+  private lastPerms = -1;
+  private lastShape = -1;
   /** The digest of the last token looked up, so the add() after a miss does not hash it again. */
   private lastToken: string | undefined;
   private d0 = 0;
@@ -178,6 +180,8 @@ export class VerifiedTokenCache {
     const { d0, d1, d2, d3 } = this;
     const held = this.find(d0, d1, d2, d3);
     if (held >= 0) this.remove(held);
+    // Admission before any encoding: when full, a newcomer asked for less than the victim goes no further.
+    if (!this.admit()) return { claims, permissions: frozenStrings(claims.permissions) };
     const encoded = this.encode(claims);
     const entry: CachedVerification = {
       claims,
@@ -305,6 +309,19 @@ export class VerifiedTokenCache {
   }
 
   /** A free slot and `size` bytes under the bound, by growing or by evicting; false when the newcomer loses admission. */
+  /** Room for one more entry: a free slot (growing if the bound allows), or a victim that loses to the newcomer. */
+  private admit(): boolean {
+    if (this.freeTop === 0) this.grow(128);
+    if (this.freeTop > 0) return true;
+    if (this.count === 0) return false;
+    const victim = this.victim();
+    const k = victim * 4;
+    const expired = this.now() - this.clockTolerance >= this.exps[victim];
+    if (!expired && this.frequency(this.d1, this.d2, this.d3) <= this.frequency(this.keys[k + 1], this.keys[k + 2], this.keys[k + 3])) return false;
+    this.remove(victim);
+    return true;
+  }
+
   private makeRoom(size: number): boolean {
     if (this.fixedBytes(1) + size > this.maxBytes) return false;
     if (this.freeTop === 0) this.grow(size);
@@ -436,6 +453,8 @@ export class VerifiedTokenCache {
   private permissionsId(value: unknown): number {
     if (value === undefined) return NO_PERMISSIONS;
     if (!Array.isArray(value) || !value.every((p) => typeof p === 'string')) return PERMISSIONS_IN_VALUES;
+    // Most tokens in a row carry the list the last one did: compared without building its key.
+    if (this.lastPerms >= 0 && sameStrings(this.permLists[this.lastPerms], value as string[])) return this.lastPerms;
     const key = JSON.stringify(value);
     let id = this.permIds.get(key);
     if (id === undefined) {
@@ -445,10 +464,12 @@ export class VerifiedTokenCache {
       this.permIds.set(key, id);
       this.internedBytes += 2 * stringBytes(key) + 64 + 8 * value.length;
     }
+    this.lastPerms = id;
     return id;
   }
 
   private shapeId(names: string[]): number {
+    if (this.lastShape >= 0 && sameStrings(this.shapeNames[this.lastShape], names)) return this.lastShape;
     const key = JSON.stringify(names);
     let id = this.shapeIds.get(key);
     if (id === undefined) {
@@ -458,11 +479,18 @@ export class VerifiedTokenCache {
       this.shapeIds.set(key, id);
       this.internedBytes += 2 * stringBytes(key) + 64 + 8 * names.length;
     }
+    this.lastShape = id;
     return id;
   }
 }
 
 const EMPTY: readonly string[] = Object.freeze([]);
+
+function sameStrings(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 /** 4-bit counter i of the sketch: the low nibble of byte i/2 for even i, the high one for odd. */
 function counter(sketch: Uint8Array, i: number): number {

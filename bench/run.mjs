@@ -15,7 +15,7 @@
 //             load on each adapter: bench/profiles/*.cpuprofile and bench/profiles/profile.md
 //   --extras  also the NestJS docs recipe (passport-jwt) and /me under a login flood
 //   env: BENCH_DURATION (s per slice, default 2), BENCH_ROUNDS (pairs, 6), BENCH_CONNECTIONS (50),
-//        BENCH_ADAPTERS (express,fastify), BENCH_ONLY (substring filter on workload names)
+//        BENCH_ADAPTERS (express,fastify), BENCH_ONLY (comma-separated substrings of workload names)
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -37,7 +37,8 @@ const DURATION = Number(process.env.BENCH_DURATION ?? 2);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (QUICK ? 2 : 6));
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const ADAPTERS = (process.env.BENCH_ADAPTERS ?? 'express,fastify').split(',');
-const ONLY = process.env.BENCH_ONLY;
+/** Comma-separated substrings of workload names (any of them selects a workload). */
+const ONLY = process.env.BENCH_ONLY?.split(',').filter(Boolean);
 const CLK_TCK = 100;
 
 /** Targets (issues #14 and #25): × bare (CPU), medians over the slices of one run. */
@@ -256,7 +257,7 @@ function workloads(keys, files) {
     const name = variant.startsWith('auth') ? `${adapter} ${variant} ${alg} ${users}${mix === 'rr' ? '' : ` ${mix}`}` : `${adapter} ${variant}`;
     // The bare variants get the same rotating headers as the HS256 20,000 workload: the same bytes to parse.
     const tokens = files[`${alg ?? 'HS256'}-${variant.startsWith('auth') ? users : 20000}`];
-    if (!ONLY || name.includes(ONLY) || variant === 'bare' || variant === 'bare-guard')
+    if (!ONLY || ONLY.some((o) => name.includes(o)) || variant === 'bare' || variant === 'bare-guard')
       list.push({ name, adapter, variant, alg, users: users ?? 20000, mix, tokens, keys });
   };
   for (const adapter of ADAPTERS) {

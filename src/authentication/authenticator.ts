@@ -59,7 +59,7 @@ export class Authenticator {
   }
 }
 
-/** A fresh context per request over the (frozen) verified claims. */
+/** A fresh context per request over the verified claims (frozen when the cache shares them between requests). */
 export function authOf(verified: CachedVerification): AuthContextData {
   const claims = verified.claims;
   return {

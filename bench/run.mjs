@@ -1,18 +1,21 @@
 // `npm run bench [-- --quick] [-- --profile] [-- --extras]`: the guard under a realistic token mix.
 //
 // Every workload is one server process pinned to CPU 0 (taskset), loaded by Debian's `wrk` (one
-// thread) pinned to CPU 1, with a Lua script that rotates the bearer tokens of 1, 20,000 or 200,000
-// distinct users, minted ahead (bench/.cache, reused while valid). Each workload runs beside a bare
+// thread) pinned to CPU 1, with a Lua script (bench/rotate.lua) that sends the bearer tokens of 1,
+// 20,000 or 200,000 distinct users, minted ahead (bench/.cache, reused while valid), round robin, by
+// a Zipf law (s = 1.0) or as a 20,000-user working set drifting through the 200,000 ("day"). Each workload runs beside a bare
 // server of its own, in alternating slices (paired A/B, see throughput()); ratios are per pair, then the
 // median over pairs. The generator is shown not to be the bottleneck: its CPU use per run, and the bare
 // app under two generators at once. Then the verifier micro-benchmark and the cache's memory check.
-// Writes bench/results.md.
-//   --quick   a fast subset: 2 pairs, HS256 1/20k/200k and ES256 20k, bare ± ALS, bare-guard
+// Servers listen on port 0 and report theirs; a workload that fails is tried once more, then marked
+// in the table, and the run goes on. Writes bench/results.md.
+//   --quick   a fast subset (about 6 min): 2 pairs, HS256 1/20k/200k round robin, HS256 200k Zipf and day,
+//             ES256 200k Zipf, bare and bare-guard; no generator check; writes bench/results-quick.md
 //   --profile only a CPU profile (--cpu-prof) and GC counts of the server under the 20,000-user HS256
 //             load on each adapter: bench/profiles/*.cpuprofile and bench/profiles/profile.md
 //   --extras  also the NestJS docs recipe (passport-jwt) and /me under a login flood
 //   env: BENCH_DURATION (s per slice, default 2), BENCH_ROUNDS (pairs, 6), BENCH_CONNECTIONS (50),
-//        BENCH_ADAPTERS (express,fastify), BENCH_ONLY (substring filter on workload names)
+//        BENCH_ADAPTERS (express,fastify), BENCH_ONLY (comma-separated substrings of workload names)
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -34,17 +37,21 @@ const DURATION = Number(process.env.BENCH_DURATION ?? 2);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (QUICK ? 2 : 6));
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const ADAPTERS = (process.env.BENCH_ADAPTERS ?? 'express,fastify').split(',');
-const ONLY = process.env.BENCH_ONLY;
+/** Comma-separated substrings of workload names (any of them selects a workload). */
+const ONLY = process.env.BENCH_ONLY?.split(',').filter(Boolean);
 const CLK_TCK = 100;
 
-/** Targets of issue #14: × bare, in one run. */
+/** Targets (issues #14 and #25): × bare (CPU), medians over the slices of one run. */
 const TARGETS = {
   'fastify auth HS256 1': 0.9,
   'fastify auth HS256 20000': 0.85,
   'fastify auth ES256 20000': 0.75,
   'fastify auth HS256 200000': 0.7,
+  'fastify auth HS256 200000 zipf': 0.9,
+  'fastify auth ES256 200000 zipf': 0.8,
   'express auth HS256 1': 0.95,
-  'express auth HS256 20000': 0.9,
+  'express auth HS256 20000': 0.95,
+  'express auth HS256 200000': 0.8,
 };
 
 // ---------------------------------------------------------------- preconditions
@@ -111,27 +118,31 @@ async function tokenFile(alg, users, keysPath) {
 
 // ---------------------------------------------------------------- servers and load
 
-let nextPort = 42000 + Math.floor(Math.random() * 1000);
-
+/** A server on a port the system assigns (port 0): it reports the port on its "ready" line, so no other process can take it first. */
 async function startServer(w, extraArgs = [], env = {}) {
-  const port = nextPort++;
-  const [cmd, args] = pinned(0, process.execPath, [...extraArgs, join(root, 'dist-bench/server.js'), w.variant, w.adapter, String(port)]);
+  const [cmd, args] = pinned(0, process.execPath, [...extraArgs, join(root, 'dist-bench/server.js'), w.variant, w.adapter, '0']);
   const child = spawn(cmd, args, {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, BENCH_ALG: w.alg ?? 'HS256', BENCH_KEYS: w.keys, ...env },
   });
   let stderr = '';
+  let stdout = '';
   child.stderr.on('data', (d) => (stderr += d));
-  await new Promise((resolve, reject) => {
-    child.stdout.on('data', (d) => d.toString().includes('ready') && resolve());
+  const port = await new Promise((resolve, reject) => {
+    child.stdout.on('data', (d) => {
+      stdout += d;
+      const m = stdout.match(/ready (\d+)/);
+      if (m) resolve(Number(m[1]));
+    });
     child.on('exit', (code) => reject(new Error(`${w.name} server exited with ${code}: ${stderr}`)));
+    setTimeout(() => reject(new Error(`${w.name} server not ready after 60 s: ${stderr}`)), 60000).unref();
   });
   return { child, url: `http://127.0.0.1:${port}`, stderr: () => stderr };
 }
 
 async function stopServer(server) {
-  if (server.child.exitCode !== null) return;
+  if (!server || server.child.exitCode !== null) return;
   server.child.kill('SIGINT');
   await new Promise((resolve) => server.child.once('exit', resolve));
 }
@@ -150,7 +161,7 @@ function cpuSeconds(pid) {
  * One wrk run on CPU 1 through bash, whose `times` gives wrk's own CPU seconds.
  * `stopAfter` > 0: a warm-up that ends after that many responses (or `duration`).
  */
-function wrk({ url, tokens, duration, connections = CONNECTIONS, stopAfter = 0, first = 0 }) {
+function wrk({ url, tokens, duration, connections = CONNECTIONS, stopAfter = 0, first = 0, mix = 'rr' }) {
   const wrkArgs = [
     '-t1',
     `-c${connections}`,
@@ -164,6 +175,7 @@ function wrk({ url, tokens, duration, connections = CONNECTIONS, stopAfter = 0, 
     tokens ?? '',
     String(stopAfter),
     String(first),
+    mix,
   ];
   const [cmd, args] = pinned(1, 'wrk', wrkArgs);
   const quoted = [cmd, ...args].map((a) => `'${String(a).replace(/'/g, `'\\''`)}'`).join(' ');
@@ -205,7 +217,8 @@ async function warm(w, server) {
     url: `${server.url}/articles`,
     tokens: w.tokens,
     duration: 30,
-    stopAfter: w.users <= 25000 ? Math.max(20000, Math.ceil(w.users * 1.1)) : 20000,
+    mix: w.mix,
+    stopAfter: w.users <= 25000 ? Math.max(20000, Math.ceil(w.users * 1.1)) : QUICK ? 10000 : 20000,
   });
   // Where the next run goes on in the token file: one rotation over every run of this server.
   server.next = r.requests;
@@ -216,7 +229,7 @@ async function slice(w, server, duration = DURATION) {
   const pid = server.child.pid;
   const cpu0 = cpuSeconds(pid);
   const from = process.hrtime.bigint() / 1000n;
-  const r = await wrk({ url: `${server.url}/articles`, tokens: w.tokens, duration, first: server.next ?? 0 });
+  const r = await wrk({ url: `${server.url}/articles`, tokens: w.tokens, duration, first: server.next ?? 0, mix: w.mix });
   server.next = (server.next ?? 0) + r.requests;
   const used = cpuSeconds(pid) - cpu0;
   if (r.errors > 0) throw new Error(`${w.name}: ${r.errors} failed requests (non-2xx, socket errors or timeouts)`);
@@ -240,21 +253,21 @@ async function measure(w, server) {
 
 function workloads(keys, files) {
   const list = [];
-  const add = (adapter, variant, alg, users) => {
-    const name = variant.startsWith('auth') ? `${adapter} ${variant} ${alg} ${users}` : `${adapter} ${variant}`;
+  const add = (adapter, variant, alg, users, mix = 'rr') => {
+    const name = variant.startsWith('auth') ? `${adapter} ${variant} ${alg} ${users}${mix === 'rr' ? '' : ` ${mix}`}` : `${adapter} ${variant}`;
     // The bare variants get the same rotating headers as the HS256 20,000 workload: the same bytes to parse.
     const tokens = files[`${alg ?? 'HS256'}-${variant.startsWith('auth') ? users : 20000}`];
-    if (!ONLY || name.includes(ONLY) || variant === 'bare' || variant === 'bare-guard')
-      list.push({ name, adapter, variant, alg, users: users ?? 20000, tokens, keys });
+    if (!ONLY || ONLY.some((o) => name.includes(o)) || variant === 'bare' || variant === 'bare-guard')
+      list.push({ name, adapter, variant, alg, users: users ?? 20000, mix, tokens, keys });
   };
   for (const adapter of ADAPTERS) {
     add(adapter, 'bare');
-    add(adapter, 'bare-als');
+    if (!QUICK) add(adapter, 'bare-als');
     add(adapter, 'bare-guard');
     if (!QUICK) add(adapter, 'bare-interceptor');
-    for (const [alg, users] of matrix()) add(adapter, 'auth', alg, users);
+    for (const [alg, users, mix] of matrix()) add(adapter, 'auth', alg, users, mix);
     // Every guarded handler in the request context (requestContext: true): what 'auto' saves.
-    for (const [alg, users] of CTX) add(adapter, 'auth-ctx', alg, users);
+    if (!QUICK) for (const [alg, users] of CTX) add(adapter, 'auth-ctx', alg, users);
     if (EXTRAS) add(adapter, 'recipe', 'HS256', 1);
   }
   return list;
@@ -265,13 +278,16 @@ const CTX = [
   ['HS256', 20000],
 ];
 
+/** [algorithm, users, mix]: rr = round robin (the default), zipf = Zipf s = 1.0, day = a drifting 20,000-user working set (bench/rotate.lua). */
 function matrix() {
   if (QUICK)
     return [
       ['HS256', 1],
       ['HS256', 20000],
       ['HS256', 200000],
-      ['ES256', 20000],
+      ['HS256', 200000, 'zipf'],
+      ['HS256', 200000, 'day'],
+      ['ES256', 200000, 'zipf'],
     ];
   // 200,000 RS256 tokens would take minutes to mint (1-3 ms a signature) for no new information: misses cost the RSA verify.
   return [
@@ -285,6 +301,10 @@ function matrix() {
     ['ES256', 200000],
     ['EdDSA', 1],
     ['EdDSA', 20000],
+    ['HS256', 200000, 'zipf'],
+    ['HS256', 200000, 'day'],
+    ['ES256', 200000, 'zipf'],
+    ['ES256', 200000, 'day'],
   ];
 }
 
@@ -306,25 +326,49 @@ async function throughput(list) {
   const samples = new Map(list.map((w) => [w.name, []]));
   for (const adapter of ADAPTERS) {
     for (const w of list.filter((x) => x.adapter === adapter)) {
-      // The bare side gets the workload's own token file: the same header bytes to parse.
-      const bareW = { ...w, name: `${adapter} bare`, variant: 'bare' };
-      const [bare, server] = await Promise.all([startServer(bareW), startServer(w)]);
-      try {
-        await Promise.all([warm(bareW, bare), warm(w, server)]);
-        for (let pair = 0; pair < ROUNDS; pair++) {
-          const [b, r] = await Promise.all([slice(bareW, bare), slice(w, server)]);
-          samples.get(w.name).push({ ...r, round: pair, bareRps: b.rps, bareCpuUs: b.cpuUsPerRequest, bareServerCpu: b.serverCpu });
-          process.stderr.write(
-            `  pair ${pair + 1}/${ROUNDS} ${w.name.padEnd(34)} ${fmt(r.rps).padStart(7)} req/s (bare ${fmt(b.rps).padStart(7)})  ` +
-              `${fmt(r.rps / b.rps, 2)}×  CPU ${fmt(b.cpuUsPerRequest / r.cpuUsPerRequest, 2)}×  server CPU ${pct(r.serverCpu)}  wrk CPU ${pct(r.wrkCpu)}\n`,
-          );
+      // A failed workload (a server that does not start, wrk errors) is tried once more, then marked
+      // and skipped: one bad minute on a shared machine must not lose the run.
+      for (let attempt = 1; attempt <= 2; attempt++) {
+        try {
+          samples.set(w.name, await pairedRun(w, adapter));
+          if (attempt > 1) w.retried = true;
+          break;
+        } catch (err) {
+          process.stderr.write(`  ${w.name}: attempt ${attempt} failed: ${err instanceof Error ? err.message.split('\n')[0] : err}\n`);
+          w.failures = [...(w.failures ?? []), err instanceof Error ? err.message.split('\n')[0] : String(err)];
+          if (attempt === 2) samples.set(w.name, []);
         }
-      } finally {
-        await Promise.all([stopServer(bare), stopServer(server)]);
       }
     }
   }
   return samples;
+}
+
+async function pairedRun(w, adapter) {
+  const out = [];
+  // The bare side gets the workload's own token file: the same header bytes to parse.
+  const bareW = { ...w, name: `${adapter} bare`, variant: 'bare' };
+  let bare;
+  let server;
+  try {
+    // Both started, whichever fails: a server that did start is stopped below.
+    const started = await Promise.allSettled([startServer(bareW), startServer(w)]);
+    [bare, server] = started.map((p) => (p.status === 'fulfilled' ? p.value : undefined));
+    const failed = started.find((p) => p.status === 'rejected');
+    if (failed) throw failed.reason;
+    await Promise.all([warm(bareW, bare), warm(w, server)]);
+    for (let pair = 0; pair < ROUNDS; pair++) {
+      const [b, r] = await Promise.all([slice(bareW, bare), slice(w, server)]);
+      out.push({ ...r, round: pair, bareRps: b.rps, bareCpuUs: b.cpuUsPerRequest, bareServerCpu: b.serverCpu });
+      process.stderr.write(
+        `  pair ${pair + 1}/${ROUNDS} ${w.name.padEnd(34)} ${fmt(r.rps).padStart(7)} req/s (bare ${fmt(b.rps).padStart(7)})  ` +
+          `${fmt(r.rps / b.rps, 2)}×  CPU ${fmt(b.cpuUsPerRequest / r.cpuUsPerRequest, 2)}×  server CPU ${pct(r.serverCpu)}  wrk CPU ${pct(r.wrkCpu)}\n`,
+      );
+    }
+  } finally {
+    await Promise.all([stopServer(bare), stopServer(server)]);
+  }
+  return out;
 }
 
 /** The bare app under one generator, then two at once (both on CPU 1, half the connections each). */
@@ -500,7 +544,16 @@ const lines = [];
 const cpuModel = (readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/) ?? [])[1] ?? 'unknown CPU';
 const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 lines.push('# Benchmark results', '');
-lines.push(`- date: ${new Date().toISOString()}; command: \`npm run bench${QUICK ? ' -- --quick' : ''}\``);
+const commit = (() => {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: root, encoding: 'utf8' }).trim() !== '';
+    return `${head}${dirty ? ' (with uncommitted changes)' : ''}`;
+  } catch {
+    return 'unknown';
+  }
+})();
+lines.push(`- date: ${new Date().toISOString()}; commit ${commit}; command: \`npm run bench${QUICK ? ' -- --quick' : ''}\``);
 lines.push(`- machine: ${cpuModel}, ${cpus().length} CPUs; Node ${process.version}; load average at the end ${load}`);
 lines.push(
   `- server pinned to CPU 0, load on CPU 1${hasTaskset ? '' : ' (taskset missing: NOT pinned)'}: ${wrkVersion}, 1 thread, ${CONNECTIONS} connections, ` +
@@ -547,7 +600,10 @@ for (const w of list) {
     summary.push(
       `${w.name}: ${fmt(judged, 2)}× bare${basis} (target ${target}: ${judged >= target ? 'met' : 'NOT met'}); throughput ${fmt(ratio, 2)}×`,
     );
-  const label = w.variant === 'auth' ? `AuthModule ${w.alg}` : w.variant === 'auth-ctx' ? `AuthModule ${w.alg}, requestContext: true` : w.variant;
+  const mixLabel = w.mix === 'zipf' ? ', Zipf s = 1.0' : w.mix === 'day' ? ', day (20,000 active, drifting)' : w.users > 1 ? ', round robin' : '';
+  const label =
+    (w.variant === 'auth' ? `AuthModule ${w.alg}${mixLabel}` : w.variant === 'auth-ctx' ? `AuthModule ${w.alg}, requestContext: true` : w.variant) +
+    (w.failures && !w.retried ? ` (**failed twice**: ${w.failures[0]})` : w.retried ? ' (retried once)' : '');
   lines.push(
     `| ${w.adapter} | ${label} | ${w.variant.startsWith('auth') ? fmt(w.users) : ''} | ${fmt(median(s.map((x) => x.rps)))} | ${fmt(median(s.map((x) => x.p50)), 2)} | ${fmt(median(s.map((x) => x.p99)), 2)} | ` +
       `${pct(serverCpu)} | ${pct(median(s.map((x) => x.wrkCpu)))} | ${fmt(median(s.map((x) => x.cpuUsPerRequest)), 1)} | ${fmt(ratio, 2)} | ${fmt(cpuRatio, 2)} | ${verdict} |`,
@@ -572,10 +628,15 @@ lines.push(
   '',
 );
 lines.push('| adapter | one wrk req/s | its CPU | two wrk req/s (sum) | their CPU | two ÷ one |', '|---|---:|---:|---:|---:|---:|');
-for (const adapter of ADAPTERS) {
-  const g = await generatorCheck(adapter, files, keys);
-  lines.push(`| ${adapter} | ${fmt(g.one)} | ${pct(g.oneCpu)} | ${fmt(g.two)} | ${pct(g.twoCpu)} | ${fmt(g.two / g.one, 2)} |`);
+for (const adapter of QUICK ? [] : ADAPTERS) {
+  try {
+    const g = await generatorCheck(adapter, files, keys);
+    lines.push(`| ${adapter} | ${fmt(g.one)} | ${pct(g.oneCpu)} | ${fmt(g.two)} | ${pct(g.twoCpu)} | ${fmt(g.two / g.one, 2)} |`);
+  } catch (err) {
+    lines.push(`| ${adapter} | failed: ${err instanceof Error ? err.message.split('\n')[0] : err} | | | | |`);
+  }
 }
+if (QUICK) lines.push('| (skipped in --quick) | | | | | |');
 
 if (EXTRAS) {
   process.stderr.write('login flood\n');
@@ -611,5 +672,6 @@ summary.push(
 );
 
 lines.push('', `Whole run: ${fmt((Date.now() - started) / 60000, 1)} min.`);
-writeFileSync(join(here, 'results.md'), lines.join('\n') + '\n');
+// A quick run never overwrites the full run's results.
+writeFileSync(join(here, QUICK ? 'results-quick.md' : 'results.md'), lines.join('\n') + '\n');
 process.stdout.write(lines.join('\n') + '\n\n' + summary.join('\n') + '\n');

@@ -8,7 +8,7 @@
 //   auth-ctx          auth with `requestContext: true`: every guarded handler runs inside AsyncLocalStorage.run()
 //   auth-noctx        auth with `requestContext: false` (no interceptor at all)
 //   recipe            the NestJS docs recipe (passport-jwt)
-// Prints "ready" on stdout once it listens. BENCH_GC=1: GC counts and pauses on stderr at exit.
+// Prints "ready <port>" on stdout once it listens (port 0 or none: one the system assigns). BENCH_GC=1: GC counts and pauses on stderr at exit.
 import 'reflect-metadata';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { readFileSync } from 'node:fs';
@@ -234,8 +234,11 @@ if (process.env.BENCH_GC === '1') {
   }).observe({ entryTypes: ['gc'] });
 }
 
-await app.listen(Number(portArg), '127.0.0.1');
-process.stdout.write('ready\n');
+// Port 0 (the default): the system picks a free port and the line says which, so no port chosen by the
+// bench can be taken by another process before the server binds it.
+await app.listen(Number(portArg ?? 0), '127.0.0.1');
+const address = app.getHttpServer().address() as { port: number };
+process.stdout.write(`ready ${address.port}\n`);
 // A clean exit on a signal, so `--cpu-prof` writes its profile.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {

@@ -17,8 +17,9 @@ import { VerifiedTokenCache, type CachedVerification } from './verified-token-ca
  */
 @Injectable()
 export class Authenticator {
-  private readonly verified = new VerifiedTokenCache();
+  private readonly verified: VerifiedTokenCache;
   private readonly clockTolerance: number;
+  private readonly maxTokenLength: number;
 
   constructor(
     private readonly codec: TokenCodec,
@@ -27,6 +28,9 @@ export class Authenticator {
     @Inject(AUTH_OPTIONS) private readonly options: ResolvedAuthOptions,
   ) {
     this.clockTolerance = options.jwt.clockTolerance;
+    this.maxTokenLength = options.jwt.maxTokenLength;
+    // `jwt.verifiedTokenCacheMb` (0: off), on the module's clock, with the verifier's leeway on `exp`.
+    this.verified = new VerifiedTokenCache(options.jwt.verifiedTokenCacheMb, this.clockTolerance, () => options.clock.now() / 1000);
   }
 
   authenticate(credential: Credential): AuthContextData | Promise<AuthContextData> {
@@ -44,6 +48,8 @@ export class Authenticator {
   /** The strict verifier, or a token it already passed whose expiry still holds. */
   private verify(token: string): CachedVerification {
     const nowSeconds = this.options.clock.now() / 1000;
+    // A token the verifier refuses for its length is not worth a digest.
+    if (token.length > this.maxTokenLength) return this.verified.add(token, this.codec.verify(token, 'access', nowSeconds));
     const hit = this.verified.get(token);
     if (hit !== undefined) {
       if (hit.claims.exp > nowSeconds - this.clockTolerance) return hit;
@@ -53,7 +59,7 @@ export class Authenticator {
   }
 }
 
-/** A fresh context per request over the (frozen) verified claims. */
+/** A fresh context per request over the verified claims (frozen when the cache shares them between requests). */
 export function authOf(verified: CachedVerification): AuthContextData {
   const claims = verified.claims;
   return {

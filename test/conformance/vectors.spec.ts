@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { verifyCompactJws } from '../../src/tokens/jws.js';
 import { KeyRing } from '../../src/tokens/key-ring.js';
+import { VerifiedTokenCache } from '../../src/authentication/verified-token-cache.js';
 
 const VECTORS = join(dirname(fileURLToPath(import.meta.url)), '../vectors');
 const read = (path: string) => readFileSync(join(VECTORS, path), 'utf8');
@@ -83,6 +84,48 @@ describe('Wycheproof', () => {
       return KeyRing.fromJwks({ keys: set.keys.map(withJoseAlg) });
     });
     expect(mismatches).toEqual([]);
+  });
+});
+
+/**
+ * The same vectors with the guard's verified-token cache in front of the verifier, warm: per key set
+ * (one cache per verifier, as in the guard), every vector expected valid is verified and cached first,
+ * then every vector of the group goes through cache-then-verifier. The verdicts must not change: a
+ * cached entry is never found for a token that differs in any byte (the invalid vectors are mostly
+ * one-byte changes of the valid ones).
+ */
+describe('Wycheproof, verified-token cache warm', () => {
+  const claims = { sub: 'w', jti: 'w', iat: 0, exp: 4_000_000_000 };
+  test('json_web_signature_test.json: the same verdicts, the valid vectors served from the cache', () => {
+    const data = JSON.parse(read('wycheproof/json_web_signature_test.json')) as { testGroups: WycheproofGroup[] };
+    const mismatches: unknown[] = [];
+    let hits = 0;
+    for (const group of data.testGroups) {
+      let ring: KeyRing;
+      try {
+        ring = KeyRing.fromJwks({ keys: [withJoseAlg(group.public ?? group.private)] });
+      } catch {
+        continue;
+      }
+      const cache = new VerifiedTokenCache(1);
+      const cached = (jws: unknown): 'valid' | 'invalid' => {
+        if (typeof jws === 'string' && cache.get(jws) !== undefined) {
+          hits++;
+          return 'valid';
+        }
+        const v = verdict(jws, () => ring);
+        if (v === 'valid') cache.add(jws as string, { ...claims });
+        return v;
+      };
+      const counted = group.tests.filter((t) => EXCLUDED[t.tcId] === undefined);
+      for (const t of counted) if (t.result === 'valid') cached(t.jws);
+      for (const t of counted) {
+        const actual = cached(t.jws);
+        if (actual !== t.result) mismatches.push({ tcId: t.tcId, expected: t.result, actual });
+      }
+    }
+    expect(mismatches).toEqual([]);
+    expect(hits).toBeGreaterThan(0);
   });
 });
 

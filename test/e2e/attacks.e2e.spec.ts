@@ -10,7 +10,10 @@ import { bootApp, SECRET } from '../support/app.js';
 import { ALL_CONTROLLERS } from '../support/controllers.js';
 import { accessClaims as claims, accessHeader as header, b64url as b64, forgeToken, nowSeconds as now, signText as hs } from '../support/tokens.js';
 
-describe('the attack catalogue against a running app', () => {
+// Cold: every token meets the strict verifier. Warm: before each refused token, a valid token of the
+// same app (and, where the forgery derives from one, that very token) has passed and sits in the
+// verified-token cache, so a refusal here shows the cache never answers for a token the verifier refuses.
+describe.each(['cold', 'warm'] as const)('the attack catalogue against a running app (verified-token cache %s)', (cache) => {
   const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const attacker = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -31,7 +34,23 @@ describe('the attack catalogue against a running app', () => {
   });
 
   const iss = { iss: 'https://iss.test', aud: 'api' };
+  /** A valid token of each app, fresh each call. */
+  const validFor = (app: INestApplication) =>
+    app === rsApp
+      ? forgeToken({ alg: 'RS256', typ: 'at+jwt', kid: 'rs-1' }, claims(), rsa.privateKey)
+      : app === esApp
+        ? forgeToken({ alg: 'ES256', typ: 'at+jwt' }, claims(), ec.privateKey)
+        : forgeToken(header(), claims(iss));
+  /** Warm only: `token` (valid) passes and so enters the cache. */
+  async function warm(app: INestApplication, token: string) {
+    if (cache === 'cold') return;
+    const res = await request(app.getHttpServer()).get('/private').set('Authorization', `Bearer ${token}`);
+    expect(res.status).toBe(200);
+    // A second time: now a cache hit.
+    expect((await request(app.getHttpServer()).get('/private').set('Authorization', `Bearer ${token}`)).status).toBe(200);
+  }
   async function expectRefused(app: INestApplication, token: string, code = 'token_invalid') {
+    await warm(app, validFor(app));
     const res = await request(app.getHttpServer()).get('/private').set('Authorization', `Bearer ${token}`);
     expect({ status: res.status, code: res.body.code }).toEqual({ status: 401, code });
     expect(res.headers['www-authenticate']).toBe('Bearer error="invalid_token"');
@@ -58,6 +77,7 @@ describe('the attack catalogue against a running app', () => {
 
   test('wrong number of segments, JWE-shaped and detached payloads (2.4, 2.21, 2.35)', async () => {
     const token = forgeToken(header(), claims(iss));
+    await warm(hsApp, token);
     const [h, p, s] = token.split('.');
     for (const bad of [`${h}.${p}`, `${h}.${p}.${s}.${s}`, `${h}.${p}.${s}.${s}.${s}`, `${h}..${s}`, `.${p}.${s}`, `${h}.${p}.${s}.`, '..', '....']) {
       await expectRefused(hsApp, bad);
@@ -89,6 +109,7 @@ describe('the attack catalogue against a running app', () => {
 
   test('empty signature', async () => {
     const token = forgeToken(header(), claims(iss));
+    await warm(hsApp, token);
     await expectRefused(hsApp, token.slice(0, token.lastIndexOf('.') + 1));
   });
 
@@ -137,6 +158,7 @@ describe('the attack catalogue against a running app', () => {
 
   test('base64 leniency: padding, spaces, +/ and non-canonical trailing bits', async () => {
     const token = forgeToken(header(), claims(iss));
+    await warm(hsApp, token);
     const [h, p, s] = token.split('.');
     await expectRefused(hsApp, `${h}=.${p}.${s}`);
     await expectRefused(hsApp, `${h}.${p}.${s}=`);
@@ -220,7 +242,11 @@ describe('the attack catalogue against a running app', () => {
 
   test('revocation cannot be bypassed by re-encoding: a malleated ECDSA signature of a revoked token is still refused (2.10, 2.37)', async () => {
     const token = await esApp.get(AuthService).createToken({ sub: 'm' });
+    await warm(esApp, token);
     await esApp.get(AuthService).revokeToken(token);
+    // Revocation is checked on every request, cache hit or not.
+    const again = await request(esApp.getHttpServer()).get('/private').set('Authorization', `Bearer ${token}`);
+    expect({ status: again.status, code: again.body.code }).toEqual({ status: 401, code: 'token_revoked' });
     const [h, p, s] = token.split('.');
     const sig = Buffer.from(s, 'base64url');
     const n = BigInt('0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551');

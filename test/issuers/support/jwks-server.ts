@@ -33,16 +33,18 @@ export class JwksServer {
   omit: string[] = [];
   reads = { discovery: 0, jwks: 0 };
   origin = '';
+  /** The origin clients use when it is not this server's (a TcpProxy in front): issuer and jwks_uri name it. */
+  publicOrigin: string | undefined;
 
   /** `path`: the issuer's path on this server ('' for the origin itself, '/realms/test' for a Keycloak-like issuer). */
   constructor(private readonly path = '') {}
 
   get issuer(): string {
-    return `${this.origin}${this.path}`;
+    return `${this.publicOrigin ?? this.origin}${this.path}`;
   }
 
   get jwksUri(): string {
-    return `${this.origin}${this.path}/keys`;
+    return `${this.publicOrigin ?? this.origin}${this.path}/keys`;
   }
 
   async start(): Promise<this> {

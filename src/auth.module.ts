@@ -21,6 +21,7 @@ import { AuthPipeline } from './guard/auth-pipeline.js';
 import { CookieJar } from './cookies/cookie-jar.js';
 import { JwtAuthGuard, NestAuthGuard } from './guard/auth.guard.js';
 import { RoutePolicyStamp } from './guard/policy-stamp.js';
+import { TrustedIssuers } from './issuers/trusted-issuers.js';
 import { jwksControllerFor } from './jwks/jwks.controller.js';
 import { LoginService } from './login/login.service.js';
 import type { AuthModuleExtras, AuthModuleOptions, JwtOptions, ResolvedAuthOptions } from './options/auth-options.js';
@@ -94,7 +95,7 @@ export type AuthModuleAsyncOptions = typeof definition.ASYNC_OPTIONS_TYPE;
 /** `R` with no key that `Shape` does not have: a typo in an object literal becomes a compile error. */
 type Exactly<R, Shape> = R & Record<Exclude<keyof R, keyof Shape>, never>;
 /** The options a factory returns, checked at the top level and in `jwt`, where typos are likeliest. */
-type FactoryResult<R extends AuthModuleOptions> = Exactly<R, AuthModuleOptions> & { jwt: Exactly<R['jwt'], JwtOptions> };
+type FactoryResult<R extends AuthModuleOptions> = Exactly<R, AuthModuleOptions> & { jwt?: Exactly<NonNullable<R['jwt']>, JwtOptions> };
 
 const EXTRAS = Symbol('AUTH_MODULE_EXTRAS');
 
@@ -173,6 +174,7 @@ function assemble(definition: DynamicModule, rawExtras: AuthModuleExtras): Dynam
     RevocationService,
     AuthService,
     ApiKeyService,
+    TrustedIssuers,
     Authenticator,
     AuthPipeline,
     NestAuthGuard,

@@ -37,12 +37,12 @@ export class AuthService {
   ) {}
 
   login(username: string, password: string): Promise<TokenPair> {
-    return exposed(() => this.logins.login(username, password));
+    return exposed(() => (this.tokens.assertIssuing('login'), this.logins.login(username, password)));
   }
 
   /** With no argument and `cookies.enabled`, reads the refresh cookie (after the CSRF check). */
   refresh(refreshToken?: string): Promise<TokenPair> {
-    return exposed(() => this.sessions.refresh(refreshToken));
+    return exposed(() => (this.tokens.assertIssuing('refresh'), this.sessions.refresh(refreshToken)));
   }
 
   /**
@@ -53,15 +53,17 @@ export class AuthService {
   refreshCurrentSessionToken(caller?: AuthContextData): Promise<TokenPair>;
   refreshCurrentSessionToken(...args: [AuthContextData?]): Promise<TokenPair> {
     const given = givenCaller(args, 0);
-    return exposed(() => this.sessions.refreshCurrent(given), given);
+    return exposed(() => (this.tokens.assertIssuing('refreshCurrentSessionToken'), this.sessions.refreshCurrent(given)), given);
   }
 
   /** An access token from a payload the caller already trusts; `iat`, `exp`, `jti`, `iss`, `aud` are the module's. */
   async createToken(payload: Record<string, unknown>, opts: { expiresIn?: number; audience?: string | string[] } = {}): Promise<string> {
+    this.tokens.assertIssuing('createToken');
     return this.tokens.createToken(payload, opts);
   }
 
   async createTokenForUser(user: AuthUserRecord, opts: { expiresIn?: number; extraClaims?: Record<string, unknown> } = {}): Promise<string> {
+    this.tokens.assertIssuing('createTokenForUser');
     return this.tokens.createTokenForUser(user, opts);
   }
 

@@ -1,10 +1,11 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { ApiKeyService } from '../api-keys/api-key.service.js';
 import { AUTH_OPTIONS } from '../auth.constants.js';
 import type { AuthContextData } from '../context/auth-context.js';
 import type { Credential } from '../credentials/credential.js';
 import { AuthError } from '../errors/auth-error.js';
 import type { ResolvedAuthOptions } from '../options/auth-options.js';
+import { TrustedIssuers } from '../issuers/trusted-issuers.js';
 import { RevocationGate } from '../revocation/revocation-gate.js';
 import { TokenCodec } from '../tokens/token-codec.js';
 import { VerifiedTokenCache, type CachedVerification } from './verified-token-cache.js';
@@ -20,21 +21,29 @@ export class Authenticator {
   private readonly verified: VerifiedTokenCache;
   private readonly clockTolerance: number;
   private readonly maxTokenLength: number;
+  /** Set with `trustedIssuers`: a token that is not one the module verified before may be a provider's. */
+  private readonly issuers: TrustedIssuers | undefined;
 
   constructor(
     private readonly codec: TokenCodec,
     private readonly gate: RevocationGate,
     private readonly apiKeys: ApiKeyService,
     @Inject(AUTH_OPTIONS) private readonly options: ResolvedAuthOptions,
+    @Optional() issuers?: TrustedIssuers,
   ) {
     this.clockTolerance = options.jwt.clockTolerance;
     this.maxTokenLength = options.jwt.maxTokenLength;
     // `jwt.verifiedTokenCacheMb` (0: off), on the module's clock, with the verifier's leeway on `exp`.
     this.verified = new VerifiedTokenCache(options.jwt.verifiedTokenCacheMb, this.clockTolerance, () => options.clock.now() / 1000);
+    this.issuers = issuers?.enabled ? issuers : undefined;
   }
 
   authenticate(credential: Credential): AuthContextData | Promise<AuthContextData> {
     if (credential.kind === 'api_key') return this.apiKeys.authenticate(credential.key);
+    if (this.issuers !== undefined && this.verified.get(credential.token) === undefined) {
+      const external = this.issuers.authenticate(credential.token);
+      if (external !== undefined) return external;
+    }
     const verified = this.verify(credential.token);
     const verdict = this.gate.check(verified.claims);
     if (verdict === null) return authOf(verified);

@@ -20,4 +20,6 @@ export interface AuthContextData {
   claims?: Record<string, unknown>;
   /** JWT issued by login/refresh. */
   sessionId?: string;
+  /** The trusted issuer (`trustedIssuers[].issuer`) whose token authenticated the call; absent for the module's own tokens. */
+  issuer?: string;
 }

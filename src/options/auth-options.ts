@@ -9,6 +9,7 @@ import type { RevocationChannelOption } from '../revocation/resolve-channel.js';
 import type { SessionStore } from '../sessions/session-store.js';
 import type { LoginThrottleOptions, ResolvedLoginThrottleOptions } from '../throttle/login-throttle.options.js';
 import type { JwsAlgorithm, JwtKeyOptions } from '../tokens/token.types.js';
+import type { ResolvedTrustedIssuer, TrustedIssuerOptions } from '../issuers/trusted-issuer.options.js';
 import type { PasswordHasher, UserProvider } from '../users/user.types.js';
 
 export interface JwtOptions {
@@ -105,7 +106,10 @@ export interface AuthClock {
 
 /** The options of `AuthModule.forRoot()` (and what `forRootAsync`'s factory returns). */
 export interface AuthModuleOptions {
-  jwt: JwtOptions;
+  /** The app's own tokens; optional with `trustedIssuers` (the app then issues none). */
+  jwt?: JwtOptions;
+  /** Identity providers whose access tokens authenticate calls too (README, "Trusted issuers"). */
+  trustedIssuers?: TrustedIssuerOptions[];
   /** A `UserProvider` class (resolved from the app's container, or built) or instance. Login and refresh need one. */
   users?: Type<UserProvider> | UserProvider;
   /** [argon2id] */
@@ -178,4 +182,7 @@ export interface ResolvedAuthOptions {
   clock: AuthClock;
   loginThrottle: ResolvedLoginThrottleOptions;
   cookies: ResolvedCookieOptions;
+  trustedIssuers: readonly ResolvedTrustedIssuer[];
+  /** False with `trustedIssuers` and no `jwt`: login, refresh and createToken are off. */
+  issuesTokens: boolean;
 }

@@ -5,6 +5,7 @@ import { JWS_ALGORITHMS, type JwsAlgorithm } from '../tokens/token.types.js';
 import { DEFAULT_VERIFIED_TOKEN_CACHE_MB } from '../authentication/verified-token-cache.js';
 import { isRevocationChannel } from '../revocation/resolve-channel.js';
 import { resolveLoginThrottleOptions } from '../throttle/login-throttle.options.js';
+import { resolveTrustedIssuers } from '../issuers/trusted-issuer.options.js';
 import type {
   AuthModuleExtras,
   AuthModuleOptions,
@@ -29,6 +30,7 @@ const TOP_LEVEL = keysOf<AuthModuleOptions>({
   clock: 1,
   loginThrottle: 1,
   cookies: 1,
+  trustedIssuers: 1,
 });
 const EXTRAS = keysOf<AuthModuleExtras>({ globalGuard: 1, jwksRoute: 1, isGlobal: 1, requestContext: 1 });
 const JWT_KEYS = keysOf<JwtOptions>({
@@ -120,8 +122,15 @@ function resolveAlgorithms(value: unknown): JwsAlgorithm[] {
   return [...new Set(value as JwsAlgorithm[])];
 }
 
-function resolveJwt(raw: unknown): ResolvedJwtOptions {
-  if (!isObject(raw)) throw new AuthConfigError('jwt', 'is required (an object with at least a key: jwt.secret, jwt.privateKey or jwt.keys)');
+function resolveJwt(raw: unknown, trustedOnly = false): ResolvedJwtOptions {
+  // Trusted issuers only: the defaults, no key, no algorithm (the ring is empty, issuing throws).
+  if (raw === undefined && trustedOnly) return { ...resolveJwt({ secret: 'x'.repeat(32) }), secret: undefined, algorithms: [] };
+  if (!isObject(raw)) {
+    throw new AuthConfigError(
+      'jwt',
+      'is required (an object with at least a key: jwt.secret, jwt.privateKey or jwt.keys), unless trustedIssuers is given',
+    );
+  }
   onlyKnown(raw, JWT_KEYS, 'jwt.');
   for (const key of ['secret', 'privateKey', 'publicKey'] as const) {
     // `secret: process.env.JWT_SECRET` with the variable unset: say so, rather than "no key".
@@ -268,13 +277,14 @@ function resolveStores(raw: unknown, revocationStore: RevocationOptions['store']
 
 /** Validates what the app gave and fills the defaults. Throws `AuthConfigError` naming the option. */
 export function resolveAuthOptions(raw: AuthModuleOptions): ResolvedAuthOptions {
-  if (!isObject(raw)) throw new AuthConfigError('options', 'AuthModule needs an options object');
+  // Not isObject(): its type guard would turn the (all-optional) options into a Record of unknowns.
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new AuthConfigError('options', 'AuthModule needs an options object');
   for (const key of Object.keys(raw)) {
     if (EXTRAS.includes(key)) {
       throw new AuthConfigError(key, 'shapes the module itself: give it to forRootAsync() beside useFactory, not in the options the factory returns');
     }
   }
-  onlyKnown(raw, TOP_LEVEL, '');
+  onlyKnown(raw as unknown as Record<string, unknown>, TOP_LEVEL, '');
   if (raw.users !== undefined && typeof raw.users !== 'function' && !hasMethods(raw.users, ['findByUsername', 'findById'])) {
     throw new AuthConfigError('users', 'must be a UserProvider class or instance (findByUsername, findById)');
   }
@@ -294,8 +304,12 @@ export function resolveAuthOptions(raw: AuthModuleOptions): ResolvedAuthOptions 
     invalidToken = v;
   }
   const { store: revocationStore, ...revocation } = resolveRevocation(raw.revocation);
-  const jwt = resolveJwt(raw.jwt);
+  const { jwt: rawJwt, trustedIssuers: issuers } = raw as { jwt?: unknown; trustedIssuers?: unknown };
+  const trustedOnly = rawJwt === undefined && Array.isArray(issuers) && issuers.length > 0;
+  const jwt = resolveJwt(rawJwt, trustedOnly);
   return {
+    trustedIssuers: resolveTrustedIssuers(issuers, jwt.issuer),
+    issuesTokens: !trustedOnly,
     jwt,
     users: raw.users,
     passwordHasher: raw.passwordHasher,

@@ -42,6 +42,15 @@ export class TokenIssuer {
     @Inject(AUTH_OPTIONS) private readonly options: ResolvedAuthOptions,
   ) {}
 
+  /** With `trustedIssuers` and no `jwt` the app issues no tokens: the methods that would, say so. */
+  assertIssuing(method: string): void {
+    if (this.options.issuesTokens === false) {
+      throw new Error(
+        `AuthService.${method}(): this app issues no tokens (trustedIssuers without jwt): its callers sign in at their identity provider`,
+      );
+    }
+  }
+
   nowSeconds(): number {
     return Math.floor(this.options.clock.now() / 1000);
   }

@@ -1,0 +1,207 @@
+import { AuthConfigError } from '../errors/auth-error.js';
+import { ALGORITHMS } from '../tokens/algorithms.js';
+import { JWS_ALGORITHMS, type JwsAlgorithm } from '../tokens/token.types.js';
+import { permissionsFrom, stringAt, trueAt, type ClaimMapping, type ClaimsOf, type TrustedIssuerClaims } from './claim-mapping.js';
+import { mappingOf, PRESET_NAMES, presetDefaults, type TrustedIssuerPreset } from './presets.js';
+
+/** One identity provider whose access tokens the app accepts (API.md, "Trusted issuers"). */
+export interface TrustedIssuerOptions {
+  /** Equals the token's `iss`, exactly; picks the issuer. */
+  issuer: string;
+  /** The token's `aud` must contain one of them. */
+  audience: string | string[];
+  /** The JWK Set; default: `jwks_uri` of `${issuer}/.well-known/openid-configuration` (which must be on the issuer's host). */
+  jwksUri?: string;
+  /** Allowed algorithms [['RS256', 'ES256']]; never 'none' or HS*. */
+  algorithms?: JwsAlgorithm[];
+  preset?: TrustedIssuerPreset;
+  claims?: TrustedIssuerClaims;
+  /** Not available yet: refused at boot. */
+  dpop?: 'required' | 'allowed';
+  /**
+   * The `typ` header accepted: `'at+jwt'` only (RFC 9068: an ID token or any other JWT of the provider is refused), or
+   * `'JWT'`: `JWT`, `at+jwt` or none, as most providers still send ['JWT'].
+   */
+  tokenType?: 'at+jwt' | 'JWT';
+  /** At boot, when the provider cannot be read: `'fail'` the boot, or `'retry'` on the first tokens ['retry']. */
+  onUnreachable?: 'fail' | 'retry';
+  /** The longest a read of the discovery document or the key set may take, in ms [3000]. */
+  fetchTimeoutMs?: number;
+  /** Longest `exp - iat` accepted, in seconds [86400]. */
+  maxTokenLifetime?: number;
+}
+
+export interface ResolvedTrustedIssuer {
+  issuer: string;
+  audiences: readonly string[];
+  /** Configured (any host), or undefined: then from discovery, on the issuer's origin only. */
+  jwksUri: string | undefined;
+  discoveryUrl: string;
+  algorithms: readonly JwsAlgorithm[];
+  tokenType: 'at+jwt' | 'JWT';
+  preset: TrustedIssuerPreset | undefined;
+  mapping: ClaimMapping;
+  audienceClaims: readonly string[];
+  requiredClaims: Readonly<Record<string, string>>;
+  onUnreachable: 'fail' | 'retry';
+  fetchTimeoutMs: number;
+  maxTokenLifetime: number;
+  /** Where options name this entry: `trustedIssuers[0]`. */
+  option: string;
+}
+
+export const DEFAULT_ISSUER_ALGORITHMS: readonly JwsAlgorithm[] = ['RS256', 'ES256'];
+const ENTRY_KEYS: ReadonlyArray<keyof Required<TrustedIssuerOptions>> = [
+  'issuer',
+  'audience',
+  'jwksUri',
+  'algorithms',
+  'preset',
+  'claims',
+  'dpop',
+  'tokenType',
+  'onUnreachable',
+  'fetchTimeoutMs',
+  'maxTokenLifetime',
+];
+const CLAIM_KEYS: ReadonlyArray<keyof Required<TrustedIssuerClaims>> = ['permissions', 'username', 'isStaff', 'isSuperuser'];
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * A URL the module may read: https, or http on a loopback host only (tests,
+ * a sidecar), with no credentials and no fragment.
+ */
+export function checkProviderUrl(value: unknown, option: string): URL {
+  if (typeof value !== 'string' || value.length === 0) throw new AuthConfigError(option, 'must be a non-empty URL string');
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new AuthConfigError(option, 'is not a URL');
+  }
+  const loopback = url.hostname === 'localhost' || url.hostname === '127.0.0.1' || url.hostname === '[::1]';
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
+    throw new AuthConfigError(option, 'must be an https URL (http only on a loopback host)');
+  }
+  if (url.username !== '' || url.password !== '' || url.hash !== '') throw new AuthConfigError(option, 'must have no credentials and no fragment');
+  return url;
+}
+
+/** OpenID Connect Discovery §4: a terminating "/" of the issuer is removed before the well-known path. */
+export function discoveryUrlOf(issuer: string): string {
+  return `${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
+}
+
+function positive(value: unknown, option: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) throw new AuthConfigError(option, 'must be a positive integer');
+  return value;
+}
+
+function pathOrFunction<T>(value: unknown, option: string, ofPath: (path: string) => ClaimsOf<T>): ClaimsOf<T> | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'function') return value as ClaimsOf<T>;
+  if (typeof value === 'string' && value.length > 0) return ofPath(value);
+  throw new AuthConfigError(option, 'must be a claim path (a non-empty string) or a function of the claims');
+}
+
+function resolveClaims(raw: unknown, option: string): Partial<ClaimMapping> {
+  if (raw === undefined) return {};
+  if (!isObject(raw)) throw new AuthConfigError(option, 'must be an object');
+  for (const key of Object.keys(raw))
+    if (!(CLAIM_KEYS as readonly string[]).includes(key)) throw new AuthConfigError(`${option}.${key}`, 'unknown option');
+  let permissions: ClaimsOf<string[]> | undefined;
+  const p = raw.permissions;
+  if (typeof p === 'function') permissions = p as ClaimsOf<string[]>;
+  else if (typeof p === 'string' && p.length > 0) permissions = permissionsFrom([p]);
+  else if (Array.isArray(p) && p.length > 0 && p.every((x) => typeof x === 'string' && x.length > 0)) permissions = permissionsFrom(p as string[]);
+  else if (p !== undefined) throw new AuthConfigError(`${option}.permissions`, 'must be a claim path, a non-empty list of them, or a function');
+  return {
+    ...(permissions ? { permissions } : {}),
+    ...optional('username', pathOrFunction(raw.username, `${option}.username`, stringAt)),
+    ...optional('isStaff', pathOrFunction(raw.isStaff, `${option}.isStaff`, trueAt)),
+    ...optional('isSuperuser', pathOrFunction(raw.isSuperuser, `${option}.isSuperuser`, trueAt)),
+  };
+}
+
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}
+
+function resolveAlgorithms(raw: unknown, option: string): JwsAlgorithm[] {
+  if (raw === undefined) return [...DEFAULT_ISSUER_ALGORITHMS];
+  if (!Array.isArray(raw) || raw.length === 0) throw new AuthConfigError(option, 'must be a non-empty array');
+  for (const alg of raw) {
+    if (typeof alg === 'string' && alg.toLowerCase() === 'none')
+      throw new AuthConfigError(option, '"none" is refused: unsigned tokens are never accepted');
+    if (!(JWS_ALGORITHMS as readonly unknown[]).includes(alg)) throw new AuthConfigError(option, `unknown algorithm ${JSON.stringify(alg)}`);
+    if (ALGORITHMS[alg as JwsAlgorithm].family === 'hmac') {
+      throw new AuthConfigError(option, `${String(alg)} is refused: a provider's tokens are verified with its public keys, never a shared secret`);
+    }
+  }
+  return [...new Set(raw as JwsAlgorithm[])];
+}
+
+function resolveEntry(raw: unknown, option: string): ResolvedTrustedIssuer {
+  if (!isObject(raw)) throw new AuthConfigError(option, 'must be an object { issuer, audience, ... }');
+  for (const key of Object.keys(raw))
+    if (!(ENTRY_KEYS as readonly string[]).includes(key)) throw new AuthConfigError(`${option}.${key}`, 'unknown option');
+  const issuer = raw.issuer;
+  if (typeof issuer !== 'string' || issuer.length === 0) throw new AuthConfigError(`${option}.issuer`, 'must be a non-empty string');
+  const audience = raw.audience;
+  const audiences = typeof audience === 'string' ? [audience] : audience;
+  if (!Array.isArray(audiences) || audiences.length === 0 || !audiences.every((a) => typeof a === 'string' && a.length > 0)) {
+    throw new AuthConfigError(`${option}.audience`, 'must be a non-empty string or a non-empty array of them');
+  }
+  if (raw.preset !== undefined && !(PRESET_NAMES as readonly unknown[]).includes(raw.preset)) {
+    throw new AuthConfigError(`${option}.preset`, `must be one of ${PRESET_NAMES.join(', ')}`);
+  }
+  if (raw.dpop !== undefined) {
+    throw new AuthConfigError(`${option}.dpop`, 'DPoP is not available in this version: remove the option (bearer tokens only)');
+  }
+  if (raw.tokenType !== undefined && raw.tokenType !== 'at+jwt' && raw.tokenType !== 'JWT') {
+    throw new AuthConfigError(`${option}.tokenType`, "must be 'at+jwt' or 'JWT'");
+  }
+  if (raw.onUnreachable !== undefined && raw.onUnreachable !== 'fail' && raw.onUnreachable !== 'retry') {
+    throw new AuthConfigError(`${option}.onUnreachable`, "must be 'fail' or 'retry'");
+  }
+  const preset = raw.preset === undefined ? undefined : presetDefaults(raw.preset as TrustedIssuerPreset, audiences as string[]);
+  let jwksUri = raw.jwksUri === undefined ? preset?.jwksUri?.(issuer) : (raw.jwksUri as string);
+  if (jwksUri !== undefined) jwksUri = checkProviderUrl(jwksUri, `${option}.jwksUri`).toString();
+  // Discovery reads from the issuer's own URL; with jwksUri given the issuer may be any string (rare, but RFC 7519 allows it).
+  if (jwksUri === undefined) checkProviderUrl(issuer, `${option}.issuer`);
+  return {
+    issuer,
+    audiences: audiences as string[],
+    jwksUri,
+    discoveryUrl: discoveryUrlOf(issuer),
+    algorithms: resolveAlgorithms(raw.algorithms, `${option}.algorithms`),
+    tokenType: (raw.tokenType as 'at+jwt' | 'JWT' | undefined) ?? 'JWT',
+    preset: raw.preset as TrustedIssuerPreset | undefined,
+    mapping: mappingOf(resolveClaims(raw.claims, `${option}.claims`), preset),
+    audienceClaims: preset?.audienceClaims ?? ['aud'],
+    requiredClaims: preset?.requiredClaims ?? {},
+    onUnreachable: (raw.onUnreachable as 'fail' | 'retry' | undefined) ?? 'retry',
+    fetchTimeoutMs: positive(raw.fetchTimeoutMs, `${option}.fetchTimeoutMs`, 3000),
+    maxTokenLifetime: positive(raw.maxTokenLifetime, `${option}.maxTokenLifetime`, 86_400),
+    option,
+  };
+}
+
+/** `trustedIssuers` checked and defaulted. `ownIssuer`: `jwt.issuer`, which no trusted issuer may share. */
+export function resolveTrustedIssuers(raw: unknown, ownIssuer: string | undefined): ResolvedTrustedIssuer[] {
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw)) throw new AuthConfigError('trustedIssuers', 'must be an array of { issuer, audience, ... }');
+  const resolved = raw.map((entry, i) => resolveEntry(entry, `trustedIssuers[${i}]`));
+  const seen = new Set<string>();
+  for (const entry of resolved) {
+    if (seen.has(entry.issuer)) throw new AuthConfigError(`${entry.option}.issuer`, `"${entry.issuer}" is listed twice`);
+    if (entry.issuer === ownIssuer)
+      throw new AuthConfigError(`${entry.option}.issuer`, "equals jwt.issuer: the app's own tokens would be taken for the provider's");
+    seen.add(entry.issuer);
+  }
+  return resolved;
+}

@@ -30,6 +30,11 @@ export interface ResolvedDeviceCookieOptions {
 
 export const DEVICE_COOKIE_DEFAULTS = { maxAgeDays: 365, perDevice: { limit: 10, windowSeconds: 900 } } as const;
 
+/** An HTTP request with a response to set cookies on: a route's, or a GraphQL query's over HTTP (not graphql-ws). */
+function overHttp(carrier: Carrier): boolean {
+  return carrier.type === 'http' || (carrier.type === 'graphql' && carrier.response !== undefined && carrier.response !== null);
+}
+
 /** A browser marks its requests with Fetch Metadata (`Sec-Fetch-Site`), and every POST with `Origin`. */
 function fromBrowser(carrier: Carrier): boolean {
   const h = carrier.headers;
@@ -53,7 +58,7 @@ export class DeviceCookies {
 
   /** The device id of a valid, unexpired cookie this login presents for `account` (a username fingerprint). */
   deviceOf(carrier: Carrier | undefined, account: string): string | undefined {
-    if (this.options === null || carrier === undefined || carrier.type !== 'http') return undefined;
+    if (this.options === null || carrier === undefined || !overHttp(carrier)) return undefined;
     const value = cookiesOf(carrier)[this.options.name];
     if (typeof value !== 'string' || value.length > 200) return undefined;
     const [id, exp, mac, extra] = value.split('.');
@@ -66,7 +71,7 @@ export class DeviceCookies {
 
   /** After a successful login from a browser over HTTP: (re)sets the cookie, a fresh expiry, the same device id when it had one. */
   issue(carrier: Carrier | undefined, account: string, deviceId?: string): void {
-    if (this.options === null || carrier === undefined || carrier.type !== 'http' || !fromBrowser(carrier)) return;
+    if (this.options === null || carrier === undefined || !overHttp(carrier) || !fromBrowser(carrier)) return;
     const id = deviceId ?? randomBytes(16).toString('base64url');
     const exp = String(Math.floor(Date.now() / 1000) + this.options.maxAgeSeconds);
     appendSetCookie(carrier.response, [

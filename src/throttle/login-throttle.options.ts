@@ -41,10 +41,10 @@ export interface LoginThrottleOptions {
   /** The password-check queue: `concurrency` [cores - 1, at least 1] checks at once, `maxQueued` waiting [4 × concurrency]; more is 503 `auth_busy`. */
   passwordChecks?: { concurrency?: number; maxQueued?: number; retryAfterSeconds?: number };
   /**
-   * After a 429 or 503 on HTTP, the connection it went out on is not read again for this long (at most its
-   * `Retry-After`), so a client that ignores `Retry-After` cannot re-send at once; doubled (up to 8×) for each
-   * such early re-send in a row; also after a failed login while others wait for the queue. `0` or `false`
-   * turns it off [1000].
+   * A 429 or 503 is held this long before it goes out (from half of it, jittered; at most its `Retry-After`
+   * and 30 s): only the refused call waits, never a connection (behind a proxy a connection carries many users);
+   * doubled (up to 8×) for each refusal in a row from one client address that came before its `Retry-After`
+   * ended; also a failed login's 401 while others wait for the queue. `0` or `false` turns it off [1000].
    */
   pacingMs?: number | false;
   /**

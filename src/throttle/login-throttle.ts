@@ -244,7 +244,7 @@ export class LoginThrottle implements OnModuleInit, OnModuleDestroy, OnApplicati
 
   /**
    * The password check, in the bounded queue. Beyond the queue: 503 `auth_busy` with
-   * `Retry-After`, at once. A client that has closed its connection is dropped before hashing.
+   * `Retry-After`, with no hashing (held like every refusal). A client that has closed its connection is dropped before hashing.
    */
   async verifyPassword(verify: () => Promise<boolean>): Promise<boolean> {
     const carrier = currentContext()?.carrier;

@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import type { DataSource } from 'typeorm';
+import { rawTablePath } from '../store/table-path.js';
 import { AuthConfigError } from '../errors/auth-error.js';
 import { PostgresRevocationChannel, pgConfigOf } from './postgres-revocation.channel.js';
 import { RedisRevocationChannel, type RedisRevocationChannelOptions } from './redis-revocation.channel.js';
@@ -45,6 +47,18 @@ export function resolveRevocationChannel(
 function postgresChannel(dataSource: DataSource, channel?: string): RevocationChannel {
   return new PostgresRevocationChannel({
     connection: pgConfigOf(dataSource.options as Parameters<typeof pgConfigOf>[0]),
-    ...(channel ? { channel } : {}),
+    channel: channel ?? defaultChannelOf(dataSource),
   });
+}
+
+/**
+ * NOTIFY reaches every listener of the database, whatever its schema: services that share one database, each in
+ * a schema of its own (or under a table prefix), must not hear each other's revocations (user ids repeat across
+ * them). The default channel is therefore named after where the change log lives: the plain name for the default
+ * place, so instances of any version agree there, and a digest of the table path elsewhere.
+ */
+function defaultChannelOf(dataSource: DataSource): string {
+  const path = rawTablePath(dataSource, 'auth_revocation_log');
+  if (path === 'auth_revocation_log') return 'nest_auth_revocation';
+  return `nest_auth_revocation_${createHash('sha256').update(path).digest('hex').slice(0, 16)}`;
 }

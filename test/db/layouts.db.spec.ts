@@ -189,3 +189,50 @@ describe.each(layouts)('every store on $name', (layout) => {
     expect(typeof (await b.get(AuthService).purgeExpired())).toBe('number');
   });
 });
+
+const postgres = enabledDatabases().find((t) => t.name === 'postgres');
+(postgres ? describe : describe.skip)('two services in one PostgreSQL database, a schema each', () => {
+  const apps: INestApplication[] = [];
+  afterAll(async () => {
+    await Promise.all(apps.splice(0).map((a) => a.close()));
+  });
+
+  test("LISTEN/NOTIFY: one service's logout everywhere does not reach the other's user of the same id; its own instances hear it", async () => {
+    const users = await MemoryUsers.create();
+    await postgres!.reset();
+    const base = postgres!.options();
+    const admin = await new DataSource(base).initialize();
+    const schemas = [uniqueTestName('svc_a'), uniqueTestName('svc_b')];
+    for (const schema of schemas) await admin.query(`CREATE SCHEMA "${schema}"`);
+    await admin.destroy();
+    const bootIn = async (schema: string) => {
+      const options = { ...base, schema } as DataSourceOptions;
+      const migrate = await new DataSource(options).initialize();
+      await migrate.runMigrations();
+      await migrate.destroy();
+      // Polling far apart: only the channel can carry the change within the test.
+      const app = await bootApp(
+        { jwt: { secret: SECRET }, users, store: 'typeorm', revocation: { syncIntervalMs: 60_000, channelSyncIntervalMs: 60_000 } },
+        { controllers: ALL_CONTROLLERS, imports: [TypeOrmModule.forRoot(options)] },
+      );
+      apps.push(app);
+      return app;
+    };
+    const [a1, b] = [await bootIn(schemas[0]!), await bootIn(schemas[1]!)];
+    const a2 = await bootIn(schemas[0]!);
+    await sleep(500); // the channels are listening
+    const onA = await login(a2, 'root');
+    const onB = await login(b, 'root');
+    await sleep(1100); // a cut-off refuses tokens of the seconds before its own
+    await a1.get(AuthService).revokeAllForUser('3');
+    // Service A's other instance hears it at once (the channel), long before its next poll.
+    const until = Date.now() + 5000;
+    while ((await request(a2.getHttpServer()).get('/private').set(bearer(onA.accessToken))).status !== 401) {
+      if (Date.now() > until) throw new Error("service A's other instance never heard the cut-off");
+      await sleep(50);
+    }
+    // Service B's user 3 is another person: untouched.
+    await sleep(300);
+    expect((await request(b.getHttpServer()).get('/private').set(bearer(onB.accessToken))).status).toBe(200);
+  });
+});

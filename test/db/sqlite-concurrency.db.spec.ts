@@ -1,6 +1,8 @@
 import 'reflect-metadata';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import request from 'supertest';
 import type { DataSourceOptions } from 'typeorm';
@@ -9,6 +11,7 @@ import { bootApp, SECRET } from '../support/app.js';
 import { ALL_CONTROLLERS } from '../support/controllers.js';
 import { enabledDatabases, migratedDataSource, type DbTarget } from '../support/databases.js';
 import { bearer, login, type TokenPair } from '../support/http.js';
+import { compiledSources, root } from '../support/compiled-sources.js';
 import { CapturingLogger } from '../support/logger.js';
 import { sleep } from '../support/time.js';
 import { MemoryUsers } from '../support/users.js';
@@ -176,5 +179,88 @@ describe.each([
       ),
     );
     expect(tally(statuses(responses))).toEqual({ '401 invalid_credentials': 5, '429 too_many_attempts': N - 5 });
+  });
+});
+
+describe('SQLite under concurrency: two instances in two processes on one file', () => {
+  let users: MemoryUsers;
+  let app: INestApplication;
+  let peer: ChildProcess | undefined;
+  let peerUrl: string;
+  let peerLog = '';
+
+  beforeAll(async () => {
+    users = await MemoryUsers.create();
+    await sqlite.reset();
+    await (await migratedDataSource(sqlite)).destroy();
+    const options = sqlite.options() as DataSourceOptions & { database: string };
+    app = await bootApp(
+      {
+        jwt: { secret: SECRET },
+        users,
+        store: 'typeorm',
+        revocation: { syncIntervalMs: 50 },
+        loginThrottle: { refreshPerIp: { limit: 1000, windowSeconds: 60 } },
+      },
+      { controllers: ALL_CONTROLLERS, imports: [TypeOrmModule.forRoot(options)] },
+    );
+    peer = spawn(process.execPath, [join(root, 'test/db/sqlite-peer.mjs'), compiledSources(), options.database, SECRET], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    peer.stderr!.on('data', (chunk: Buffer) => (peerLog += chunk.toString()));
+    peerUrl = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      peer!.stdout!.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        const port = /PORT (\d+)/.exec(out)?.[1];
+        if (port) resolve(`http://127.0.0.1:${port}`);
+      });
+      peer!.once('exit', (code) => reject(new Error(`the peer exited (${code}): ${peerLog.slice(-2000)}`)));
+    });
+  }, 120_000);
+  afterAll(async () => {
+    if (peer && peer.exitCode === null) {
+      const exited = new Promise((r) => peer!.once('exit', r));
+      peer.kill('SIGTERM');
+      await exited;
+    }
+    await app?.close();
+  });
+
+  test(`${N} concurrent refreshes of one token, half on each process: one new pair, every other caller 401, none 503`, async () => {
+    const { refreshToken } = await login(app, 'alice');
+    const target = (i: number) => (i % 2 === 0 ? request(app.getHttpServer()) : request(peerUrl));
+    const responses = await Promise.all(Array.from({ length: N }, (_, i) => target(i).post('/auth/refresh').send({ refreshToken })));
+    const list = responses.map((r) => `${r.status}${r.body.code ? ` ${r.body.code}` : ''}`).sort();
+    const counts = Object.fromEntries([...new Set(list)].map((s) => [s, list.filter((x) => x === s).length]));
+    expect(counts).toEqual({ '200': 1, '401 token_revoked': N - 1 });
+    // The losers were reuse: the session has ended, so the winner's access token is refused on both processes.
+    const winner = responses.find((r) => r.status === 200)!.body as TokenPair;
+    await sleep(250);
+    expect((await request(peerUrl).get('/private').set(bearer(winner.accessToken))).status).toBe(401);
+    expect((await request(app.getHttpServer()).get('/private').set(bearer(winner.accessToken))).status).toBe(401);
+    expect(peerLog).not.toMatch(/transaction within a transaction|store_failed|SQLITE_BUSY/);
+  });
+
+  test(`AuthService: ${N} refreshes of one token started at once, half in each process: one pair, ${N - 1} token_revoked`, async () => {
+    const { refreshToken } = await login(app, 'alice');
+    const auth = app.get(AuthService);
+    const here = Array.from({ length: N / 2 }, () =>
+      auth.refresh(refreshToken).then(
+        () => 'ok',
+        (err: { getStatus?: () => number; getResponse?: () => { code?: string } }) => `${err.getStatus?.()} ${err.getResponse?.().code}`,
+      ),
+    );
+    const [there, ...mine] = await Promise.all([
+      request(peerUrl)
+        .post('/race')
+        .send({ refreshToken, n: N / 2 }),
+      ...here,
+    ]);
+    const list = [...(there.body as string[]), ...mine];
+    const counts = Object.fromEntries([...new Set(list)].map((s) => [s, list.filter((x) => x === s).length]));
+    expect(counts).toEqual({ ok: 1, '401 token_revoked': N - 1 });
+    expect(peerLog).not.toMatch(/transaction within a transaction|store_failed|SQLITE_BUSY/);
   });
 });

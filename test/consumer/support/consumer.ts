@@ -10,7 +10,7 @@
  */
 import { describe } from '@jest/globals';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,11 +38,37 @@ export function packTarball(dir: string): string {
 }
 
 let ownTarball: string | undefined;
-/** The tarball of this run: the global setup's, or (a file run from the main Jest config) one packed for this file. */
+/**
+ * The tarball of this run: the global setup's, or (files run from the main Jest config with AUTH_TEST_CONSUMER=1)
+ * one packed for this file, one file at a time: `prepack` rebuilds dist/, and two builds at once would collide.
+ */
 export function tarball(): string {
   if (process.env.AUTH_TEST_TARBALL) return process.env.AUTH_TEST_TARBALL;
-  ownTarball ??= packTarball(tempDir('pack'));
+  ownTarball ??= underPackLock(() => packTarball(tempDir('pack')));
   return ownTarball;
+}
+
+/** A lock folder beside the repository's own temp folders (mkdir is atomic); one left by a killed run expires. */
+function underPackLock<T>(fn: () => T): T {
+  const lock = join(tmpdir(), `nest-auth-consumer-pack-lock-${repoRoot.replace(/\W+/g, '_')}`);
+  const sleeper = new Int32Array(new SharedArrayBuffer(4));
+  for (const deadline = Date.now() + 600_000; ;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const held = statSync(lock, { throwIfNoEntry: false });
+      if (held && Date.now() - held.mtimeMs > 300_000) rmSync(lock, { recursive: true, force: true });
+      else if (Date.now() > deadline) throw new Error(`waited 10 minutes for ${lock}`);
+      else Atomics.wait(sleeper, 0, 0, 500);
+    }
+  }
+  try {
+    return fn();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
 }
 
 const made: string[] = [];

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The repository's own suites on Nest 11 (11.2.x): a copy of the work tree in a temp folder, its node_modules
+# hard-linked (copied where links cannot cross file systems), the @nestjs packages of Nest 11 installed over it
+# with --no-save (the repository's lockfile stays on Nest 12), then the type-check and every suite that Nest 11
+# supports. Not run: the transport suites but GraphQL's (gateways need Nest 12: Nest 11 gives them no global guard,
+# README "Install" says more; Nest 11's NATS transport loads another package), the
+# browser suite (nothing there depends on the Nest major) and the consumer suites (they install Nest 11 themselves).
+# Run by .ci/run (the database URLs come from there).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+dir=$(mktemp -d "${TMPDIR:-/tmp}/nest-auth-nest11-XXXXXX")
+trap 'rm -rf "$dir"' EXIT
+tar --exclude=./node_modules --exclude=./.git --exclude='./dist*' -cf - . | tar -xf - -C "$dir"
+cp -al node_modules "$dir/" 2>/dev/null || cp -a node_modules "$dir/"
+cd "$dir"
+
+# --legacy-peer-deps: the tree also holds Nest 12-only packages (gateways, microservices) that these suites do not load.
+npm install --no-save --prefer-offline --no-audit --no-fund --loglevel=error --legacy-peer-deps \
+  @nestjs/common@~11.2.0 @nestjs/core@~11.2.0 @nestjs/platform-express@~11.2.0 @nestjs/platform-fastify@~11.2.0 \
+  @nestjs/testing@~11.2.0 @nestjs/swagger@^11.0.0 @nestjs/passport@^11.0.0 @nestjs/typeorm@^11.0.0 \
+  @nestjs/graphql@^13.0.0 @nestjs/apollo@^13.0.0 @nestjs/jwt@^11.0.0
+node -e 'const v = require("@nestjs/core/package.json").version; if (!v.startsWith("11.")) { console.error("nest11: @nestjs/core is " + v); process.exit(1); } console.log("nest11: the suites on @nestjs/core " + v);'
+npx tsc -p tsconfig.test.json
+NODE_OPTIONS=--experimental-vm-modules npx jest \
+  --testPathIgnorePatterns '/test/transports/(?!graphql\.e2e\.spec\.ts$)' '/test/browser/' '/test/consumer/'

@@ -63,7 +63,7 @@ describe('VerifiedTokenCache', () => {
   it('gives back every claim as the verifier parsed it: nested values, unicode, odd types, __proto__', () => {
     const cache = new VerifiedTokenCache(1);
     const odd = JSON.parse(
-      '{"sub":"ü-1","jti":"j","iat":1,"exp":2000000000,"nbf":0.5,"aud":["a","b"],"sid":"s","email":"a@b.c",' +
+      '{"sub":"ü-1","jti":"j","iat":1.25,"exp":2000000000.5,"nbf":0.5,"aud":["a","b"],"sid":"s","email":"a@b.c",' +
         '"is_staff":"yes","is_superuser":true,"permissions":["a",3,null,"b"],"meta":{"x":[1,{"y":null}],"e":"日本"},' +
         '"__proto__":{"polluted":true},"n":-1.5e-7}',
     ) as VerifiedClaims;

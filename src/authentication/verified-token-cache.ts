@@ -1,7 +1,7 @@
 import { hash } from 'node:crypto';
 import type { VerifiedClaims } from '../tokens/token.types.js';
 
-/** `jwt.verifiedTokenCacheMb` when not set: about 240,000 access tokens as login issues them (≈ 140 bytes each). */
+/** `jwt.verifiedTokenCacheMb` when not set: about 230,000 access tokens as login issues them (≈ 130 bytes each). */
 export const DEFAULT_VERIFIED_TOKEN_CACHE_MB = 32;
 
 export interface CachedVerification {
@@ -11,14 +11,16 @@ export interface CachedVerification {
 }
 
 /**
- * Heap bytes a slot costs in the fixed arrays, whether used or not: the digest (16), exp and iat (16),
- * shape, permissions, size (12), flags and reference bit (2), the values pointer (8) and the free
- * stack (4). The open-addressing table adds 4 bytes per table cell (2 to 4 cells a slot).
+ * Bytes a slot costs in the fixed arrays, whether used or not: the digest (16), exp (8), iat as
+ * its distance to exp (4), shape and permissions ids (4), size or free-list link (4), flags and
+ * reference bit (2), the values pointer (8). The open-addressing table adds 4 bytes a cell (2 to 4
+ * cells a slot).
  */
-const SLOT_BYTES = 58;
+const SLOT_BYTES = 46;
+/** The JSON values of a login token (sub, username, sid, jti): what the slots are sized for. */
+const TYPICAL_ENTRY_BYTES = 72;
 /** A one-byte string's header on 64-bit V8 (map, hash, length), rounded to 8 with its characters. */
 const STRING_HEADER = 16;
-const FIRST_CAPACITY = 64;
 /** Interned permission lists and claim-name lists: a few roles and token shapes per app; beyond that entries carry their own. */
 const MAX_INTERNED = 1024;
 /**
@@ -36,12 +38,14 @@ const STAFF_PRESENT = 1;
 const STAFF_TRUE = 2;
 const SUPER_PRESENT = 4;
 const SUPER_TRUE = 8;
+/** `iat` is not an integer within 2^32 s before `exp`: it is kept with the other values. */
+const IAT_IN_VALUES = 16;
 
 /** `perms[slot]`: no `permissions` claim; the claim is kept with the other values (not a list of strings, or too many lists). */
-const NO_PERMISSIONS = -1;
-const PERMISSIONS_IN_VALUES = -2;
+const NO_PERMISSIONS = 0xffff;
+const PERMISSIONS_IN_VALUES = 0xfffe;
 /** `shapes[slot]`: the values are a JSON object, not an array in the order of an interned name list. */
-const OBJECT_SHAPE = -1;
+const OBJECT_SHAPE = 0xffff;
 
 /**
  * Tokens that passed the strict verifier, kept compact and found by a digest of the whole token.
@@ -52,11 +56,14 @@ const OBJECT_SHAPE = -1;
  * - **Entry**: what a verified token yields, not the token: `exp` and `iat` as numbers, the boolean
  *   claims as bits, the `permissions` list interned (every token of a role shares one frozen array),
  *   the names of the other claims interned as a shape, and their values as one short JSON array string.
- *   A login-issued token costs ≈ 140 bytes (it cost ≈ 830 as text plus parsed claims), so the default
- *   32 MiB holds ≈ 240,000 users. A hit rebuilds a fresh claims object (≈ 0.5 µs, no crypto, no
- *   validation to redo: the values came out of the strict parser).
- * - **Bound**: `maxMb` of heap, counting the fixed arrays (allocated, not just used), the sketch, the
- *   interned lists and each entry's string; the arrays grow only while the bound allows.
+ *   A login-issued token costs ≈ 130 bytes (it cost ≈ 830 as text plus parsed claims), so the default
+ *   32 MiB holds ≈ 230,000 users. A hit rebuilds a fresh claims object (≈ 0.5 µs, no crypto, no
+ *   validation to redo: the values came out of the strict parser), except for a token hit twice in a
+ *   row in its cell of the hot tier (4,096 cells, direct-mapped by digest), kept built and frozen.
+ * - **Bound**: `maxMb`, counting the fixed arrays (sized once, on the first entry, for as many login
+ *   tokens as the bound holds, and counted whole), the sketch, the hot tier, the interned lists and each
+ *   entry's string. Sized once: growing would leave the old arrays to the allocator, resident memory
+ *   the bound does not see. Larger entries mean fewer of them: eviction goes by bytes too.
  * - **Admission** (TinyLFU): a count-min sketch counts every look-up by digest (4-bit counters, eight
  *   per entry the bound can hold, all halved every half-width requests, so old popularity fades). When full, CLOCK proposes a victim (an expired
  *   entry goes at once; a referenced one gets a second chance); the new token takes its place only if
@@ -73,15 +80,18 @@ export class VerifiedTokenCache {
   /** 4 int32 words of digest per slot. */
   private keys = new Int32Array(0);
   private exps = new Float64Array(0);
-  private iats = new Float64Array(0);
-  private shapes = new Int32Array(0);
-  private perms = new Int32Array(0);
+  /** exp - iat. */
+  private lifetimes = new Uint32Array(0);
+  private shapes = new Uint16Array(0);
+  private perms = new Uint16Array(0);
+  /** An entry's string bytes; for a free slot, the next free slot + 1 (0: none). */
   private sizes = new Int32Array(0);
   private flags = new Uint8Array(0);
   private referenced = new Uint8Array(0);
   private values: Array<string | undefined> = [];
-  private freeSlots = new Int32Array(0);
-  private freeTop = 0;
+  /** The first free slot + 1 (0: none). */
+  private freeHead = 0;
+  private readonly slots: number;
   /** Open addressing, linear probing: slot + 1, 0 for empty. */
   private table = new Int32Array(0);
   private mask = 0;
@@ -133,6 +143,9 @@ export class VerifiedTokenCache {
     this.hotSlots = new Int32Array(hot).fill(-1);
     this.hotEntries = new Array<CachedVerification | undefined>(hot).fill(undefined);
     this.hotMask = hot - 1;
+    let slots = Math.floor((this.maxBytes - this.fixedBytes(0)) / (SLOT_BYTES + 10 + TYPICAL_ENTRY_BYTES));
+    while (slots > 0 && this.fixedBytes(slots) + slots * TYPICAL_ENTRY_BYTES > this.maxBytes) slots -= Math.max(1, slots >>> 8);
+    this.slots = Math.max(0, slots);
   }
 
   /** Entries held. */
@@ -160,12 +173,20 @@ export class VerifiedTokenCache {
     this.referenced[slot] = 1;
     if (this.hotMask < 0) return this.materialize(slot);
     const cell = this.d1 & this.hotMask;
-    if (this.hotSlots[cell] === slot) return this.hotEntries[cell]!;
-    const entry = this.materialize(slot);
-    // Shared by the requests that hit it while it stays hot: frozen.
-    Object.freeze(entry.claims);
-    this.hotSlots[cell] = slot;
-    this.hotEntries[cell] = entry;
+    if (this.hotSlots[cell] !== slot) {
+      // First hit in this cell: remember the slot only. Keeping every rebuilt entry would churn
+      // objects that live just long enough to reach the old generation when many users take turns.
+      this.hotSlots[cell] = slot;
+      this.hotEntries[cell] = undefined;
+      return this.materialize(slot);
+    }
+    let entry = this.hotEntries[cell];
+    if (entry === undefined) {
+      // Hit again before any other token took the cell: kept built, and shared, so frozen.
+      entry = this.materialize(slot);
+      Object.freeze(entry.claims);
+      this.hotEntries[cell] = entry;
+    }
     return entry;
   }
 
@@ -176,7 +197,6 @@ export class VerifiedTokenCache {
       this.digest(token);
       this.touch();
     }
-    this.lastToken = undefined;
     const { d0, d1, d2, d3 } = this;
     const held = this.find(d0, d1, d2, d3);
     if (held >= 0) this.remove(held);
@@ -185,18 +205,19 @@ export class VerifiedTokenCache {
     const encoded = this.encode(claims);
     const entry: CachedVerification = {
       claims,
-      permissions: encoded.perms >= 0 ? this.permLists[encoded.perms] : frozenStrings(claims.permissions),
+      permissions: encoded.perms < PERMISSIONS_IN_VALUES ? this.permLists[encoded.perms] : frozenStrings(claims.permissions),
     };
     const size = stringBytes(encoded.text);
     if (!this.makeRoom(size)) return entry;
-    const slot = this.freeSlots[--this.freeTop];
+    const slot = this.freeHead - 1;
+    this.freeHead = this.sizes[slot];
     const k = slot * 4;
     this.keys[k] = d0;
     this.keys[k + 1] = d1;
     this.keys[k + 2] = d2;
     this.keys[k + 3] = d3;
     this.exps[slot] = claims.exp;
-    this.iats[slot] = claims.iat;
+    this.lifetimes[slot] = encoded.flags & IAT_IN_VALUES ? 0 : claims.exp - claims.iat;
     this.shapes[slot] = encoded.shape;
     this.perms[slot] = encoded.perms;
     this.flags[slot] = encoded.flags;
@@ -303,16 +324,16 @@ export class VerifiedTokenCache {
     }
     this.values[slot] = undefined;
     this.entryBytes -= this.sizes[slot];
-    this.sizes[slot] = 0;
+    this.sizes[slot] = this.freeHead;
+    this.freeHead = slot + 1;
     this.count--;
-    this.freeSlots[this.freeTop++] = slot;
   }
 
   /** A free slot and `size` bytes under the bound, by growing or by evicting; false when the newcomer loses admission. */
   /** Room for one more entry: a free slot (growing if the bound allows), or a victim that loses to the newcomer. */
   private admit(): boolean {
-    if (this.freeTop === 0) this.grow(128);
-    if (this.freeTop > 0) return true;
+    if (this.capacity === 0) this.allocate();
+    if (this.freeHead !== 0) return true;
     if (this.count === 0) return false;
     const victim = this.victim();
     const k = victim * 4;
@@ -323,10 +344,8 @@ export class VerifiedTokenCache {
   }
 
   private makeRoom(size: number): boolean {
-    if (this.fixedBytes(1) + size > this.maxBytes) return false;
-    if (this.freeTop === 0) this.grow(size);
     const candidate = this.frequency(this.d1, this.d2, this.d3);
-    while (this.freeTop === 0 || this.estimatedBytes + size > this.maxBytes) {
+    while (this.freeHead === 0 || this.estimatedBytes + size > this.maxBytes) {
       if (this.count === 0) return false;
       const victim = this.victim();
       const k = victim * 4;
@@ -355,40 +374,24 @@ export class VerifiedTokenCache {
     return capacity * SLOT_BYTES + tableSizeFor(capacity) * 4 + this.sketch.length + this.hotSlots.length * (HOT_ENTRY_BYTES + 12);
   }
 
-  /** Doubles the slots (or less) while the arrays, the entries held and one more average entry per slot fit the bound. */
-  private grow(size: number): void {
-    const average = this.count > 0 ? this.entryBytes / this.count : size;
-    let next = this.capacity === 0 ? FIRST_CAPACITY : this.capacity * 2;
-    while (next > this.capacity && this.fixedBytes(next) + this.entryBytes + this.internedBytes + (next - this.count) * average > this.maxBytes) {
-      next = Math.floor((next + this.capacity) / 2);
-      // Not worth copying every array for a few slots.
-      if (next - this.capacity < Math.max(16, this.capacity >>> 5)) next = this.capacity;
-    }
-    if (next <= this.capacity) {
-      // No room to grow: only the smallest first allocation, so a tiny bound still holds a few entries.
-      if (this.capacity > 0) return;
-      next = Math.max(1, Math.floor((this.maxBytes - this.fixedBytes(0)) / (SLOT_BYTES + 16 + size)));
-    }
-    const old = this.capacity;
-    this.keys = resized(this.keys, new Int32Array(next * 4));
-    this.exps = resized(this.exps, new Float64Array(next));
-    this.iats = resized(this.iats, new Float64Array(next));
-    this.shapes = resized(this.shapes, new Int32Array(next));
-    this.perms = resized(this.perms, new Int32Array(next));
-    this.sizes = resized(this.sizes, new Int32Array(next));
-    this.flags = resized(this.flags, new Uint8Array(next));
-    this.referenced = resized(this.referenced, new Uint8Array(next));
+  /** The fixed arrays, once, for `slots` entries; every slot free. */
+  private allocate(): void {
+    const n = Math.max(1, this.slots);
+    this.keys = new Int32Array(n * 4);
+    this.exps = new Float64Array(n);
+    this.lifetimes = new Uint32Array(n);
+    this.shapes = new Uint16Array(n);
+    this.perms = new Uint16Array(n);
+    this.sizes = new Int32Array(n);
+    this.flags = new Uint8Array(n);
+    this.referenced = new Uint8Array(n);
     // Pushed, not `length =`: the array stays packed (a long hole can turn it into a dictionary).
-    for (let s = old; s < next; s++) this.values.push(undefined);
-    const free = new Int32Array(next);
-    free.set(this.freeSlots.subarray(0, this.freeTop));
-    // New slots are taken lowest first.
-    for (let s = next - 1; s >= old; s--) free[this.freeTop++] = s;
-    this.freeSlots = free;
-    this.capacity = next;
-    this.table = new Int32Array(tableSizeFor(next));
+    for (let i = 0; i < n; i++) this.values.push(undefined);
+    for (let i = 0; i < n - 1; i++) this.sizes[i] = i + 2;
+    this.freeHead = 1;
+    this.capacity = n;
+    this.table = new Int32Array(tableSizeFor(n));
     this.mask = this.table.length - 1;
-    for (let s = 0; s < old; s++) if (this.values[s] !== undefined) this.insertIndex(s, this.keys[s * 4]);
   }
 
   // ------------------------------------------------------------ entries
@@ -402,7 +405,17 @@ export class VerifiedTokenCache {
     let plain = true;
     for (const name of Object.keys(claims)) {
       const value = claims[name];
-      if (name === 'exp' || name === 'iat') continue;
+      if (name === 'exp') continue;
+      // Kept as its distance to exp when that is exact (integers, as the module issues them).
+      if (
+        name === 'iat' &&
+        Number.isInteger(value) &&
+        Number.isInteger(claims.exp) &&
+        claims.exp - (value as number) >= 0 &&
+        claims.exp - (value as number) < 2 ** 32
+      )
+        continue;
+      if (name === 'iat') flags |= IAT_IN_VALUES;
       if (name === 'is_staff' && typeof value === 'boolean') flags |= STAFF_PRESENT | (value ? STAFF_TRUE : 0);
       else if (name === 'is_superuser' && typeof value === 'boolean') flags |= SUPER_PRESENT | (value ? SUPER_TRUE : 0);
       else if (name === 'permissions' && (perms = this.permissionsId(value)) !== PERMISSIONS_IN_VALUES) continue;
@@ -435,14 +448,14 @@ export class VerifiedTokenCache {
       claims = {};
       for (let i = 0; i < names.length; i++) claims[names[i]] = values[i];
     }
-    claims.iat = this.iats[slot];
-    claims.exp = this.exps[slot];
     const flags = this.flags[slot];
+    if ((flags & IAT_IN_VALUES) === 0) claims.iat = this.exps[slot] - this.lifetimes[slot];
+    claims.exp = this.exps[slot];
     if (flags & STAFF_PRESENT) claims.is_staff = (flags & STAFF_TRUE) !== 0;
     if (flags & SUPER_PRESENT) claims.is_superuser = (flags & SUPER_TRUE) !== 0;
     const p = this.perms[slot];
     let permissions: readonly string[];
-    if (p >= 0) {
+    if (p < NO_PERMISSIONS - 1) {
       permissions = this.permLists[p];
       claims.permissions = permissions;
     } else permissions = p === NO_PERMISSIONS ? EMPTY : frozenStrings(claims.permissions);
@@ -454,7 +467,7 @@ export class VerifiedTokenCache {
     if (value === undefined) return NO_PERMISSIONS;
     if (!Array.isArray(value) || !value.every((p) => typeof p === 'string')) return PERMISSIONS_IN_VALUES;
     // Most tokens in a row carry the list the last one did: compared without building its key.
-    if (this.lastPerms >= 0 && sameStrings(this.permLists[this.lastPerms], value as string[])) return this.lastPerms;
+    if (this.lastPerms !== -1 && sameStrings(this.permLists[this.lastPerms], value as string[])) return this.lastPerms;
     const key = JSON.stringify(value);
     let id = this.permIds.get(key);
     if (id === undefined) {
@@ -469,7 +482,7 @@ export class VerifiedTokenCache {
   }
 
   private shapeId(names: string[]): number {
-    if (this.lastShape >= 0 && sameStrings(this.shapeNames[this.lastShape], names)) return this.lastShape;
+    if (this.lastShape !== -1 && sameStrings(this.shapeNames[this.lastShape], names)) return this.lastShape;
     const key = JSON.stringify(names);
     let id = this.shapeIds.get(key);
     if (id === undefined) {
@@ -527,11 +540,6 @@ function tableSizeFor(capacity: number): number {
 function stringBytes(s: string): number {
   const perChar = /[^\u0000-\u00ff]/.test(s) ? 2 : 1;
   return (STRING_HEADER + perChar * s.length + 7) & ~7;
-}
-
-function resized<T extends Float64Array | Int32Array | Uint8Array>(from: T, to: T): T {
-  to.set(from.subarray(0, Math.min(from.length, to.length)) as never);
-  return to;
 }
 
 /** The claim as an array of strings: the array itself when it already is one, else its strings. */

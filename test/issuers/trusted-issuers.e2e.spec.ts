@@ -154,6 +154,27 @@ describe.each(ADAPTERS)('trusted issuers on %s', (adapter) => {
   });
 });
 
+describe("tokenType: 'at+jwt'", () => {
+  test('refuses typ JWT and no typ on tokens the provider really signed (an ID token is not an access token)', async () => {
+    const provider = await new JwksServer().start();
+    provider.addKey('ES256');
+    const app = await bootApp(
+      { trustedIssuers: [{ issuer: provider.issuer, audience: 'api', tokenType: 'at+jwt' }] },
+      { controllers: ALL_CONTROLLERS },
+    );
+    try {
+      expect((await get(app, '/private', await provider.sign(provider.claims('api')))).status).toBe(200);
+      for (const typ of ['JWT', undefined]) {
+        const res = await get(app, '/private', await provider.sign(provider.claims('api'), undefined, { typ }));
+        expect({ status: res.status, code: res.body.code }).toEqual({ status: 401, code: 'token_invalid' });
+      }
+    } finally {
+      await app.close();
+      await provider.close();
+    }
+  });
+});
+
 describe('trusted issuers only (no jwt option)', () => {
   const provider = new JwksServer();
   let app: INestApplication;

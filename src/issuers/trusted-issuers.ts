@@ -223,6 +223,8 @@ export class TrustedIssuers implements OnModuleInit {
     if (nowSeconds - tolerance >= exp) throw new AuthError('token_expired', 'The token has expired');
     if (!audienceMatches(claims, config)) invalid('Wrong audience');
     for (const [name, value] of Object.entries(config.requiredClaims)) if (claims[name] !== value) invalid(`Wrong ${name}`);
+    // A token bound to a key (RFC 9449 cnf.jkt, RFC 8705 cnf.x5t#S256) proves nothing without its proof: never a bearer token.
+    if (claims.cnf !== undefined) invalid('Sender-constrained token used as a bearer token');
 
     const frozen = Object.freeze(claims);
     let mapped: Pick<ExternalVerification, 'username' | 'isStaff' | 'isSuperuser' | 'permissions'>;

@@ -127,6 +127,13 @@ describe.each(ADAPTERS)('trusted issuers on %s', (adapter) => {
     expect({ status: res.status, code: res.body.code }).toEqual({ status: 401, code: 'token_invalid' });
   });
 
+  test('a sender-constrained token (DPoP cnf.jkt, mTLS cnf.x5t#S256) sent as Bearer is 401 token_invalid', async () => {
+    for (const cnf of [{ jkt: '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I' }, { 'x5t#S256': 'bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2' }]) {
+      const res = await get(app, '/private', await provider.sign(provider.claims('api', { cnf }, now())));
+      expect({ status: res.status, code: res.body.code }).toEqual({ status: 401, code: 'token_invalid' });
+    }
+  });
+
   test('local revocation: by jti, then every token of the subject issued before a cut-off', async () => {
     const auth = app.get(AuthService);
     const first = await provider.sign(provider.claims('api', { jti: 'revoke-me', sub: 'victim' }, now()));

@@ -109,7 +109,10 @@ export class TrustedIssuers implements OnModuleInit {
     const hit = this.verified.get(token);
     if (hit !== undefined) {
       const keys = hit.issuer.keys;
-      if (nowMs / 1000 - this.clockTolerance < hit.exp && keys.isFresh(nowMs) && keys.holds(hit.key)) return this.admit(hit);
+      // A stale set is read again first, unless a read just failed: then its keys keep working, from the cache too.
+      if (nowMs / 1000 - this.clockTolerance < hit.exp && keys.holds(hit.key) && (keys.isFresh(nowMs) || !keys.mayRead(nowMs))) {
+        return this.admit(hit);
+      }
       this.verified.delete(token);
     }
     const parts = this.route(token);

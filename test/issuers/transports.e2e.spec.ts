@@ -185,6 +185,14 @@ describe.each(ADAPTERS)('provider tokens on GraphQL and socket.io, %s', (adapter
       expect(err.data.code).toBe(code);
     });
 
+    test('a provider token without jti (Auth0, Entra ID) still ends the connection when it expires', async () => {
+      const claims = provider.claims('api', { exp: now() + 2 }, now());
+      delete claims.jti;
+      const socket = connect(await provider.sign(claims, undefined, { typ: 'JWT' }));
+      await nextEvent(socket, 'connect');
+      expect((await nextEvent<{ code: string }>(socket, 'session.ended', 8000)).code).toBe('token_expired');
+    });
+
     test('the subject cut off locally (revokeAllForUser): its sockets are disconnected with token_revoked', async () => {
       const socket = connect(await token([], { sub: `cut-${adapter}`, iat: now() - 2 }));
       await nextEvent(socket, 'connect');

@@ -19,6 +19,10 @@ export { StaffOnly } from './decorators/staff-only.decorator.js';
 export { SuperuserOnly } from './decorators/superuser-only.decorator.js';
 export { CurrentUser, AuthContext } from './decorators/current-user.decorator.js';
 export type { AuthContextData, AuthPrincipal } from './context/auth-context.js';
+// Trusted issuers (#26): tokens of the identity providers the app trusts.
+export type { TrustedIssuerOptions } from './issuers/trusted-issuer.options.js';
+export type { TrustedIssuerClaims } from './issuers/claim-mapping.js';
+export type { TrustedIssuerPreset } from './issuers/presets.js';
 
 export { NestAuthGuard, JwtAuthGuard } from './guard/auth.guard.js';
 export { JwtStrategy } from './passport/jwt.strategy.js';

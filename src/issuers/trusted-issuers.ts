@@ -109,7 +109,10 @@ export class TrustedIssuers implements OnModuleInit {
     const hit = this.verified.get(token);
     if (hit !== undefined) {
       const keys = hit.issuer.keys;
-      if (nowMs / 1000 - this.clockTolerance < hit.exp && keys.isFresh(nowMs) && keys.holds(hit.key)) return this.admit(hit);
+      // A stale set is read again first, unless a read just failed: then its keys keep working, from the cache too.
+      if (nowMs / 1000 - this.clockTolerance < hit.exp && keys.holds(hit.key) && (keys.isFresh(nowMs) || !keys.mayRead(nowMs))) {
+        return this.admit(hit);
+      }
       this.verified.delete(token);
     }
     const parts = this.route(token);
@@ -223,6 +226,8 @@ export class TrustedIssuers implements OnModuleInit {
     if (nowSeconds - tolerance >= exp) throw new AuthError('token_expired', 'The token has expired');
     if (!audienceMatches(claims, config)) invalid('Wrong audience');
     for (const [name, value] of Object.entries(config.requiredClaims)) if (claims[name] !== value) invalid(`Wrong ${name}`);
+    // A token bound to a key (RFC 9449 cnf.jkt, RFC 8705 cnf.x5t#S256) proves nothing without its proof: never a bearer token.
+    if (claims.cnf !== undefined) invalid('Sender-constrained token used as a bearer token');
 
     const frozen = Object.freeze(claims);
     let mapped: Pick<ExternalVerification, 'username' | 'isStaff' | 'isSuperuser' | 'permissions'>;

@@ -186,6 +186,8 @@ export class LiveConnections {
 export function liveClaimsOf(auth: AuthContextData): LiveClaims | undefined {
   const c = auth.claims as Partial<LiveClaims> | undefined;
   if (auth.backend !== 'jwt' || c === undefined) return undefined;
-  if (typeof c.jti !== 'string' || typeof c.sub !== 'string' || typeof c.iat !== 'number' || typeof c.exp !== 'number') return undefined;
-  return { jti: c.jti, sid: typeof c.sid === 'string' ? c.sid : undefined, sub: c.sub, iat: c.iat, exp: c.exp };
+  if (typeof c.sub !== 'string' || typeof c.iat !== 'number' || typeof c.exp !== 'number') return undefined;
+  // A trusted issuer's token may have no jti (the cut-off and the expiry still reach it), and its sid is the
+  // provider's session, not one of the module's: the session is the authentication's.
+  return { jti: typeof c.jti === 'string' ? c.jti : '', sid: auth.sessionId, sub: c.sub, iat: c.iat, exp: c.exp };
 }

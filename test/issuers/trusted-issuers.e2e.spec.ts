@@ -127,6 +127,13 @@ describe.each(ADAPTERS)('trusted issuers on %s', (adapter) => {
     expect({ status: res.status, code: res.body.code }).toEqual({ status: 401, code: 'token_invalid' });
   });
 
+  test('a sender-constrained token (DPoP cnf.jkt, mTLS cnf.x5t#S256) sent as Bearer is 401 token_invalid', async () => {
+    for (const cnf of [{ jkt: '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I' }, { 'x5t#S256': 'bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2' }]) {
+      const res = await get(app, '/private', await provider.sign(provider.claims('api', { cnf }, now())));
+      expect({ status: res.status, code: res.body.code }).toEqual({ status: 401, code: 'token_invalid' });
+    }
+  });
+
   test('local revocation: by jti, then every token of the subject issued before a cut-off', async () => {
     const auth = app.get(AuthService);
     const first = await provider.sign(provider.claims('api', { jti: 'revoke-me', sub: 'victim' }, now()));
@@ -151,6 +158,27 @@ describe.each(ADAPTERS)('trusted issuers on %s', (adapter) => {
     expect((await get(app, '/private', token)).status).toBe(200);
     await app.get(AuthService).revokeAllForUser('no-jti');
     expect((await get(app, '/private', token)).body.code).toBe('token_revoked');
+  });
+});
+
+describe("tokenType: 'at+jwt'", () => {
+  test('refuses typ JWT and no typ on tokens the provider really signed (an ID token is not an access token)', async () => {
+    const provider = await new JwksServer().start();
+    provider.addKey('ES256');
+    const app = await bootApp(
+      { trustedIssuers: [{ issuer: provider.issuer, audience: 'api', tokenType: 'at+jwt' }] },
+      { controllers: ALL_CONTROLLERS },
+    );
+    try {
+      expect((await get(app, '/private', await provider.sign(provider.claims('api')))).status).toBe(200);
+      for (const typ of ['JWT', undefined]) {
+        const res = await get(app, '/private', await provider.sign(provider.claims('api'), undefined, { typ }));
+        expect({ status: res.status, code: res.body.code }).toEqual({ status: 401, code: 'token_invalid' });
+      }
+    } finally {
+      await app.close();
+      await provider.close();
+    }
   });
 });
 

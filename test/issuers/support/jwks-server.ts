@@ -44,7 +44,12 @@ export class JwksServer {
   }
 
   get jwksUri(): string {
-    return `${this.publicOrigin ?? this.origin}${this.path}/keys`;
+    return `${this.publicOrigin ?? this.origin}${this.base}/keys`;
+  }
+
+  /** The issuer's path without a terminating "/" (Auth0's issuers end with one), as discovery appends to it. */
+  private get base(): string {
+    return this.path.replace(/\/$/, '');
   }
 
   async start(): Promise<this> {
@@ -101,11 +106,11 @@ export class JwksServer {
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = req.url ?? '';
-    if (url === `${this.path}/.well-known/openid-configuration`) {
+    if (url === `${this.base}/.well-known/openid-configuration`) {
       this.reads.discovery++;
       return this.answer(res, JSON.stringify({ issuer: this.issuer, jwks_uri: this.jwksUri, ...this.discovery }));
     }
-    if (url === `${this.path}/keys`) {
+    if (url === `${this.base}/keys`) {
       this.reads.jwks++;
       const keys = this.keys.map((k) => Object.fromEntries(Object.entries(k.publicJwk).filter(([name]) => !this.omit.includes(name))));
       return this.answer(res, JSON.stringify({ keys }), this.cacheControl);

@@ -50,9 +50,10 @@ const OBJECT_SHAPE = 0xffff;
 /**
  * Tokens that passed the strict verifier, kept compact and found by a digest of the whole token.
  *
- * - **Key**: the first 128 bits of SHA-256 over the token. The token text is never held: an entry is
- *   found only by a string whose digest matches, that is (up to a 2^-128 chance) the very token that
- *   was verified; a token differing in any character, anywhere, is a different key.
+ * - **Key**: the first 128 bits of SHA-256 over the token. No entry holds the token text (only the
+ *   last token looked up is remembered, so the insert after a miss does not hash it again): an entry
+ *   is found only by a string whose digest matches, that is (up to a 2^-128 chance) the very token
+ *   that was verified; a token differing in any character, anywhere, is a different key.
  * - **Entry**: what a verified token yields, not the token: `exp` and `iat` as numbers, the boolean
  *   claims as bits, the `permissions` list interned (every token of a role shares one frozen array),
  *   the names of the other claims interned as a shape, and their values as one short JSON array string.
@@ -65,9 +66,9 @@ const OBJECT_SHAPE = 0xffff;
  *   entry's string. Sized once: growing would leave the old arrays to the allocator, resident memory
  *   the bound does not see. Larger entries mean fewer of them: eviction goes by bytes too.
  * - **Admission** (TinyLFU): a count-min sketch counts every look-up by digest (4-bit counters, eight
- *   per entry the bound can hold, all halved every half-width requests, so old popularity fades). When full, CLOCK proposes a victim (an expired
- *   entry goes at once; a referenced one gets a second chance); the new token takes its place only if
- *   it has been asked for more often. A scan of one-off tokens then passes through without displacing
+ *   per entry the bound can hold, all halved every half-width requests, so old popularity fades).
+ *   When full, CLOCK proposes a victim (an expired entry goes at once; a referenced one gets a second
+ *   chance); the new token takes its place only if it has been asked for more often. A scan of one-off tokens then passes through without displacing
  *   active users, and a new active user gets in on its next request or two.
  *
  * Only verified tokens enter, so the cache cannot be filled by forgeries. `exp` is checked on every

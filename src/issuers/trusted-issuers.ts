@@ -130,6 +130,24 @@ export class TrustedIssuers implements OnModuleInit {
     return verified instanceof Promise ? verified.then((v) => this.admit(v)) : this.admit(verified);
   }
 
+  /**
+   * The verified claims of a provider's token, for `revokeToken(token)`: null
+   * when it has expired (nothing left to refuse), undefined when it is not a
+   * trusted issuer's token (the app's own verifier takes it). No revocation
+   * verdict: a revoked token can be revoked again.
+   */
+  async verifiedClaims(token: string): Promise<Readonly<Record<string, unknown>> | null | undefined> {
+    if (!this.enabled) return undefined;
+    const parts = this.route(token);
+    if (parts === undefined) return undefined;
+    try {
+      return (await this.verify(token, parts, this.options.clock.now())).claims;
+    } catch (err) {
+      if (err instanceof AuthError && err.code === 'token_expired') return null;
+      throw err;
+    }
+  }
+
   /** The revocation verdict (jti, per-subject cut-off), then a fresh context over the shared verification. */
   private admit(v: ExternalVerification): AuthContextData | Promise<AuthContextData> {
     const verdict = this.gate.check(v.gateClaims);

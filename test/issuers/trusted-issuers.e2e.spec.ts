@@ -152,6 +152,19 @@ describe.each(ADAPTERS)('trusted issuers on %s', (adapter) => {
     expect((await get(app, '/private', later)).status).toBe(200);
   });
 
+  test("revokeToken(token) takes the provider token itself (verified with its issuer's keys); one without jti says to cut off its subject", async () => {
+    const auth = app.get(AuthService);
+    const token = await provider.sign(provider.claims('api', { sub: 'by-token' }, now()));
+    expect((await get(app, '/private', token)).status).toBe(200);
+    await auth.revokeToken(token);
+    expect((await get(app, '/private', token)).body.code).toBe('token_revoked');
+    const claims = provider.claims('api', {}, now());
+    delete claims.jti;
+    await expect(auth.revokeToken(await provider.sign(claims))).rejects.toThrow(/no jti.*revokeAllForUser/);
+    // A forged token is not "revoked": it is refused as what it is.
+    await expect(auth.revokeToken(await provider.sign(provider.claims('api', { aud: 'x' }, now())))).rejects.toMatchObject({ status: 401 });
+  });
+
   test('a token without jti is accepted (Auth0, Entra and Google send none) and the cut-off still reaches it', async () => {
     const claims = provider.claims('api', { sub: 'no-jti' }, now());
     delete claims.jti;

@@ -31,8 +31,13 @@ interface Issuer {
   keys: RemoteKeySet;
 }
 
-/** Verified provider tokens kept, at most (oldest out first): about 1.5 KiB each. */
-const MAX_CACHED = 20_000;
+/**
+ * The heap a kept verification costs beyond its token: the Map entry, the
+ * entry and context objects; the claims decoded from the token cost about
+ * as much again as its characters. An estimate, as the module's own cache's.
+ */
+const ENTRY_OVERHEAD_BYTES = 700;
+const entryBytes = (token: string) => ENTRY_OVERHEAD_BYTES + 2 * token.length;
 /** Header members that would carry or point to a key: the key is always the provider's, never the token's. */
 const KEY_CARRYING_HEADERS = ['jwk', 'jku', 'x5u', 'x5c'];
 
@@ -57,7 +62,10 @@ function isNumericDate(value: unknown): value is number {
 export class TrustedIssuers implements OnModuleInit {
   private readonly logger = new Logger('TrustedIssuers');
   private readonly issuers = new Map<string, Issuer>();
-  private readonly verified = new Map<string, ExternalVerification>();
+  /** Tokens that passed, in insertion order (the oldest goes first), within `jwt.verifiedTokenCacheMb` of their own. */
+  private readonly verified = new Map<string, ExternalVerification & { bytes: number }>();
+  private verifiedBytes = 0;
+  private readonly maxVerifiedBytes: number;
   private readonly clockTolerance: number;
   private readonly maxTokenLength: number;
   /** False when the app issues no tokens of its own: a token of no trusted issuer is then refused here. */
@@ -73,6 +81,7 @@ export class TrustedIssuers implements OnModuleInit {
     this.clockTolerance = options.jwt.clockTolerance;
     this.maxTokenLength = options.jwt.maxTokenLength;
     this.ownTokens = options.issuesTokens !== false;
+    this.maxVerifiedBytes = Math.floor(options.jwt.verifiedTokenCacheMb * 1024 * 1024);
   }
 
   get enabled(): boolean {
@@ -113,12 +122,30 @@ export class TrustedIssuers implements OnModuleInit {
       if (nowMs / 1000 - this.clockTolerance < hit.exp && keys.holds(hit.key) && (keys.isFresh(nowMs) || !keys.mayRead(nowMs))) {
         return this.admit(hit);
       }
-      this.verified.delete(token);
+      this.forget(token, hit.bytes);
     }
     const parts = this.route(token);
     if (parts === undefined) return undefined;
     const verified = this.verify(token, parts, nowMs);
     return verified instanceof Promise ? verified.then((v) => this.admit(v)) : this.admit(verified);
+  }
+
+  /**
+   * The verified claims of a provider's token, for `revokeToken(token)`: null
+   * when it has expired (nothing left to refuse), undefined when it is not a
+   * trusted issuer's token (the app's own verifier takes it). No revocation
+   * verdict: a revoked token can be revoked again.
+   */
+  async verifiedClaims(token: string): Promise<Readonly<Record<string, unknown>> | null | undefined> {
+    if (!this.enabled) return undefined;
+    const parts = this.route(token);
+    if (parts === undefined) return undefined;
+    try {
+      return (await this.verify(token, parts, this.options.clock.now())).claims;
+    } catch (err) {
+      if (err instanceof AuthError && err.code === 'token_expired') return null;
+      throw err;
+    }
   }
 
   /** The revocation verdict (jti, per-subject cut-off), then a fresh context over the shared verification. */
@@ -255,9 +282,26 @@ export class TrustedIssuers implements OnModuleInit {
       userId: sub,
       ...mapped,
     };
-    if (this.verified.size >= MAX_CACHED) this.verified.delete(this.verified.keys().next().value!);
-    this.verified.set(token, v);
+    this.keep(token, v);
     return v;
+  }
+
+  private keep(token: string, v: ExternalVerification): void {
+    const bytes = entryBytes(token);
+    if (bytes > this.maxVerifiedBytes) return;
+    const held = this.verified.get(token);
+    if (held !== undefined) this.forget(token, held.bytes);
+    while (this.verifiedBytes + bytes > this.maxVerifiedBytes) {
+      const [oldest, entry] = this.verified.entries().next().value!;
+      this.forget(oldest, entry.bytes);
+    }
+    this.verified.set(token, { ...v, bytes });
+    this.verifiedBytes += bytes;
+  }
+
+  private forget(token: string, bytes: number): void {
+    this.verified.delete(token);
+    this.verifiedBytes -= bytes;
   }
 
   private noteFailure(issuer: Issuer): void {

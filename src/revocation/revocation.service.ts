@@ -1,8 +1,9 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { AuditEmitter } from '../audit/audit.emitter.js';
 import { AUTH_OPTIONS } from '../auth.constants.js';
 import { currentContext } from '../context/request-context.js';
 import { CookieJar } from '../cookies/cookie-jar.js';
+import { TrustedIssuers } from '../issuers/trusted-issuers.js';
 import type { ResolvedAuthOptions } from '../options/auth-options.js';
 import { SessionService } from '../sessions/session.service.js';
 import { TokenIssuer } from '../tokens/token-issuer.js';
@@ -18,6 +19,7 @@ export class RevocationService {
     private readonly audit: AuditEmitter,
     @Inject(AUTH_OPTIONS) private readonly options: ResolvedAuthOptions,
     private readonly cookies: CookieJar,
+    @Optional() private readonly issuers?: TrustedIssuers,
   ) {}
 
   /** One token, given as the token itself (access or refresh) or as its `jti`. */
@@ -27,11 +29,14 @@ export class RevocationService {
     let expiresAt = new Date(this.options.clock.now() + this.options.jwt.maxTokenLifetime * 1000);
     let userId: string | undefined;
     if (tokenOrJti.split('.').length === 3) {
-      const claims = this.tokens.verifyAnyKind(tokenOrJti);
+      // A trusted issuer's token is checked with its issuer's keys; any other with the app's.
+      const external = await this.issuers?.verifiedClaims(tokenOrJti);
+      const claims = external !== undefined ? external : this.tokens.verifyAnyKind(tokenOrJti);
       if (claims === null) return; // expired: nothing left to refuse
+      if (typeof claims.jti !== 'string') throw new TypeError('revokeToken: this token has no jti; revokeAllForUser(sub) cuts off its subject');
       jti = claims.jti;
-      expiresAt = new Date(claims.exp * 1000);
-      userId = claims.sub;
+      expiresAt = new Date((claims.exp as number) * 1000);
+      userId = claims.sub as string;
     }
     await this.gate.revokeJti(jti, expiresAt, { userId, reason: 'revoked' });
     this.audit.emit({ type: 'token.revoked', jti, userId, reason: 'revoked' });

@@ -10,6 +10,7 @@ import { ADAPTERS, bootApp, initError, SECRET } from '../support/app.js';
 import { ALL_CONTROLLERS } from '../support/controllers.js';
 import { CapturingLogger } from '../support/logger.js';
 import { AuthModule } from '../../src/index.js';
+import { TrustedIssuers } from '../../src/issuers/trusted-issuers.js';
 import { JwksServer } from './support/jwks-server.js';
 
 const get = (app: INestApplication, path: string, token?: string) => {
@@ -151,6 +152,19 @@ describe.each(ADAPTERS)('trusted issuers on %s', (adapter) => {
     expect((await get(app, '/private', later)).status).toBe(200);
   });
 
+  test("revokeToken(token) takes the provider token itself (verified with its issuer's keys); one without jti says to cut off its subject", async () => {
+    const auth = app.get(AuthService);
+    const token = await provider.sign(provider.claims('api', { sub: 'by-token' }, now()));
+    expect((await get(app, '/private', token)).status).toBe(200);
+    await auth.revokeToken(token);
+    expect((await get(app, '/private', token)).body.code).toBe('token_revoked');
+    const claims = provider.claims('api', {}, now());
+    delete claims.jti;
+    await expect(auth.revokeToken(await provider.sign(claims))).rejects.toThrow(/no jti.*revokeAllForUser/);
+    // A forged token is not "revoked": it is refused as what it is.
+    await expect(auth.revokeToken(await provider.sign(provider.claims('api', { aud: 'x' }, now())))).rejects.toMatchObject({ status: 401 });
+  });
+
   test('a token without jti is accepted (Auth0, Entra and Google send none) and the cut-off still reaches it', async () => {
     const claims = provider.claims('api', { sub: 'no-jti' }, now());
     delete claims.jti;
@@ -158,6 +172,40 @@ describe.each(ADAPTERS)('trusted issuers on %s', (adapter) => {
     expect((await get(app, '/private', token)).status).toBe(200);
     await app.get(AuthService).revokeAllForUser('no-jti');
     expect((await get(app, '/private', token)).body.code).toBe('token_revoked');
+  });
+});
+
+describe('the cache of verified provider tokens', () => {
+  test('stays within jwt.verifiedTokenCacheMb (oldest out first), and 0 turns it off', async () => {
+    const provider = await new JwksServer().start();
+    provider.addKey('ES256');
+    const boot = (mb: number) =>
+      bootApp(
+        { jwt: { secret: SECRET, verifiedTokenCacheMb: mb }, trustedIssuers: [{ issuer: provider.issuer, audience: 'api' }] },
+        { controllers: ALL_CONTROLLERS },
+      );
+    const small = await boot(0.01);
+    const off = await boot(0);
+    try {
+      const held = (app: INestApplication) => app.get(TrustedIssuers) as unknown as { verified: Map<string, unknown>; verifiedBytes: number };
+      const tokens = await Promise.all(Array.from({ length: 40 }, () => provider.sign(provider.claims('api'))));
+      for (const token of tokens) {
+        expect((await get(small, '/private', token)).status).toBe(200);
+        expect((await get(off, '/private', token)).status).toBe(200);
+      }
+      expect(held(small).verifiedBytes).toBeLessThanOrEqual(0.01 * 1024 * 1024);
+      expect(held(small).verified.size).toBeGreaterThan(0);
+      expect(held(small).verified.size).toBeLessThan(40);
+      // The newest stayed, the oldest went.
+      expect(held(small).verified.has(tokens[39]!)).toBe(true);
+      expect(held(small).verified.has(tokens[0]!)).toBe(false);
+      expect(held(off).verified.size).toBe(0);
+      expect((await get(off, '/private', tokens[0]!)).status).toBe(200);
+    } finally {
+      await small.close();
+      await off.close();
+      await provider.close();
+    }
   });
 });
 

@@ -29,6 +29,7 @@ import { resolveAuthOptions, resolveExtras } from './options/resolve-options.js'
 import { JwtStrategy } from './passport/jwt.strategy.js';
 import { RevocationGate } from './revocation/revocation-gate.js';
 import { resolveRevocationChannel } from './revocation/resolve-channel.js';
+import { assertGatewaysGuarded, gatewayClasses } from './transports/gateway-guards.js';
 import { loadTransportPeers } from './transports/optional-peers.js';
 import { LoginThrottle } from './throttle/login-throttle.js';
 import { loginThrottleProviders } from './throttle/throttle.providers.js';
@@ -109,10 +110,13 @@ class AuthLifecycle implements OnModuleInit, OnApplicationShutdown {
     private readonly routes: RoutePolicyService,
     @Inject(AUTH_OPTIONS) private readonly options: ResolvedAuthOptions,
     @Inject(EXTRAS) private readonly extras: { globalGuard: boolean },
+    private readonly modules: ModulesContainer,
   ) {}
 
   async onModuleInit(): Promise<void> {
     this.routes.build(this.extras.globalGuard, isModuleGuard);
+    // Nest 11 runs no global guard on gateways: one that places no guard of ours fails the boot (secure by default).
+    if (this.extras.globalGuard) assertGatewaysGuarded(gatewayClasses(this.modules), isModuleGuard);
     await this.users.resolve();
     await this.stores.resolve();
     if (this.options.revocation.consistency === 'cached') {

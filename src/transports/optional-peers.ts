@@ -5,9 +5,6 @@
  * same module the app uses. A transport whose package is absent cannot be in
  * use, so its class is simply never needed.
  */
-import { Logger } from '@nestjs/common';
-import { createRequire } from 'node:module';
-
 type ErrorClass = new (error: string | object) => Error;
 
 export interface TransportPeers {
@@ -21,10 +18,7 @@ let loading: Promise<TransportPeers> | undefined;
 export function loadTransportPeers(): Promise<TransportPeers> {
   loading ??= Promise.all([
     import('@nestjs/websockets').then(
-      (m) => {
-        peers.WsException = m.WsException as ErrorClass;
-        warnIfGatewaysUnguarded();
-      },
+      (m) => (peers.WsException = m.WsException as ErrorClass),
       () => undefined,
     ),
     import('@nestjs/microservices').then(
@@ -38,23 +32,4 @@ export function loadTransportPeers(): Promise<TransportPeers> {
 /** Synchronous access for the guard's throw path; filled once `loadTransportPeers()` has settled (at boot). */
 export function transportPeers(): TransportPeers {
   return peers;
-}
-
-/**
- * Nest 11's @nestjs/websockets builds a gateway's guards without the application's config, so no global guard
- * (APP_GUARD, ours) runs on a gateway handler; Nest 12 passes it. Said once at boot: the peer range admits 11 so
- * that HTTP apps on Nest 11 install, but gateways there are not protected (README, "Install").
- */
-function warnIfGatewaysUnguarded(): void {
-  let version: string | undefined;
-  try {
-    version = (createRequire(import.meta.url)('@nestjs/websockets/package.json') as { version?: string }).version;
-  } catch {
-    return; // a package.json the exports map does not expose: Nest 12 or later
-  }
-  if (version !== undefined && Number(version.split('.')[0]) < 12) {
-    new Logger('AuthModule').warn(
-      `@nestjs/websockets ${version} runs no global guard on gateway handlers: WebSocket gateways are not protected by the AuthModule guard before NestJS 12`,
-    );
-  }
 }

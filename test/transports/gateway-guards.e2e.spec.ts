@@ -111,7 +111,7 @@ describe('gateways on a @nestjs/websockets that runs no global guard on them (th
 describe(`gateways booted on the installed @nestjs/websockets (${installedWebsocketsVersion() ?? '12+'})`, () => {
   const onNest11 = Number((installedWebsocketsVersion() ?? '12').split('.')[0]) < 12;
   let app: INestApplication | undefined;
-  const sockets: WebSocket[] = [];
+  const sockets: Socket[] = [];
   afterEach(async () => {
     for (const s of sockets.splice(0)) s.disconnect();
     await app?.close();

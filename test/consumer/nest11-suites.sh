@@ -2,8 +2,8 @@
 # The repository's own suites on Nest 11 (11.2.x): a copy of the work tree in a temp folder, its node_modules
 # hard-linked (copied where links cannot cross file systems), the @nestjs packages of Nest 11 installed over it
 # with --no-save (the repository's lockfile stays on Nest 12), then the type-check and every suite that Nest 11
-# supports. Not run: the transport suites but GraphQL's (gateways need Nest 12: Nest 11 gives them no global guard,
-# README "Install" says more; Nest 11's NATS transport loads another package), the
+# supports. Not run: the transport suites but GraphQL's (their gateways rely on the global guard, which Nest 11 does
+# not run on gateways, README "Install" says more; Nest 11's NATS transport loads another package), the
 # browser suite (nothing there depends on the Nest major) and the consumer suites (they install Nest 11 themselves).
 # Then @nestjs/websockets 11 over the same copy, and the gateway check on it: an app whose gateway lacks the module's
 # guard fails the boot, and one with @UseGuards(NestAuthGuard) on the class refuses a missing token and a lacking

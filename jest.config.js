@@ -14,4 +14,7 @@ export default {
     '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json', diagnostics: true }],
   },
   testTimeout: 30000,
+  // Native ESM under Jest keeps every test file's module graph alive in the process that ran it: past ~90 suites
+  // one process ran out of heap (4 GB). A limit makes Jest run the files in a worker it replaces once over it.
+  workerIdleMemoryLimit: '1536MB',
 };

@@ -23,6 +23,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -223,8 +224,21 @@ function login(base, username, password, localAddress = '127.0.0.2') {
   });
 }
 
+/** A port free now (bound on 0, read, released): nginx cannot be told to listen on 0. */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
 /** nginx before the app on CPU 1 (with wrk): an upstream keep-alive pool, HTTP/1.1, X-Forwarded-For. */
-async function startNginx(appPort, port) {
+async function startNginx(appPort) {
+  const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'login-flood-nginx-'));
   for (const sub of ['client', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, sub));
   writeFileSync(
@@ -252,16 +266,16 @@ http {
   );
   const [cmd, a] = onCpu(1, '/usr/sbin/nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;']);
   const child = spawn(cmd, a, { stdio: ['ignore', 'ignore', 'inherit'] });
-  const exited = new Promise((resolve) => child.on('exit', resolve));
-  for (let i = 0; i < 100; i++) {
-    try {
-      await fetch(`http://127.0.0.1:${port}/`);
-      break;
-    } catch {
-      await sleep(50);
-    }
+  let gone = false;
+  const exited = new Promise((resolve) => child.on('exit', () => ((gone = true), resolve())));
+  for (let up = false; !up;) {
+    if (gone) throw new Error('nginx exited at start (see its message above)');
+    up = await fetch(`http://127.0.0.1:${port}/`).then(
+      () => true,
+      () => sleep(50).then(() => false),
+    );
   }
-  return { stop: () => (child.kill('SIGTERM'), exited.then(() => rmSync(dir, { recursive: true, force: true }))) };
+  return { port, stop: () => (child.kill('SIGTERM'), exited.then(() => rmSync(dir, { recursive: true, force: true }))) };
 }
 
 /** A normal user: one login, then, while refused, again after Retry-After, until it gets in or `until`. */
@@ -294,9 +308,9 @@ function flood(base, seconds) {
 
 async function measure(topology, mode, port) {
   const srv = await startServer(mode, port, topology);
-  const proxy = process.env.FLOOD_PROXY ? await startNginx(port, port + 500) : undefined;
+  const proxy = process.env.FLOOD_PROXY ? await startNginx(port) : undefined;
   try {
-    const base = `http://127.0.0.1:${proxy ? port + 500 : port}`;
+    const base = `http://127.0.0.1:${proxy ? proxy.port : port}`;
     const { accessToken } = (await login(base, 'bench', PASSWORD)).body;
     const tokens = join(mkdtempSync(join(tmpdir(), 'login-flood-')), 'token');
     writeFileSync(tokens, `${accessToken}\n`);

@@ -2,11 +2,13 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { Body, Controller, HttpCode, Param, Post, type INestApplication } from '@nestjs/common';
 import { CACHE_MANAGER, CacheModule } from '@nestjs/cache-manager';
 import { createKeyv } from '@keyv/redis';
+import { TypeOrmModule, type TypeOrmModuleOptions } from '@nestjs/typeorm';
 import request from 'supertest';
+import { DataSource } from 'typeorm';
 import { AuthModule, AuthService, type AuthModuleForRootOptions } from '../../src/index.js';
 import { ADAPTERS, SECRET, bootApp, initError, type Adapter } from '../support/app.js';
 import { ALL_CONTROLLERS } from '../support/controllers.js';
-import { uniqueTestName } from '../support/databases.js';
+import { enabledDatabases, uniqueTestName } from '../support/databases.js';
 import { bearer, login } from '../support/http.js';
 import { needs, serviceUrl } from '../support/services.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
@@ -190,15 +192,53 @@ if (needs('the Redis cache store', 'redis')) {
         const logout = await post(booted.app, '/auth/logout', pair.accessToken);
         expect(logout.status).toBe(503);
         proxy.forward();
-        expect((await get(booted.app, pair.accessToken)).status).toBe(200);
+        // What the refused logout had queued may land now: a new login proves the cache answers again.
+        const fresh = await login(booted.app);
+        expect((await get(booted.app, fresh.accessToken)).status).toBe(200);
+        // Redis refusing (not hung): cache-manager's own get() would answer "no entry", letting a revoked token
+        // through; this store reads the tiers itself and fails closed.
+        proxy.refuse(true);
+        proxy.reset();
+        const down = await get(booted.app, fresh.accessToken);
+        expect(down.status).toBe(503);
+        expect(down.body.code).toBe('auth_unavailable');
       } finally {
         proxy.forward();
+        // The client closes cleanly only once it has reconnected (a queued command settles then).
+        await booted.keyvs[0]!.get('reconnected').catch(() => undefined);
         await close(booted);
         await proxy.stop();
       }
     });
   });
 }
+
+describe("store: { type: 'cache', sessions: 'typeorm' }: sessions in the database, revocations in the cache", () => {
+  test('logout ends the session row and puts the jti in the cache; the token is refused', async () => {
+    const target = enabledDatabases({ quiet: true }).find((t) => t.name === 'sqlite')!;
+    const users = await MemoryUsers.create();
+    const app = await bootApp(
+      { jwt: { secret: SECRET }, users, store: { type: 'cache', sessions: 'typeorm', dataSource: 'default' }, loginThrottle: false },
+      {
+        controllers: CONTROLLERS,
+        imports: [CacheModule.register(), TypeOrmModule.forRoot({ ...target.options(), migrationsRun: true } as TypeOrmModuleOptions)],
+      },
+    );
+    try {
+      const pair = await login(app);
+      expect((await post(app, '/auth/logout', pair.accessToken)).status).toBe(204);
+      expect((await get(app, pair.accessToken)).body.code).toBe('token_revoked');
+      const ds = app.get(DataSource);
+      const rows = (await ds.query('SELECT ended_at FROM auth_sessions')) as Array<{ ended_at: unknown }>;
+      expect(rows).toHaveLength(1);
+      expect(rows[0]!.ended_at).not.toBeNull();
+      const cache = app.get<{ stores: Array<{ get(k: string): Promise<unknown> }> }>(CACHE_MANAGER);
+      expect(await cache.stores[0]!.get(`nest-auth:jti:${jtiOf(pair.accessToken)}`)).toBeDefined();
+    } finally {
+      await app.close();
+    }
+  });
+});
 
 describe('store: cache, configuration', () => {
   test('entries expire with the token (CacheModule in memory), under the default prefix', async () => {

@@ -195,8 +195,7 @@ if (needs('the Redis cache store', 'redis')) {
         // What the refused logout had queued may land now: a new login proves the cache answers again.
         const fresh = await login(booted.app);
         expect((await get(booted.app, fresh.accessToken)).status).toBe(200);
-        // Redis refusing (not hung): cache-manager's own get() would answer "no entry", letting a revoked token
-        // through; this store reads the tiers itself and fails closed.
+        // Redis refusing connections (not hung): still 503, never a pass on a read that found nothing.
         proxy.refuse(true);
         proxy.reset();
         const down = await get(booted.app, fresh.accessToken);

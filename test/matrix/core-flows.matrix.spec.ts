@@ -1,7 +1,7 @@
 /**
  * The core flows in the configurations users vary (and, on the stores an
  * instance shares with another, a revoked token refused on the other one). Not the full product of
- * the axes (2 × 4 × 3 × 4 × 2 = 192 apps) but a pairwise covering design
+ * the axes (2 × 5 × 3 × 4 × 2 = 240 apps) but a pairwise covering design
  * (./pairwise.ts): every value of every axis meets every value of every other
  * axis in at least one row, and every row runs every flow, so every value
  * meets every flow. The design's size and the wall time are printed.
@@ -10,7 +10,9 @@
  * instead of adding one more suite in a single configuration.
  *
  * Rows on PostgreSQL or MariaDB skip (one line) without AUTH_TEST_POSTGRES_URL /
- * AUTH_TEST_MYSQL_URL; .ci/run sets them. Each row is its own app, booted and
+ * AUTH_TEST_MYSQL_URL; .ci/run sets them. `store: 'cache'` rows run on Redis
+ * with AUTH_TEST_REDIS_URL (two instances share it), else on the in-memory
+ * CacheModule (the cross-instance flow then skips). Each row is its own app, booted and
  * closed in turn (passport keeps one `jwt` strategy per process: the row that
  * boots last owns it, so rows never overlap).
  */
@@ -32,6 +34,8 @@ import {
   type INestApplication,
   type Type,
 } from '@nestjs/common';
+import { createKeyv } from '@keyv/redis';
+import { CacheModule } from '@nestjs/cache-manager';
 import { AuthGuard } from '@nestjs/passport';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import request from 'supertest';
@@ -49,12 +53,13 @@ import {
   type AuthPrincipal,
 } from '../../src/index.js';
 import { bootApp, SECRET, type BootOptions } from '../support/app.js';
-import { enabledDatabases, migratedDataSource, type DbTarget } from '../support/databases.js';
+import { enabledDatabases, migratedDataSource, uniqueTestName, type DbTarget } from '../support/databases.js';
+import { serviceUrl } from '../support/services.js';
 import { MemoryUsers, PASSWORDS } from '../support/users.js';
 import { allPairKeys, pairsOf, pairwise } from './pairwise.js';
 
 const AXES = {
-  store: ['memory', 'sqlite', 'postgres', 'mariadb'],
+  store: ['memory', 'sqlite', 'postgres', 'mariadb', 'cache'],
   guard: ['global', 'UseGuards(NestAuthGuard)', 'JwtAuthGuard', "AuthGuard('jwt')"],
   requestContext: ['auto', 'true', 'false'],
   adapter: ['express', 'fastify'],
@@ -65,7 +70,9 @@ type Config = ReturnType<typeof pairwise<typeof AXES>>[number];
 const rows = pairwise(AXES);
 const fullProduct = Object.values(AXES).reduce((n, values) => n * values.length, 1);
 const targets = new Map<string, DbTarget>(enabledDatabases({ quiet: true }).map((t) => [t.name === 'mysql' ? 'mariadb' : t.name, t]));
-const runnable = (row: Config) => row.store === 'memory' || targets.has(row.store);
+const runnable = (row: Config) => row.store === 'memory' || row.store === 'cache' || targets.has(row.store);
+/** `store: 'cache'` rows: the CacheModule on Redis when AUTH_TEST_REDIS_URL is set (shared by two instances), else in memory. */
+const redisUrl = serviceUrl('redis');
 const skippedRows = rows.filter((r) => !runnable(r)).length;
 const started = Date.now();
 process.stdout.write(
@@ -229,14 +236,23 @@ describe.each(rows.map((row) => [name(row), row] as const))('%s', (_name, row) =
       // Another instance learns a revocation by its next poll: short, so the cross-instance flow waits little.
       revocation: { syncIntervalMs: 100 },
     };
-    if (row.store !== 'memory') {
+    if (row.store !== 'memory' && row.store !== 'cache') {
       const target = targets.get(row.store)!;
       await target.reset();
       await (await migratedDataSource(target)).destroy();
       imports.push(TypeOrmModule.forRoot(target.options()));
       options.store = 'typeorm';
     }
-    boot = () => bootApp(options, { adapter: row.adapter, imports, controllers: controllersFor(row), providers: [AccountService] });
+    // Each instance its own cache client, as two processes would have.
+    const cacheImports = () => (row.store === 'cache' ? [CacheModule.register(redisUrl ? { stores: [createKeyv(redisUrl)] } : {})] : []);
+    if (row.store === 'cache') options.store = { type: 'cache', keyPrefix: `${uniqueTestName('matrix')}:` };
+    boot = () =>
+      bootApp(options, {
+        adapter: row.adapter,
+        imports: [...imports, ...cacheImports()],
+        controllers: controllersFor(row),
+        providers: [AccountService],
+      });
     app = await boot();
   });
   afterAll(async () => {
@@ -333,7 +349,7 @@ describe.each(rows.map((row) => [name(row), row] as const))('%s', (_name, row) =
   });
 
   // Last: the second instance boots after every other flow (with AuthGuard('jwt'), passport's one 'jwt' strategy is then its own).
-  if (row.store !== 'memory')
+  if (row.store !== 'memory' && (row.store !== 'cache' || redisUrl))
     run('a revoked token refused on another instance (shared store)', async () => {
       const token = (await login('alice')).accessToken;
       const other = await boot();
@@ -358,8 +374,8 @@ describe('the covering design', () => {
   test('covers every pair of values of every two axes', () => {
     const covered = new Set(rows.flatMap((row) => pairsOf(AXES, row)));
     expect([...allPairKeys(AXES)].filter((p) => !covered.has(p))).toEqual([]);
-    // The lower bound is the product of the two largest axes (4 × 4).
-    expect(rows.length).toBeGreaterThanOrEqual(16);
+    // The lower bound is the product of the two largest axes (5 × 4).
+    expect(rows.length).toBeGreaterThanOrEqual(20);
     expect(rows.length).toBeLessThan(fullProduct / 4);
   });
 });

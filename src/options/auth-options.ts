@@ -66,7 +66,7 @@ export interface RevocationOptions {
   store?: RevocationStore;
   /** How soon (ms) an instance learns other instances' revocations in `cached` mode [1000]. */
   syncIntervalMs?: number;
-  /** `cached` [default]: in memory, polled; `strict`: the store on every request. */
+  /** `cached` [default]: in memory, polled; `strict`: the store on every request (always with `store: 'cache'`). */
   consistency?: 'cached' | 'strict';
   /** The longest any store call may take before it counts as a failure (503 `auth_unavailable`) [2000]. */
   storeTimeoutMs?: number;

@@ -6,6 +6,7 @@ export type {
   AuthClock,
   JwtOptions,
   StoreOption,
+  CacheStoreOptions,
   StoresOptions,
   RevocationOptions,
   ApiKeysOptions,

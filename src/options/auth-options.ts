@@ -45,14 +45,28 @@ export interface JwtOptions {
   verifiedTokenCacheMb?: number;
 }
 
-export type StoreOption = 'memory' | 'typeorm' | { type: 'typeorm'; dataSource?: string };
+export type StoreOption = 'memory' | 'typeorm' | { type: 'typeorm'; dataSource?: string } | 'cache' | CacheStoreOptions;
+
+/**
+ * `store: 'cache'`: revoked tokens, cut-offs and ended sessions in the app's `CACHE_MANAGER` (`@nestjs/cache-manager`;
+ * Redis through `@keyv/redis` shares them between instances), read on every request (`consistency: 'strict'`).
+ */
+export interface CacheStoreOptions {
+  type: 'cache';
+  /** Prepended to every key the module writes to the cache ['nest-auth:']. */
+  keyPrefix?: string;
+  /** Where the sessions (refresh chains) and API keys live: this instance's `'memory'` [default] or `'typeorm'`. */
+  sessions?: 'memory' | 'typeorm';
+  /** The TypeORM DataSource with `sessions: 'typeorm'` ['default']. */
+  dataSource?: string;
+}
 
 export interface RevocationOptions {
   /** Replaces the revocation store that `store` gives (kept for compatibility; see `stores.revocations`). */
   store?: RevocationStore;
   /** How soon (ms) an instance learns other instances' revocations in `cached` mode [1000]. */
   syncIntervalMs?: number;
-  /** `cached` [default]: in memory, polled; `strict`: the store on every request. */
+  /** `cached` [default]: in memory, polled; `strict`: the store on every request (always with `store: 'cache'`). */
   consistency?: 'cached' | 'strict';
   /** The longest any store call may take before it counts as a failure (503 `auth_unavailable`) [2000]. */
   storeTimeoutMs?: number;
@@ -172,7 +186,10 @@ export interface ResolvedAuthOptions {
   jwt: ResolvedJwtOptions;
   users?: Type<UserProvider> | UserProvider;
   passwordHasher?: PasswordHasher;
-  store: { type: 'memory' } | { type: 'typeorm'; dataSource: string };
+  store:
+    | { type: 'memory' }
+    | { type: 'typeorm'; dataSource: string }
+    | { type: 'cache'; keyPrefix: string; sessions: 'memory' | 'typeorm'; dataSource: string };
   stores: StoresOptions;
   revocation: Defaulted<Omit<RevocationOptions, 'store'>, 'syncIntervalMs' | 'consistency' | 'storeTimeoutMs' | 'channelSyncIntervalMs'>;
   /** `keys` as digests only: the resolved options never hold a key in clear. */

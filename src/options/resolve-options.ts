@@ -188,7 +188,21 @@ function resolveStore(raw: unknown): ResolvedAuthOptions['store'] {
     onlyKnown(raw, ['type', 'dataSource'], 'store.');
     return { type: 'typeorm', dataSource: optionalString(raw.dataSource, 'store.dataSource') ?? 'default' };
   }
-  throw new AuthConfigError('store', "must be 'memory', 'typeorm' or { type: 'typeorm', dataSource: 'name' }");
+  if (raw === 'cache') return { type: 'cache', keyPrefix: 'nest-auth:', sessions: 'memory', dataSource: 'default' };
+  if (isObject(raw) && raw.type === 'cache') {
+    onlyKnown(raw, ['type', 'keyPrefix', 'sessions', 'dataSource'], 'store.');
+    const keyPrefix = raw.keyPrefix ?? 'nest-auth:';
+    if (typeof keyPrefix !== 'string') throw new AuthConfigError('store.keyPrefix', 'must be a string');
+    const sessions = raw.sessions ?? 'memory';
+    if (sessions !== 'memory' && sessions !== 'typeorm') throw new AuthConfigError('store.sessions', "must be 'memory' or 'typeorm'");
+    if (raw.dataSource !== undefined && sessions !== 'typeorm')
+      throw new AuthConfigError('store.dataSource', "is used only with sessions: 'typeorm'");
+    return { type: 'cache', keyPrefix, sessions, dataSource: optionalString(raw.dataSource, 'store.dataSource') ?? 'default' };
+  }
+  throw new AuthConfigError(
+    'store',
+    "must be 'memory', 'typeorm', 'cache', { type: 'typeorm', dataSource: 'name' } or { type: 'cache', keyPrefix, sessions }",
+  );
 }
 
 function resolveRevocation(raw: unknown): ResolvedAuthOptions['revocation'] & { store?: RevocationOptions['store'] } {
@@ -304,6 +318,14 @@ export function resolveAuthOptions(raw: AuthModuleOptions): ResolvedAuthOptions 
     invalidToken = v;
   }
   const { store: revocationStore, ...revocation } = resolveRevocation(raw.revocation);
+  const store = resolveStore(raw.store);
+  if (store.type === 'cache') {
+    // A cache has no change log to poll: its revocations reach this instance by a read per request.
+    if (isObject(raw.revocation) && raw.revocation.consistency === 'cached') {
+      throw new AuthConfigError('revocation.consistency', "'cached' needs a change log, which store: 'cache' cannot keep: leave it unset ('strict')");
+    }
+    revocation.consistency = 'strict';
+  }
   const { jwt: rawJwt, trustedIssuers: issuers } = raw as { jwt?: unknown; trustedIssuers?: unknown };
   const trustedOnly = rawJwt === undefined && Array.isArray(issuers) && issuers.length > 0;
   const jwt = resolveJwt(rawJwt, trustedOnly);
@@ -313,7 +335,7 @@ export function resolveAuthOptions(raw: AuthModuleOptions): ResolvedAuthOptions 
     jwt,
     users: raw.users,
     passwordHasher: raw.passwordHasher,
-    store: resolveStore(raw.store),
+    store,
     stores: resolveStores(raw.stores, revocationStore, revocation.consistency),
     revocation,
     apiKeys: resolveApiKeys(raw.apiKeys),

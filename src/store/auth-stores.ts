@@ -6,6 +6,13 @@ import { InMemoryApiKeyStore } from '../api-keys/api-key.stores.js';
 import { AUTH_OPTIONS } from '../auth.constants.js';
 import { AuthConfigError } from '../errors/auth-error.js';
 import type { ResolvedAuthOptions } from '../options/auth-options.js';
+import {
+  CacheEndedSessionStore,
+  CacheEntries,
+  CacheRevocationStore,
+  CacheUserCutoffStore,
+  type CacheManagerLike,
+} from '../revocation/cache-revocation.store.js';
 import { InMemoryRevocationStore, InMemoryUserCutoffStore } from '../revocation/in-memory-revocation.store.js';
 import { InMemoryRevocationLog, type RevocationFeed } from '../revocation/revocation-feed.js';
 import type { RevocationStore, UserCutoffStore } from '../revocation/revocation-store.js';
@@ -46,7 +53,13 @@ export class AuthStores {
 
   async resolve(): Promise<void> {
     const { store, stores, revocation } = this.options;
-    let made: { sessions: SessionStore; revocations: RevocationStore; cutoffs: UserCutoffStore; apiKeys: ApiKeyStore; feed: RevocationFeed };
+    let made: {
+      sessions: SessionStore;
+      revocations: RevocationStore;
+      cutoffs: UserCutoffStore;
+      apiKeys: ApiKeyStore;
+      feed: RevocationFeed | undefined;
+    };
     if (store.type === 'memory') {
       const log = new InMemoryRevocationLog();
       made = {
@@ -56,6 +69,8 @@ export class AuthStores {
         apiKeys: new InMemoryApiKeyStore(),
         feed: log,
       };
+    } else if (store.type === 'cache') {
+      made = await this.cacheStores(store);
     } else {
       this.dataSource = await this.resolveDataSource(store.dataSource);
       const typeorm = await import('./typeorm-stores.js');
@@ -69,7 +84,63 @@ export class AuthStores {
     this.cutoffs = bound(stores.cutoffs ?? made.cutoffs, 'cutoffs');
     this.apiKeys = bound(stores.apiKeys ?? made.apiKeys, 'apiKeys');
     // A custom session or cut-off store writes no change log: the gate then polls the stores by time.
-    this.feed = stores.sessions || stores.cutoffs ? undefined : bound(made.feed, 'feed');
+    this.feed = stores.sessions || stores.cutoffs || !made.feed ? undefined : bound(made.feed, 'feed');
+  }
+
+  /**
+   * `store: 'cache'`: revoked jtis, cut-offs and the end of each session in the app's CACHE_MANAGER (shared by every
+   * instance on one Redis); the sessions themselves (their refresh chain, whose rotation must be one atomic
+   * compare-and-swap that a Keyv cache cannot do) and API keys in this instance's memory, or in TypeORM with
+   * `sessions: 'typeorm'`. No change log: the gate reads the cache per request (`strict`).
+   */
+  private async cacheStores(store: Extract<ResolvedAuthOptions['store'], { type: 'cache' }>) {
+    let token: unknown;
+    try {
+      token = (await import('@nestjs/cache-manager')).CACHE_MANAGER;
+    } catch {
+      throw new AuthConfigError(
+        'store',
+        "'cache' needs @nestjs/cache-manager, cache-manager and keyv installed (npm install @nestjs/cache-manager cache-manager keyv), and CacheModule.register() in the app",
+      );
+    }
+    let cache: CacheManagerLike | undefined;
+    try {
+      cache = this.moduleRef.get(token as string, { strict: false }) as CacheManagerLike;
+    } catch {
+      cache = undefined;
+    }
+    if (!cache) throw new AuthConfigError('store', "'cache' needs the app's CACHE_MANAGER: import CacheModule.register() in the app");
+    let entries: CacheEntries;
+    try {
+      entries = new CacheEntries(cache, store.keyPrefix);
+    } catch (err) {
+      throw new AuthConfigError('store', `'cache': ${(err as Error).message}`);
+    }
+    const { maxTokenLifetime, clockTolerance } = this.options.jwt;
+    const keepMs = (maxTokenLifetime + clockTolerance) * 1000;
+    const clock = () => this.options.clock.now();
+    let sessions: SessionStore;
+    let apiKeys: ApiKeyStore;
+    if (store.sessions === 'typeorm') {
+      this.dataSource = await this.resolveDataSource(store.dataSource);
+      const typeorm = await import('./typeorm-stores.js');
+      const made = typeorm.createTypeOrmStores(this.dataSource);
+      await typeorm.checkTables(this.dataSource, store.dataSource);
+      // Sessions in the database are shared already: their end needs no copy in the cache.
+      sessions = made.sessions;
+      apiKeys = made.apiKeys;
+    } else {
+      sessions = new CacheEndedSessionStore(new InMemorySessionStore(), entries, keepMs, clock);
+      apiKeys = new InMemoryApiKeyStore();
+    }
+    this.logger.debug(`revocations and cut-offs in CACHE_MANAGER (prefix "${store.keyPrefix}"), sessions in ${store.sessions}`);
+    return {
+      sessions,
+      revocations: new CacheRevocationStore(entries, clock),
+      cutoffs: new CacheUserCutoffStore(entries, keepMs, clock),
+      apiKeys,
+      feed: undefined,
+    };
   }
 
   private async resolveDataSource(name: string): Promise<DataSource> {

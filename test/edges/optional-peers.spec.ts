@@ -38,6 +38,10 @@ const OPTIONAL_PEERS = [
   '@nestjs/platform-ws',
   '@nestjs/microservices',
   '@nats-io/transport-node',
+  '@nestjs/cache-manager',
+  'cache-manager',
+  'keyv',
+  '@keyv/redis',
 ];
 
 // A loader hook that makes the optional peers unresolvable, as in an app that has not installed them.

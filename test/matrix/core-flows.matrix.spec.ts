@@ -136,12 +136,19 @@ describe.each(rows.map((row) => [name(row), row] as const))('%s', (_name, row) =
     return res.status === 200 ? 200 : `${res.status} ${res.body.code}`;
   };
   /**
-   * A known gap, kept visible: with `requestContext: false` a gateway's call of AuthService has no carrier to
-   * shape its refusal, so the HTTP exception it throws reaches the socket.io client as Nest's generic
-   * `Internal server error` with no `code` (the guard's own refusals keep theirs). When the core learns the
-   * gateway's transport there, this expectation fails and goes.
+   * A known gap, kept visible: with `requestContext: false` a resolver's or gateway's call of AuthService has
+   * no carrier to shape its refusal, so the HTTP exception it throws reaches a socket.io client as Nest's
+   * generic `Internal server error` and a GraphQL client as Apollo's `UNAUTHENTICATED` without `authCode`
+   * (the guards' own refusals keep their codes). When the core learns the transport there, this fails and goes.
    */
-  const refusal = (expected: string) => (row.callSite === 'socket.io' && row.requestContext === 'false' ? 'Internal server error' : expected);
+  const refusal = (expected: string) =>
+    row.requestContext !== 'false'
+      ? expected
+      : row.callSite === 'socket.io'
+        ? 'Internal server error'
+        : row.callSite === 'graphql'
+          ? 'UNAUTHENTICATED'
+          : expected;
   /** A context-bound call without a request context refuses with token_missing (README, `requestContext: false`). */
   const refusedWithoutContext = (out: Out) => expect(code(out)).toBe(refusal('token_missing'));
 

@@ -373,7 +373,7 @@ export function siteClient(site: CallSite, app: INestApplication, url: string | 
   }
 
   /** socket.io: one connection per call, authenticated by the caller's token in the handshake. */
-  const emit = (event: string, data: unknown, token?: string) =>
+  const emit = (event: string, data: unknown, token?: string, endsOwnSession = false) =>
     new Promise<Out>((resolve, reject) => {
       const socket = io(`${url}/matrix`, { transports: ['websocket'], reconnection: false, auth: token === undefined ? {} : { token } });
       const done = (out: Out) => {
@@ -387,6 +387,8 @@ export function siteClient(site: CallSite, app: INestApplication, url: string | 
       }, 10_000);
       socket.once('connect_error', (err: any) => done({ ok: false, code: err?.data?.code ?? err.message }));
       socket.once('exception', (e: any) => done({ ok: false, code: e?.code ?? String(e?.message) }));
+      // Ending the caller's session closes its live connections (README, transports): the close may beat the ack.
+      if (endsOwnSession) socket.once('disconnect', (reason) => reason === 'io server disconnect' && done({ ok: true, body: 'disconnected' }));
       socket.once('connect', () =>
         socket.emit(event, data, (ack: unknown) => done(ack === false ? { ok: false, code: 'not_found' } : { ok: true, body: ack })),
       );
@@ -395,8 +397,8 @@ export function siteClient(site: CallSite, app: INestApplication, url: string | 
     login: (username, password) => emit('login', { username, password }),
     refresh: (t) => emit('refresh', t),
     refreshCurrent: (a) => emit('refreshCurrent', null, a),
-    logout: (a) => emit('logout', null, a),
-    logoutAll: (a) => emit('logoutAll', null, a),
+    logout: (a) => emit('logout', null, a, true),
+    logoutAll: (a) => emit('logoutAll', null, a, true),
     sessions: (a) => emit('sessions', null, a),
     endSession: (a, id) => emit('endSession', id, a),
     revoke: (a, t) => emit('revoke', t, a),

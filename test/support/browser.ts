@@ -39,12 +39,4 @@ export async function launchBrowser(): Promise<Browser> {
   };
 }
 
-/** Waits, bounded, until `predicate` holds; never asserts on time. */
-export async function eventually(predicate: () => Promise<boolean>, what: string, limitMs = 15000): Promise<void> {
-  const until = Date.now() + limitMs;
-  while (Date.now() < until) {
-    if (await predicate()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+export { eventually } from './time.js';

@@ -83,4 +83,4 @@ export { RedisRevocationChannel } from './revocation/redis-revocation.channel.js
 export type { RevocationChannelOption } from './revocation/resolve-channel.js';
 export type { RevocationFeed, RevocationChange } from './revocation/revocation-feed.js';
 export type { RevocationVerdict, RevocationClaims } from './revocation/revocation-gate.js';
-export { boundStore } from './store/bounded-store.js';
+export { boundStore } from './persistence/bounded-store.js';

@@ -1,6 +1,6 @@
 import type { DataSource, Repository } from 'typeorm';
-import { exclusive } from '../store/transactions.js';
-import { typeorm } from '../store/typeorm-runtime.js';
+import { exclusive } from '../persistence/transactions.js';
+import { typeorm } from '../persistence/typeorm-runtime.js';
 import { ApiKeyEntity, type ApiKeyRow } from './api-key.entity.js';
 import type { ApiKeyRecord, ApiKeyStore } from './api-key.types.js';
 

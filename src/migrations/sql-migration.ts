@@ -1,5 +1,5 @@
 import type { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
-import { tablePath } from '../store/table-path.js';
+import { tablePath } from '../persistence/table-path.js';
 
 /** A quoted name of one of the module's tables in the fixed SQL: `"auth_sessions"` or `` `auth_sessions` ``. */
 const TABLE = /(["`])(auth_(?:sessions|session_rotations|revoked_tokens|user_cutoffs|api_keys|revocation_log|throttle_counters))\1/g;

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { AuthConfigError } from '../errors/auth-error.js';
-import { withTimeout } from '../store/bounded-store.js';
+import { withTimeout } from '../persistence/bounded-store.js';
 import {
   backoffMs,
   decodeEvent,

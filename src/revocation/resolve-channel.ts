@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { DataSource } from 'typeorm';
-import { rawTablePath } from '../store/table-path.js';
+import { rawTablePath } from '../persistence/table-path.js';
 import { AuthConfigError } from '../errors/auth-error.js';
 import { PostgresRevocationChannel, pgConfigOf } from './postgres-revocation.channel.js';
 import { RedisRevocationChannel, type RedisRevocationChannelOptions } from './redis-revocation.channel.js';

@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { AuthError } from '../errors/auth-error.js';
 import type { SessionStore } from '../sessions/session-store.js';
-import { DEFAULT_STORE_TIMEOUT_MS, reasonOf, withTimeout } from '../store/bounded-store.js';
+import { DEFAULT_STORE_TIMEOUT_MS, reasonOf, withTimeout } from '../persistence/bounded-store.js';
 import type { RevocationChannel, RevocationEvent } from './revocation-channel.js';
 import { writesFeed, type RevocationChange, type RevocationFeed } from './revocation-feed.js';
 import type { RevocationStore, UserCutoffStore } from './revocation-store.js';

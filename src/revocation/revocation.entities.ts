@@ -1,5 +1,5 @@
-import { entitySchema } from '../store/entity-schema.js';
-import { idColumn, timeColumn } from '../store/columns.js';
+import { entitySchema } from '../persistence/entity-schema.js';
+import { idColumn, timeColumn } from '../persistence/columns.js';
 
 export interface RevokedTokenRow {
   jti: string;

@@ -1,6 +1,6 @@
 import type { DataSource, EntityManager, Repository } from 'typeorm';
-import { exclusive, inTransaction } from '../store/transactions.js';
-import { typeorm } from '../store/typeorm-runtime.js';
+import { exclusive, inTransaction } from '../persistence/transactions.js';
+import { typeorm } from '../persistence/typeorm-runtime.js';
 import {
   RevocationLogEntity,
   RevokedTokenEntity,

@@ -1,5 +1,5 @@
-import { entitySchema } from '../store/entity-schema.js';
-import { idColumn, timeColumn } from '../store/columns.js';
+import { entitySchema } from '../persistence/entity-schema.js';
+import { idColumn, timeColumn } from '../persistence/columns.js';
 import type { SessionRecord } from './session-store.js';
 
 /** A session as stored: the record, with the optional columns as SQL NULLs and why it ended. */

@@ -1,5 +1,5 @@
 import { In, IsNull, LessThan, MoreThan, MoreThanOrEqual, type DataSource, type Repository } from 'typeorm';
-import { exclusive, inTransaction } from '../store/transactions.js';
+import { exclusive, inTransaction } from '../persistence/transactions.js';
 import { WRITES_FEED } from '../revocation/revocation-feed.js';
 import { appendChanges, purgeChanges } from '../revocation/typeorm-revocation.store.js';
 import { SessionEntity, SessionRotationEntity, type SessionRotationRow, type SessionRow } from './session.entity.js';

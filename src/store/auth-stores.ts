@@ -18,7 +18,7 @@ import { InMemoryRevocationLog, type RevocationFeed } from '../revocation/revoca
 import type { RevocationStore, UserCutoffStore } from '../revocation/revocation-store.js';
 import { InMemorySessionStore } from '../sessions/in-memory-session.store.js';
 import type { SessionStore } from '../sessions/session-store.js';
-import { boundStore } from './bounded-store.js';
+import { boundStore } from '../persistence/bounded-store.js';
 
 /** Injection tokens of the stores, for apps that read them (after the module has initialised). */
 export const SESSION_STORE = Symbol('SESSION_STORE');

@@ -5,7 +5,7 @@ import { AuthConfigError } from '../errors/auth-error.js';
 import { TypeOrmRevocationFeed, TypeOrmRevocationStore, TypeOrmUserCutoffStore } from '../revocation/typeorm-revocation.store.js';
 import { SessionEntity } from '../sessions/session.entity.js';
 import { TypeOrmSessionStore } from '../sessions/typeorm-session.store.js';
-import { rawTablePath } from './table-path.js';
+import { rawTablePath } from '../persistence/table-path.js';
 
 /** The migration set of each database TypeORM may be on. */
 function migrationsFor(type: string): string {

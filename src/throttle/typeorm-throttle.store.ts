@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
-import { exclusive, inTransaction } from '../store/transactions.js';
-import { tablePath } from '../store/table-path.js';
+import { exclusive, inTransaction } from '../persistence/transactions.js';
+import { tablePath } from '../persistence/table-path.js';
 import { ThrottleCounterEntity } from './throttle.entity.js';
 import type { ThrottleHit, ThrottleStore } from './throttle-store.js';
 

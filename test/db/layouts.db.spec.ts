@@ -5,7 +5,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import request from 'supertest';
 import { DataSource, type DataSourceOptions, type EntitySchema } from 'typeorm';
 import { ApiKeyService, AuthService, authEntities, authMigrations, type AuthModuleOptions } from '../../src/index.js';
-import { rawTablePath } from '../../src/store/table-path.js';
+import { rawTablePath } from '../../src/persistence/table-path.js';
 import { ThrottleCounterEntity } from '../../src/throttle/throttle.entity.js';
 import { bootApp, SECRET } from '../support/app.js';
 import { ALL_CONTROLLERS } from '../support/controllers.js';

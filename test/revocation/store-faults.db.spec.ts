@@ -9,7 +9,7 @@ import { DataSource } from 'typeorm';
 import { AuthError } from '../../src/errors/auth-error.js';
 import { TypeOrmApiKeyStore } from '../../src/api-keys/api-key.stores.js';
 import { RevocationGate } from '../../src/revocation/revocation-gate.js';
-import { boundStores } from '../../src/store/bounded-store.js';
+import { boundStores } from '../../src/persistence/bounded-store.js';
 import { authEntities, authMigrations } from '../../src/index.js';
 import { createTestDatabase } from '../support/databases.js';
 import { TcpProxy } from '../support/tcp-proxy.js';

@@ -23,48 +23,11 @@ export class HashWorkerError extends Error {
 const IDLE_MS = 30_000;
 
 /*
- * The worker's source, evaluated (CommonJS) from a string: the same code runs from dist/ and under ts-jest, where a
- * .ts file cannot be given to `new Worker`. The addons come by absolute path, resolved from this module.
- * The synchronous calls keep the hashing on this thread, whose priority it lowers first (Linux: niceness is per
- * thread, and raising it needs no privilege). An error is sent back as a message scrubbed of the inputs.
+ * The worker's code: a real file beside this module (plain JavaScript, so the same URL serves dist/, where the build
+ * copies it, and src/ under ts-jest, where a .ts file cannot be given to `new Worker`). Resolved from this module's
+ * URL, which is also what a CommonJS app that `require()`s the package gets (Node loads these ES modules for it).
  */
-const WORKER_SOURCE = `
-'use strict';
-const { parentPort, workerData } = require('node:worker_threads');
-let tid = null;
-if (process.platform === 'linux') {
-  try {
-    tid = Number(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop());
-    if (workerData.niceness !== null) require('node:os').setPriority(tid, workerData.niceness);
-  } catch (err) {
-    if (workerData.niceness !== null) parentPort.postMessage({ warn: 'could not lower the hashing thread priority: ' + (err && err.code || 'error') });
-  }
-}
-const argon2 = require(workerData.argon2);
-let bcrypt;
-function run(t) {
-  switch (t.op) {
-    case 'hash': return argon2.hashSync(t.plain, t.options);
-    case 'verify': return argon2.verifySync(t.hash, t.plain);
-    case 'bcrypt-verify':
-      bcrypt ??= require(t.module);
-      return bcrypt.verifySync(t.plain, t.hash);
-  }
-  throw new Error('unknown task');
-}
-parentPort.on('message', (t) => {
-  try {
-    parentPort.postMessage({ ok: true, value: run(t) });
-  } catch (err) {
-    let message = String((err && err.message) || 'error').slice(0, 200);
-    for (const secret of [t.plain, t.hash]) {
-      if (typeof secret === 'string' && secret.length > 0 && message.includes(secret)) message = 'error';
-    }
-    parentPort.postMessage({ ok: false, message });
-  }
-});
-parentPort.postMessage({ ready: true, tid });
-`;
+const WORKER_FILE = new URL('./hash-worker.js', import.meta.url);
 
 interface Pending {
   task: HashTask;
@@ -164,8 +127,7 @@ export class HashWorkerPool {
   }
 
   private spawn(): Slot {
-    const worker = new Worker(WORKER_SOURCE, {
-      eval: true,
+    const worker = new Worker(WORKER_FILE, {
       workerData: { argon2: argon2(), niceness: PER_THREAD_PRIORITY ? this.niceness : null },
       // The inputs are strings: a small heap is plenty, and the argon2 memory is native, outside it.
       resourceLimits: { maxOldGenerationSizeMb: 32 },

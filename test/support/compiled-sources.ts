@@ -8,7 +8,11 @@ export const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 
 function sourcesOf(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? sourcesOf(join(dir, e.name)) : e.name.endsWith('.ts') && !e.name.endsWith('.d.ts') ? [join(dir, e.name)] : [],
+    e.isDirectory()
+      ? sourcesOf(join(dir, e.name))
+      : (e.name.endsWith('.ts') && !e.name.endsWith('.d.ts')) || e.name.endsWith('.js')
+        ? [join(dir, e.name)]
+        : [],
   );
 }
 
@@ -41,6 +45,13 @@ export function compiledSources(): string {
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   for (const file of files) {
+    // JavaScript in src/ (the hash worker, loaded by URL) is copied as it is, as the build does.
+    if (file.endsWith('.js')) {
+      const target = join(tmp, relative(join(root, 'src'), file));
+      mkdirSync(dirname(target), { recursive: true });
+      writeFileSync(target, readFileSync(file));
+      continue;
+    }
     const out = ts.transpileModule(readFileSync(file, 'utf8'), { compilerOptions, fileName: file });
     const target = join(tmp, relative(join(root, 'src'), file).replace(/\.ts$/, '.js'));
     mkdirSync(dirname(target), { recursive: true });

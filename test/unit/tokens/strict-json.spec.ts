@@ -1,5 +1,34 @@
-import { describe, expect, it } from '@jest/globals';
-import { parseJsonObject } from '../../src/tokens/strict-json.js';
+/** The strict JSON parser of token segments (src/tokens/strict-json.ts). */
+import 'reflect-metadata';
+import { describe, expect, it, test } from '@jest/globals';
+import { AuthError } from '../../../src/index.js';
+import { parseJsonObject } from '../../../src/tokens/strict-json.js';
+
+const codeOf = (fn: () => unknown) => {
+  try {
+    fn();
+    return 'passed';
+  } catch (err) {
+    return err instanceof AuthError ? `${err.code}:${err.reason}` : (err as Error).message;
+  }
+};
+
+describe('the strict JSON parser', () => {
+  const parse = (text: string | Uint8Array) => codeOf(() => parseJsonObject(typeof text === 'string' ? Buffer.from(text) : text));
+  test.each<[string, string]>([
+    ['{"a":1}', 'passed'],
+    ['{"a":1,"a":2}', 'token_invalid'],
+    ['[]', 'token_invalid'],
+    ['"x"', 'token_invalid'],
+    ['{"a":', 'token_invalid'],
+    ['{"a":' + '['.repeat(100) + ']'.repeat(100) + '}', 'token_invalid'],
+  ])('%s → %s', (text, expected) => {
+    expect(parse(text).split(':')[0]).toBe(expected);
+  });
+  test('invalid UTF-8 is refused', () => {
+    expect(parse(new Uint8Array([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d])).split(':')[0]).toBe('token_invalid');
+  });
+});
 
 const parse = (text: string | Buffer) => parseJsonObject(typeof text === 'string' ? Buffer.from(text, 'utf8') : text);
 const refused = (text: string | Buffer) => expect(() => parse(text)).toThrow(expect.objectContaining({ code: 'token_invalid' }));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
-import { VerifiedTokenCache } from '../../src/authentication/verified-token-cache.js';
-import type { VerifiedClaims } from '../../src/tokens/token.types.js';
+import { VerifiedTokenCache } from '../../../src/authentication/verified-token-cache.js';
+import type { VerifiedClaims } from '../../../src/tokens/token.types.js';
 
 // Token-shaped strings: the cache never parses them; it keys them by a digest of the whole string.
 const b64 = (s: string) => Buffer.from(s).toString('base64url');

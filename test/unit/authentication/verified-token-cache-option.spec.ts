@@ -4,10 +4,10 @@ import 'reflect-metadata';
 import { afterEach, describe, expect, jest, test } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
-import { TokenCodec } from '../../src/tokens/token-codec.js';
-import { bootApp, SECRET } from '../support/app.js';
-import { ALL_CONTROLLERS } from '../support/controllers.js';
-import { forgeAccessToken } from '../support/tokens.js';
+import { TokenCodec } from '../../../src/tokens/token-codec.js';
+import { bootApp, SECRET } from '../../support/app.js';
+import { ALL_CONTROLLERS } from '../../support/controllers.js';
+import { forgeAccessToken } from '../../support/tokens.js';
 
 describe('jwt.verifiedTokenCacheMb', () => {
   let app: INestApplication | undefined;

@@ -7,8 +7,8 @@ import { hashSync as bcryptHashSync } from '@node-rs/bcrypt';
 import { pbkdf2, pbkdf2Sync } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { Argon2PasswordHasher } from '../../src/index.js';
-import { HashWorkerError, HashWorkerPool, hashWorkerPool } from '../../src/users/hash-workers.js';
+import { Argon2PasswordHasher } from '../../../src/index.js';
+import { HashWorkerError, HashWorkerPool, hashWorkerPool } from '../../../src/users/hash-workers.js';
 
 const linux = process.platform === 'linux';
 const onLinux = linux ? test : test.skip;

@@ -1,4 +1,5 @@
-// The public surface of @democrai/nest-auth. Nothing else is part of the contract.
+// The public surface of @democrai/nest-auth (listed in the README's "Public surface", held by test/surface/exports.spec.ts).
+// Nothing else is part of the contract: a name is here because an app uses it, implements it or passes it in its options.
 export { AuthModule, type AuthModuleAsyncOptions, type AuthModuleForRootOptions } from './auth.module.js';
 export type {
   AuthModuleOptions,
@@ -11,7 +12,6 @@ export type {
   RevocationOptions,
   ApiKeysOptions,
 } from './options/auth-options.js';
-export { AUTH_OPTIONS } from './auth.constants.js';
 export { AuthService, type TokenPair, type AccessTokenClaims, type SessionInfo } from './auth.service.js';
 
 export { Public } from './decorators/public.decorator.js';
@@ -20,6 +20,9 @@ export { StaffOnly } from './decorators/staff-only.decorator.js';
 export { SuperuserOnly } from './decorators/superuser-only.decorator.js';
 export { CurrentUser, AuthContext } from './decorators/current-user.decorator.js';
 export type { AuthContextData, AuthPrincipal } from './context/auth-context.js';
+// The README's "credential source" extension point: what a source reads from (the call's carrier) and returns.
+export type { Credential, CredentialSource } from './credentials/credential.js';
+export type { Carrier } from './transports/carrier.js';
 // Trusted issuers (#26): tokens of the identity providers the app trusts.
 export type { TrustedIssuerOptions } from './issuers/trusted-issuer.options.js';
 export type { TrustedIssuerClaims } from './issuers/claim-mapping.js';
@@ -31,7 +34,7 @@ export { RoutePolicyService, type RouteEntry } from './authorization/route-polic
 export type { RoutePolicy } from './authorization/route-policy.js';
 
 export { AuthError, AuthConfigError, type AuthErrorCode } from './errors/auth-error.js';
-export { toHttpException, type AuthErrorBody } from './errors/http-exception.js';
+export type { AuthErrorBody } from './errors/http-exception.js';
 export { AUTH_ERROR_MESSAGES, AUTH_ERROR_STATUS } from './errors/messages.js';
 
 export type { UserProvider, AuthUserRecord, PasswordHasher } from './users/user.types.js';
@@ -66,7 +69,7 @@ export { printRouteTable, formatRouteTable, describeAccess, assertPermissionsInC
 export { collectRoutes, type AuthRoute } from './authorization/collect-routes.js';
 
 // Login protection (#12): failed-login limits on a shared store, the bounded password-check queue.
-export { LoginThrottle, LoginAttempt } from './throttle/login-throttle.js';
+export { LoginThrottle } from './throttle/login-throttle.js';
 export { SkipLoginThrottle } from './decorators/skip-login-throttle.decorator.js';
 export { THROTTLE_STORE, type ThrottleStore, type ThrottleHit } from './throttle/throttle-store.js';
 export { InMemoryThrottleStore } from './throttle/in-memory-throttle.store.js';
@@ -77,10 +80,13 @@ export type { ClientAddressReader } from './throttle/client-address.js';
 export { TooManyAttemptsException, AuthBusyException } from './throttle/throttle-errors.js';
 
 // Revocation push channels (#16) and bounded stores.
-export { REVOCATION_CHANNEL, type RevocationChannel, type RevocationEvent, type RevocationChannelListener } from './revocation/revocation-channel.js';
+export {
+  REVOCATION_CHANNEL,
+  type RevocationChannel,
+  type RevocationChannelStartOptions,
+  type RevocationEvent,
+  type RevocationChannelListener,
+} from './revocation/revocation-channel.js';
 export { PostgresRevocationChannel } from './revocation/postgres-revocation.channel.js';
 export { RedisRevocationChannel } from './revocation/redis-revocation.channel.js';
 export type { RevocationChannelOption } from './revocation/resolve-channel.js';
-export type { RevocationFeed, RevocationChange } from './revocation/revocation-feed.js';
-export type { RevocationVerdict, RevocationClaims } from './revocation/revocation-gate.js';
-export { boundStore } from './persistence/bounded-store.js';

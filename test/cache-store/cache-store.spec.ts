@@ -167,6 +167,7 @@ if (needs('the Redis cache store', 'redis')) {
         const jti = jtiOf(token);
         const keyv = booted.keyvs[0]!;
         expect(await keyv.get(`${keyPrefix}jti:${jti}`)).toBeDefined();
+        // Real time on purpose: the entry lives until the token's exp (a whole second, 1 to 2 s away), then must be gone.
         await sleep(2300);
         expect(await keyv.get(`${keyPrefix}jti:${jti}`)).toBeUndefined();
       } finally {
@@ -249,6 +250,7 @@ describe('store: cache, configuration', () => {
       const jti = jtiOf(token);
       const cache = booted.app.get<{ stores: Array<{ get(k: string): Promise<unknown> }> }>(CACHE_MANAGER);
       expect(await cache.stores[0]!.get(`nest-auth:jti:${jti}`)).toBeDefined();
+      // Real time on purpose: the entry lives until the token's exp (a whole second, 1 to 2 s away), then must be gone.
       await sleep(2300);
       expect(await cache.stores[0]!.get(`nest-auth:jti:${jti}`)).toBeUndefined();
     } finally {

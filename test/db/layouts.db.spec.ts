@@ -6,12 +6,13 @@ import request from 'supertest';
 import { DataSource, type DataSourceOptions, type EntitySchema } from 'typeorm';
 import { ApiKeyService, AuthService, authEntities, authMigrations, type AuthModuleOptions } from '../../src/index.js';
 import { rawTablePath } from '../../src/persistence/table-path.js';
+import { RevocationGate } from '../../src/revocation/revocation-gate.js';
 import { ThrottleCounterEntity } from '../../src/throttle/throttle.entity.js';
 import { bootApp, SECRET } from '../support/app.js';
 import { ALL_CONTROLLERS } from '../support/controllers.js';
 import { enabledDatabases, uniqueTestName, type DbTarget } from '../support/databases.js';
 import { bearer, login, type TokenPair } from '../support/http.js';
-import { sleep } from '../support/time.js';
+import { eventually, sleep } from '../support/time.js';
 import { MemoryUsers } from '../support/users.js';
 
 /**
@@ -37,6 +38,8 @@ const TABLES = [
   'auth_throttle_counters',
 ];
 const SYNC_MS = 50;
+/** How long a test waits for another instance's poll: many intervals, for a loaded machine; a bound, not a speed check. */
+const WAIT_MS = 5000;
 
 const layouts: Layout[] = enabledDatabases().flatMap((target): Layout[] => {
   if (target.name === 'postgres') {
@@ -127,6 +130,9 @@ describe.each(layouts)('every store on $name', (layout) => {
     const a = await boot();
     const b = await boot();
     const http = (app: INestApplication) => request(app.getHttpServer());
+    /** Waits, bounded, until `app` refuses `token`; the assertion that follows says what it must be (no timing claim). */
+    const refusedOn = (app: INestApplication, token: string, what: string) =>
+      eventually(async () => (await http(app).get('/private').set(bearer(token))).status === 401, what, WAIT_MS).catch(() => undefined);
     const wrong = (app: INestApplication) => http(app).post('/auth/login').send({ username: 'alice', password: 'wrong-password' });
 
     // Throttle counters: failures on both instances count together; the third from this address is refused.
@@ -153,27 +159,28 @@ describe.each(layouts)('every store on $name', (layout) => {
     expect(reuse.status).toBe(401);
     expect(reuse.body.code).toBe('token_revoked');
     expect((await http(b).post('/auth/refresh').send({ refreshToken: pair.refreshToken })).body.code).toBe('token_revoked');
-    await sleep(SYNC_MS * 4);
+    // b learns that a ended the session from the change log on its next poll (syncIntervalMs): wait for it, bounded.
+    await refusedOn(b, pair.accessToken, 'the other instance to refuse the ended session');
     expect((await http(b).get('/private').set(bearer(pair.accessToken))).status).toBe(401);
 
     // Logout: the access token is refused on the other instance (revoked jti and ended session, via the change log).
     const second = await login(b, 'bob');
     expect((await http(b).post('/auth/logout').set(bearer(second.accessToken))).status).toBe(204);
-    await sleep(SYNC_MS * 4);
+    await refusedOn(a, second.accessToken, 'the other instance to refuse the logged-out token');
     expect((await http(a).get('/private').set(bearer(second.accessToken))).status).toBe(401);
 
     // Logout everywhere: a cut-off.
     const third = await login(a, 'root');
     const fourth = await login(b, 'root');
     expect((await http(a).post('/auth/logout-all').set(bearer(third.accessToken))).status).toBe(204);
-    await sleep(SYNC_MS * 4);
+    await refusedOn(b, fourth.accessToken, 'the other instance to apply the cut-off');
     expect((await http(b).get('/private').set(bearer(fourth.accessToken))).status).toBe(401);
     expect((await http(b).post('/auth/refresh').send({ refreshToken: fourth.refreshToken })).status).toBe(401);
 
     // Revoking one token by the service.
     const fifth = await login(a, 'bob');
     await a.get(AuthService).revokeToken(fifth.accessToken);
-    await sleep(SYNC_MS * 4);
+    await refusedOn(b, fifth.accessToken, 'the other instance to refuse the revoked token');
     expect((await http(b).get('/private').set(bearer(fifth.accessToken))).status).toBe(401);
 
     // API keys: made on one instance, used and revoked across both.
@@ -182,7 +189,12 @@ describe.each(layouts)('every store on $name', (layout) => {
     expect((await http(b).get('/articles').set('x-api-key', key)).status).toBe(200);
     expect((await keys.list()).map((k) => k.id)).toContain(id);
     await keys.revoke(id);
-    await sleep(SYNC_MS * 4);
+    // b keeps verified keys for up to syncIntervalMs: wait, bounded, for it to drop the revoked one.
+    await eventually(
+      async () => (await http(b).get('/articles').set('x-api-key', key)).status === 401,
+      'the other instance to refuse the revoked API key',
+      WAIT_MS,
+    ).catch(() => undefined);
     expect((await http(b).get('/articles').set('x-api-key', key)).status).toBe(401);
 
     // Purge runs on every store in this layout.
@@ -220,18 +232,21 @@ const postgres = enabledDatabases().find((t) => t.name === 'postgres');
     };
     const [a1, b] = [await bootIn(schemas[0]!), await bootIn(schemas[1]!)];
     const a2 = await bootIn(schemas[0]!);
-    await sleep(500); // the channels are listening
+    // Every instance's LISTEN is up (b's too: otherwise its silence below would prove nothing).
+    const gates = [a1, a2, b].map((app) => app.get(RevocationGate));
+    await eventually(async () => gates.every((g) => g.channelAlive), 'the channels to listen', WAIT_MS);
     const onA = await login(a2, 'root');
     const onB = await login(b, 'root');
     await sleep(1100); // a cut-off refuses tokens of the seconds before its own
     await a1.get(AuthService).revokeAllForUser('3');
     // Service A's other instance hears it at once (the channel), long before its next poll.
-    const until = Date.now() + 5000;
-    while ((await request(a2.getHttpServer()).get('/private').set(bearer(onA.accessToken))).status !== 401) {
-      if (Date.now() > until) throw new Error("service A's other instance never heard the cut-off");
-      await sleep(50);
-    }
-    // Service B's user 3 is another person: untouched.
+    await eventually(
+      async () => (await request(a2.getHttpServer()).get('/private').set(bearer(onA.accessToken))).status === 401,
+      "service A's other instance to hear the cut-off",
+      WAIT_MS,
+    );
+    // Service B's user 3 is another person: untouched. A claim that nothing arrives, so it needs real time: B's
+    // notification, were there one, would have come with A2's; 300 ms more gives a late one the chance to show.
     await sleep(300);
     expect((await request(b.getHttpServer()).get('/private').set(bearer(onB.accessToken))).status).toBe(200);
   });

@@ -10,10 +10,12 @@ import { bootApp, SECRET } from '../support/app.js';
 import { ALL_CONTROLLERS } from '../support/controllers.js';
 import { enabledDatabases, migratedDataSource, type DbTarget } from '../support/databases.js';
 import { bearer, login } from '../support/http.js';
-import { sleep } from '../support/time.js';
+import { eventually, sleep } from '../support/time.js';
 import { MemoryUsers } from '../support/users.js';
 
 const SYNC_MS = 50;
+/** How long a test waits for another instance's poll: many intervals, for a loaded machine; a bound, not a speed check. */
+const WAIT_MS = 5000;
 
 describe.each(enabledDatabases())('sessions and revocation on $name', (target: DbTarget) => {
   let users: MemoryUsers;
@@ -82,8 +84,13 @@ describe.each(enabledDatabases())('sessions and revocation on $name', (target: D
     expect((await request(a.getHttpServer()).post('/auth/logout').set(bearer(pair.accessToken))).status).toBe(204);
     expect((await request(a.getHttpServer()).get('/private').set(bearer(pair.accessToken))).body.code).toBe('token_revoked');
     expect((await request(strict.getHttpServer()).get('/private').set(bearer(pair.accessToken))).body.code).toBe('token_revoked');
-    // The bound is one poll interval plus the poll itself; allow a few intervals on a loaded CI machine.
-    await sleep(SYNC_MS * 6);
+    // b learns from the change log on its next poll (one interval plus the poll itself, later on a loaded
+    // machine): wait for it, bounded, then assert what it answers.
+    await eventually(
+      async () => (await request(b.getHttpServer()).get('/private').set(bearer(pair.accessToken))).status === 401,
+      'the other instance to refuse the logged-out token',
+      WAIT_MS,
+    ).catch(() => undefined);
     const onB = await request(b.getHttpServer()).get('/private').set(bearer(pair.accessToken));
     expect(onB.status).toBe(401);
     expect(onB.body.code).toBe('token_revoked');
@@ -96,7 +103,12 @@ describe.each(enabledDatabases())('sessions and revocation on $name', (target: D
     const bob = await login(a, 'bob');
     const bob2 = await login(a, 'bob');
     expect((await request(a.getHttpServer()).post('/auth/logout-all').set(bearer(bob.accessToken))).status).toBe(204);
-    await sleep(SYNC_MS * 6);
+    // b learns of the cut-off on its next poll of the change log: wait for it, bounded (a refuses at once).
+    await eventually(
+      async () => (await request(b.getHttpServer()).get('/private').set(bearer(bob2.accessToken))).status === 401,
+      'the other instance to apply the cut-off',
+      WAIT_MS,
+    ).catch(() => undefined);
     for (const app of [a, b]) {
       const http = request(app.getHttpServer());
       expect((await http.get('/private').set(bearer(bob.accessToken))).body.code).toBe('token_revoked');
@@ -148,6 +160,7 @@ describe.each(enabledDatabases())('sessions and revocation on $name', (target: D
     const ds = app.get(DataSource);
     const count = () => ds.query('SELECT COUNT(*) AS n FROM auth_revoked_tokens').then((r: Array<{ n: number | string }>) => Number(r[0].n));
     const before = await count();
+    // Real time on purpose: the one-second token must have expired for purgeExpired to delete its revocation.
     await sleep(1100);
     expect(await auth.purgeExpired()).toBeGreaterThanOrEqual(1);
     expect(await count()).toBe(before - 1);
@@ -160,6 +173,8 @@ describe.each(enabledDatabases())('sessions and revocation on $name', (target: D
     const pair = await login(app);
     expect((await request(app.getHttpServer()).get('/private').set(bearer(pair.accessToken))).status).toBe(200);
     await app.get(DataSource).destroy();
+    // Real time on purpose: until the stale bound (3 s: max(3 × syncIntervalMs, 3 s)) has passed since the last good
+    // poll, the gate still answers from memory; the test proves the refusal comes after that bound, not before.
     await sleep(3200);
     const res = await request(app.getHttpServer()).get('/private').set(bearer(pair.accessToken));
     expect(res.status).toBe(503);

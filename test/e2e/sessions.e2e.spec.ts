@@ -172,6 +172,7 @@ describe('session lifetime', () => {
       const http = request(app.getHttpServer());
       const first = (await http.post('/auth/login').send({ username: 'alice', password: PASSWORDS.alice })).body;
       expect(first.refreshExpiresIn).toBe(60);
+      // Real time on purpose: a whole second must pass for the remaining lifetime to show it (or, sliding, not).
       await sleep(1100);
       const second = (await http.post('/auth/refresh').send({ refreshToken: first.refreshToken })).body;
       if (sliding) expect(second.refreshExpiresIn).toBe(60);

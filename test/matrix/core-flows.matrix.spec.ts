@@ -1,7 +1,7 @@
 /**
  * The core flows in the configurations users vary (and, on the stores an
  * instance shares with another, a revoked token refused on the other one). Not the full product of
- * the axes (2 × 5 × 3 × 4 × 5 = 600 apps) but a pairwise covering design
+ * the axes (2 × 6 × 3 × 4 × 5 = 720 apps) but a pairwise covering design
  * (./pairwise.ts): every value of every axis meets every value of every other
  * axis in at least one row, and every row runs every flow, so every value
  * meets every flow. The design's size and the wall time are printed.
@@ -10,8 +10,8 @@
  * entry in STORES, in ./sites.ts for a call site, or in GUARDS)
  * instead of adding one more suite in a single configuration.
  *
- * Rows on PostgreSQL or MariaDB skip (one line) without AUTH_TEST_POSTGRES_URL /
- * AUTH_TEST_MYSQL_URL; .ci/run sets them. Each row is its own app, booted and
+ * Rows on PostgreSQL, MariaDB or the Redis cache skip (one line) without AUTH_TEST_POSTGRES_URL /
+ * AUTH_TEST_MYSQL_URL / AUTH_TEST_REDIS_URL; .ci/run sets them. Each row is its own app, booted and
  * closed in turn (passport keeps one `jwt` strategy per process: the row that
  * boots last owns it, so rows never overlap).
  */
@@ -20,6 +20,8 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { ValidationPipe, type CanActivate, type INestApplication, type Type } from '@nestjs/common';
 import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
 import { GraphQLModule } from '@nestjs/graphql';
+import { CacheModule } from '@nestjs/cache-manager';
+import { createKeyv } from '@keyv/redis';
 import { AuthGuard } from '@nestjs/passport';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
@@ -30,21 +32,27 @@ import { ApiKeyService, AuthModule, AuthService, JwtAuthGuard, NestAuthGuard, ty
 import { AuthTransportsModule } from '../../src/transports/index.js';
 import { SECRET } from '../support/app.js';
 import { enabledDatabases, uniqueTestName, type DbTarget } from '../support/databases.js';
+import { serviceUrl } from '../support/services.js';
 import { MemoryUsers, PASSWORDS } from '../support/users.js';
 import { allPairKeys, pairsOf, pairwise } from './pairwise.js';
 import { CALL_SITES, siteClasses, siteClient, type Out, type SiteClient } from './sites.js';
 
 /**
  * The store and database layout axis, one entry per value: the database target it needs (none: memory) and the
- * TypeORM layout on it. A PostgreSQL `schema` is created per row, in the row's own database (dropped with it).
+ * TypeORM layout on it, or the cache. A PostgreSQL `schema` is created per row, in the row's own database (dropped
+ * with it). `cache`: `store: 'cache'` on the app's CacheModule over Redis (@keyv/redis), a key prefix per row;
+ * revocations, ended sessions and cut-offs are shared through Redis (read per request: `strict`), sessions and API
+ * keys stay in the instance's memory.
  */
+type Layout = { db: DbTarget['name']; schema?: boolean; entityPrefix?: string } | { cache: 'redis' };
 const STORES = {
   memory: undefined,
   sqlite: { db: 'sqlite' },
   postgres: { db: 'postgres' },
   'postgres schema+prefix': { db: 'postgres', schema: true, entityPrefix: 'mx_' },
   mariadb: { db: 'mysql' },
-} as const satisfies Record<string, { db: DbTarget['name']; schema?: boolean; entityPrefix?: string } | undefined>;
+  cache: { cache: 'redis' },
+} as const satisfies Record<string, Layout | undefined>;
 
 const AXES = {
   store: Object.keys(STORES) as Array<keyof typeof STORES>,
@@ -58,13 +66,20 @@ type Config = ReturnType<typeof pairwise<typeof AXES>>[number];
 const rows = pairwise(AXES);
 const fullProduct = Object.values(AXES).reduce((n, values) => n * values.length, 1);
 const targets = new Map<string, DbTarget>(enabledDatabases({ quiet: true }).map((t) => [t.name, t]));
-const layoutOf = (row: Config) => STORES[row.store] as { db: DbTarget['name']; schema?: boolean; entityPrefix?: string } | undefined;
-const runnable = (row: Config) => layoutOf(row) === undefined || targets.has(layoutOf(row)!.db);
+const redisUrl = serviceUrl('redis');
+const layoutOf = (row: Config) => STORES[row.store] as Layout | undefined;
+const runnable = (row: Config) => {
+  const layout = layoutOf(row);
+  if (layout === undefined) return true;
+  return 'cache' in layout ? redisUrl !== undefined : targets.has(layout.db);
+};
 const skippedRows = rows.filter((r) => !runnable(r)).length;
 const started = Date.now();
 process.stdout.write(
   `[matrix] ${rows.length} rows cover all ${allPairKeys(AXES).size} pairs of ${Object.keys(AXES).length} axes (full product ${fullProduct})` +
-    (skippedRows > 0 ? `; ${skippedRows} database rows skipped (set AUTH_TEST_POSTGRES_URL and AUTH_TEST_MYSQL_URL)` : '') +
+    (skippedRows > 0
+      ? `; ${skippedRows} database and cache rows skipped (set AUTH_TEST_POSTGRES_URL, AUTH_TEST_MYSQL_URL and AUTH_TEST_REDIS_URL)`
+      : '') +
     '\n',
 );
 afterAll(() => {
@@ -122,6 +137,7 @@ describe.each(rows.map((row) => [name(row), row] as const))('%s', (_name, row) =
   let site: SiteClient;
   let boot: () => ReturnType<typeof bootRow>;
   let users: MemoryUsers;
+  const keyvs: Array<ReturnType<typeof createKeyv>> = [];
   const http = () => request(app.getHttpServer());
   const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
   const code = (out: Out) => (out.ok ? 'ok' : out.code);
@@ -165,7 +181,8 @@ describe.each(rows.map((row) => [name(row), row] as const))('%s', (_name, row) =
   beforeAll(async () => {
     if (!runnable(row)) return;
     users = await MemoryUsers.create();
-    const imports: unknown[] = [];
+    // Built per boot: an instance's CacheModule disconnects its Redis client when that instance closes.
+    let imports: () => unknown[] = () => [];
     const options: AuthModuleForRootOptions = {
       jwt: { secret: SECRET },
       users,
@@ -176,7 +193,15 @@ describe.each(rows.map((row) => [name(row), row] as const))('%s', (_name, row) =
       revocation: { syncIntervalMs: 100 },
     };
     const layout = layoutOf(row);
-    if (layout !== undefined) {
+    if (layout !== undefined && 'cache' in layout) {
+      // Every instance of the row on one Redis under the row's own prefix: they share revocations, no other row's.
+      imports = () => {
+        const keyv = createKeyv(redisUrl!);
+        keyvs.push(keyv);
+        return [CacheModule.register({ stores: [keyv] })];
+      };
+      options.store = { type: 'cache', keyPrefix: `${uniqueTestName('mx')}:` };
+    } else if (layout !== undefined) {
       const target = targets.get(layout.db)!;
       await target.reset();
       let dataSource: DataSourceOptions = target.options();
@@ -191,16 +216,18 @@ describe.each(rows.map((row) => [name(row), row] as const))('%s', (_name, row) =
       const migrated = await new DataSource(dataSource).initialize();
       await migrated.runMigrations();
       await migrated.destroy();
-      imports.push(TypeOrmModule.forRoot(dataSource));
+      imports = () => [TypeOrmModule.forRoot(dataSource)];
       options.store = 'typeorm';
     }
-    boot = () => bootRow(row, options, imports);
+    boot = () => bootRow(row, options, imports());
     const booted = await boot();
     app = booted.app;
     site = siteClient(row.callSite, app, booted.url);
   });
   afterAll(async () => {
     await app?.close();
+    // Closed already if the app's CacheModule did it; never left to keep the worker alive.
+    for (const keyv of keyvs.splice(0)) await keyv.disconnect().catch(() => undefined);
   });
 
   run('login', async () => {
@@ -322,8 +349,11 @@ describe('the covering design', () => {
   test('covers every pair of values of every two axes', () => {
     const covered = new Set(rows.flatMap((row) => pairsOf(AXES, row)));
     expect([...allPairKeys(AXES)].filter((p) => !covered.has(p))).toEqual([]);
-    // The lower bound is the product of the two largest axes (5 × 5).
-    expect(rows.length).toBeGreaterThanOrEqual(25);
+    // The lower bound is the product of the two largest axes (6 stores × 5 call sites).
+    const [largest, second] = Object.values(AXES)
+      .map((values) => values.length)
+      .sort((a, b) => b - a);
+    expect(rows.length).toBeGreaterThanOrEqual(largest! * second!);
     expect(rows.length).toBeLessThan(fullProduct / 4);
   });
 });

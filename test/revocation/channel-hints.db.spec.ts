@@ -38,14 +38,49 @@ async function waitFor(what: string, predicate: () => boolean, deadlineMs = 10_0
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Counts the feed reads, so a test knows a hint's poll has run. */
-function counted(stores: GateStores): { stores: GateStores; reads: () => number } {
+/** Counts the feed reads (started, and settled), so a test knows a hint's poll has run to its end. */
+function counted(stores: GateStores): { stores: GateStores; reads: () => number; settled: () => number } {
   let reads = 0;
+  let settled = 0;
   const inner = stores.feed!;
-  const feed: RevocationFeed = { changesAfter: (after, limit) => (reads++, inner.changesAfter(after, limit)) };
-  return { stores: { ...stores, feed }, reads: () => reads };
+  const feed: RevocationFeed = {
+    changesAfter: (after, limit) => {
+      reads++;
+      return inner.changesAfter(after, limit).finally(() => void settled++);
+    },
+  };
+  return { stores: { ...stores, feed }, reads: () => reads, settled: () => settled };
+}
+
+/** Counts the messages a channel hands to its gate whose subject matches, so a test knows they all arrived. */
+function heard(channel: RevocationChannel, subject: (s: string) => boolean): { channel: RevocationChannel; count: () => number } {
+  let count = 0;
+  const wrapped: RevocationChannel = {
+    name: channel.name,
+    start: (listener, options) =>
+      channel.start(
+        {
+          ...listener,
+          event: (e) => {
+            if (subject(e.subject)) count++;
+            listener.event(e);
+          },
+        },
+        options,
+      ),
+    publish: (e) => channel.publish(e),
+    stop: () => channel.stop(),
+  };
+  return { channel: wrapped, count: () => count };
+}
+
+/**
+ * No poll of the gate running or waiting for a hint's turn: what the hints so far caused has been read and applied
+ * (the gate applies a read in the microtasks that follow it, before the next timer of this wait).
+ */
+function idle(gate: RevocationGate): boolean {
+  const g = gate as unknown as { inFlight: Promise<boolean> | undefined; hintPending: boolean };
+  return g.inFlight === undefined && !g.hintPending;
 }
 
 function memoryOf(gate: RevocationGate): number {
@@ -112,7 +147,12 @@ for (const name of Object.keys(kinds)) {
     let writer: RevocationGate;
     let reader: RevocationGate;
     let reads: () => number;
+    let settled: () => number;
+    let forgedHeard: () => number;
     const exp = () => new Date(Date.now() + 3_600_000);
+    /** Every message sent so far has reached the reader, and every poll it caused has been read and applied. */
+    const quiet = (messages: number, readsBefore: number) => () =>
+      forgedHeard() >= messages && reads() > readsBefore && settled() === reads() && idle(reader);
 
     beforeAll(async () => {
       const open = async () => {
@@ -125,7 +165,11 @@ for (const name of Object.keys(kinds)) {
       writer = new RevocationGate(typeOrmGateStores(await open()), { ...opts, channel: kind.channel() });
       const r = counted(typeOrmGateStores(await open()));
       reads = r.reads;
-      reader = new RevocationGate(r.stores, { ...opts, channel: kind.channel() });
+      settled = r.settled;
+      // The forged messages: the cut-off names user '1', the flood's subjects start with 'forged-'.
+      const h = heard(kind.channel(), (subject) => subject === '1' || subject.startsWith('forged-'));
+      forgedHeard = h.count;
+      reader = new RevocationGate(r.stores, { ...opts, channel: h.channel });
       await writer.start();
       await reader.start();
       await waitFor('both channels up', () => writer.channelAlive && reader.channelAlive);
@@ -139,11 +183,13 @@ for (const name of Object.keys(kinds)) {
 
     test('a forged cut-off for user 1 refuses nothing, not even after the poll it causes', async () => {
       const before = reads();
+      const heardBefore = forgedHeard();
       const held = memoryOf(reader);
       const nowSec = Math.floor(Date.now() / 1000);
       await kind.inject([JSON.stringify(['cutoff', '1', 4102444800000, 'x'])]);
-      await waitFor('the poll the hint causes', () => reads() > before);
-      await sleep(50);
+      // Not a fixed pause: the message has arrived and the poll it caused has run to its end (applied), so the
+      // checks below see everything the forged message could have done.
+      await waitFor('the poll the hint causes to settle', quiet(heardBefore + 1, before));
       expect(reader.check({ jti: 'fresh-login', sub: '1', iat: nowSec })).toBeNull();
       expect(reader.check({ jti: 'fresh-session', sid: 's1', sub: '1', iat: nowSec })).toBeNull();
       expect(memoryOf(reader)).toBe(held);
@@ -155,9 +201,11 @@ for (const name of Object.keys(kinds)) {
       const forged = Array.from({ length: 1000 }, (_, i) =>
         encodeEvent({ kind: i % 2 ? 'jti' : 'session', subject: `forged-${i}`, at: 4102444800000, origin: `o${i}` }),
       );
+      const heardBefore = forgedHeard();
       await kind.inject(forged);
-      await waitFor('a poll after the flood', () => reads() > before);
-      await sleep(200);
+      // All thousand have reached the reader and every poll they caused has settled: the reads counted below
+      // are all the flood caused, and the checks see all it could have done.
+      await waitFor('the flood to arrive and its polls to settle', quiet(heardBefore + 1000, before));
       expect(reader.check({ jti: 'forged-1', sub: 'u', iat: 1 })).toBeNull();
       expect(reader.check({ jti: 'x', sid: 'forged-0', sub: 'u', iat: 1 })).toBeNull();
       expect(memoryOf(reader)).toBe(held);

@@ -11,6 +11,7 @@ import { TransportAuth } from '../../src/transports/index.js';
 import { ADAPTERS, SECRET } from '../support/app.js';
 import { AuthController } from '../support/controllers.js';
 import { bootTransportApp, sleep, tokenFor } from '../support/transports.js';
+import { eventually } from '../support/time.js';
 import { MemoryUsers, PASSWORDS } from '../support/users.js';
 import { ArticlesResolver } from './resolvers.js';
 
@@ -51,9 +52,9 @@ describe.each(ADAPTERS)('GraphQL (Apollo), %s', (adapter) => {
     return { client, closed };
   };
   /** Collects `count` results of a subscription, or its error. */
-  const take = (client: Client, query: string, count: number) =>
+  /** `values` may be the caller's array, to watch the values arrive while the subscription runs. */
+  const take = (client: Client, query: string, count: number, values: unknown[] = []) =>
     new Promise<{ values: unknown[]; error?: any }>((resolve) => {
-      const values: unknown[] = [];
       const dispose = client.subscribe(
         { query },
         {
@@ -114,7 +115,7 @@ describe.each(ADAPTERS)('GraphQL (Apollo), %s', (adapter) => {
 
   test('expired and malformed tokens', async () => {
     const expired = await tokenFor(auth, users.get('alice'), 1);
-    await sleep(2100);
+    await sleep(2100); // real time on purpose: the one-second token has expired
     expect((await gql('{ me { id } }', expired)).body.errors[0].extensions).toMatchObject({ code: 'UNAUTHENTICATED', authCode: 'token_expired' });
     expect((await gql('{ me { id } }', 'x.y.z')).body.errors[0].extensions).toMatchObject({ code: 'UNAUTHENTICATED', authCode: 'token_invalid' });
   });
@@ -186,8 +187,10 @@ describe.each(ADAPTERS)('GraphQL (Apollo), %s', (adapter) => {
   test('revoked mid-subscription (logout of the session): closed with 4401 token_revoked', async () => {
     const token = await login('alice');
     const { client, closed } = wsClient({ authorization: `Bearer ${token}` });
-    const running = take(client, 'subscription { ticks }', 1000);
-    await sleep(150);
+    const ticks: unknown[] = [];
+    const running = take(client, 'subscription { ticks }', 1000, ticks);
+    // The subscription is live (a tick arrived) before the logout: wait for it, bounded.
+    await eventually(async () => ticks.length > 0, 'the first tick', 10_000);
     expect((await gql('{ me { id } }', token)).body.data.me.id).toBe('1');
     await request(app.getHttpServer()).post('/auth/logout').set('Authorization', `Bearer ${token}`).expect(204);
     expect(await closed).toMatchObject({ code: 4401, reason: 'token_revoked' });

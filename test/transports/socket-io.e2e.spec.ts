@@ -95,7 +95,7 @@ describe.each(ADAPTERS)('socket.io gateway, %s', (adapter) => {
 
   test('expired token: refused at connection with token_expired', async () => {
     const token = await tokenFor(auth, users.get('alice'), 1);
-    await sleep(2100);
+    await sleep(2100); // real time on purpose: the one-second token has expired
     const err = await nextEvent<Error & { data: { code: string } }>(connect({ token }), 'connect_error');
     expect(err.data.code).toBe('token_expired');
   });

@@ -87,7 +87,7 @@ describe.each(ADAPTERS)('ws gateway (@nestjs/platform-ws), %s', (adapter) => {
     expect((await bad.next('never')).data.code).toBe('token_invalid');
     expect(await bad.closed).toEqual({ code: 4401, reason: 'token_invalid' });
     const expired = await tokenFor(auth, users.get('alice'), 1);
-    await sleep(2100);
+    await sleep(2100); // real time on purpose: the one-second token has expired
     expect(await (await open(expired)).closed).toEqual({ code: 4401, reason: 'token_expired' });
   });
 

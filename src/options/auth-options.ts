@@ -3,6 +3,7 @@ import type { Type } from '@nestjs/common';
 import type { ApiKeyStore } from '../api-keys/api-key.types.js';
 import type { ResolvedConfiguredApiKey } from '../api-keys/configured-api-keys.js';
 import type { AuditSink } from '../audit/audit-event.js';
+import type { AuthClock } from '../clock/auth-clock.js';
 import type { CookiesOptions, ResolvedCookieOptions } from '../cookies/cookie.options.js';
 import type { RevocationStore, UserCutoffStore } from '../revocation/revocation-store.js';
 import type { RevocationChannelOption } from '../revocation/resolve-channel.js';
@@ -112,11 +113,7 @@ export interface ApiKeysOptions {
   keys?: ConfiguredApiKey[];
 }
 
-/** What the module reads the time from: tests give one they can move [Date.now]. */
-export interface AuthClock {
-  /** Milliseconds since the epoch. */
-  now(): number;
-}
+export type { AuthClock } from '../clock/auth-clock.js';
 
 /** The options of `AuthModule.forRoot()` (and what `forRootAsync`'s factory returns). */
 export interface AuthModuleOptions {

@@ -47,11 +47,17 @@ export function unknownOption(key: string, known: readonly string[]): string {
   return best !== undefined && bestDistance <= Math.max(limit, 1) ? `unknown option (did you mean "${best}"?)` : 'unknown option';
 }
 
+/** A declared option group. Named, so the declarations emitted for apps keep each option's comment. */
+export type Group<T extends z.ZodRawShape> = z.ZodObject<T, z.core.$strict>;
+
 /**
  * An option group: an object with exactly these keys. A key not in it fails the boot naming it, with the closest
  * known key; anything but a plain object fails with `notObject`.
  */
-export function group<T extends z.ZodRawShape>(shape: T, notObject: string | ((issue: { input: unknown }) => string) = 'must be an object') {
+export function group<T extends z.ZodRawShape>(
+  shape: T,
+  notObject: string | ((issue: { input: unknown }) => string) = 'must be an object',
+): Group<T> {
   const known = Object.keys(shape);
   return z.strictObject(shape, {
     error: (issue) =>

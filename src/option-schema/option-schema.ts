@@ -34,7 +34,7 @@ function distance(a: string, b: string): number {
   return row[b.length]!;
 }
 
-/** `unknown option`, and the known key the app most likely meant when one is close (case aside, or ≤ 2 edits). */
+/** `unknown option`, and the known key the app most likely meant when one is close (case aside: ≤ 2 edits, or a part of it). */
 export function unknownOption(key: string, known: readonly string[]): string {
   const lower = key.toLowerCase();
   let best: string | undefined;
@@ -43,8 +43,11 @@ export function unknownOption(key: string, known: readonly string[]): string {
     const d = candidate.toLowerCase() === lower ? 0 : distance(lower, candidate.toLowerCase());
     if (d < bestDistance) [best, bestDistance] = [candidate, d];
   }
-  const limit = Math.min(2, Math.floor(key.length / 3));
-  return best !== undefined && bestDistance <= Math.max(limit, 1) ? `unknown option (did you mean "${best}"?)` : 'unknown option';
+  const limit = Math.max(1, Math.min(2, Math.floor(key.length / 3)));
+  // A part of the name (`prefix` for `keyPrefix`, `origins` for `trustedOrigins`) counts as close too, from four letters on.
+  const part = lower.length >= 4 ? known.find((candidate) => candidate.toLowerCase().includes(lower)) : undefined;
+  const meant = best !== undefined && bestDistance <= limit ? best : part;
+  return meant !== undefined ? `unknown option (did you mean "${meant}"?)` : 'unknown option';
 }
 
 /** A declared option group. Named, so the declarations emitted for apps keep each option's comment. */

@@ -9,8 +9,8 @@ import { unknownOption } from '../../src/option-schema/option-schema.js';
 
 /**
  * The boot's messages, option by option: the option's path, what is wrong, the fix. The table was taken from the
- * hand-written resolvers the schema replaced (each row gave exactly this option and message there), so a rule
- * lost or reworded in the declaration fails here.
+ * hand-written resolvers the schema replaced (each row gave exactly this option and message there, but for the
+ * "did you mean" they did not have), so a rule lost or reworded in the declaration fails here.
  */
 const S = 'x'.repeat(32);
 
@@ -296,7 +296,11 @@ const TABLE: Array<[unknown, string, string]> = [
   [{ jwt: { secret: S }, loginThrottle: true }, 'loginThrottle', 'must be an object'],
   [{ jwt: { secret: S }, loginThrottle: { nope: 1 } }, 'loginThrottle.nope', 'unknown option'],
   [{ jwt: { secret: S }, loginThrottle: { perIp: 5 } }, 'loginThrottle.perIp', 'must be { limit, windowSeconds } or false'],
-  [{ jwt: { secret: S }, loginThrottle: { perIp: { limit: 5, window: 10 } } }, 'loginThrottle.perIp.window', 'unknown option'],
+  [
+    { jwt: { secret: S }, loginThrottle: { perIp: { limit: 5, window: 10 } } },
+    'loginThrottle.perIp.window',
+    'unknown option (did you mean "windowSeconds"?)',
+  ],
   [{ jwt: { secret: S }, loginThrottle: { perIp: { limit: 0 } } }, 'loginThrottle.perIp.limit', 'must be a positive integer'],
   [
     { jwt: { secret: S }, loginThrottle: { perIp: { windowSeconds: 86401 } } },
@@ -332,7 +336,11 @@ const TABLE: Array<[unknown, string, string]> = [
     'loginThrottle.passwordChecks',
     'must be { concurrency?, maxQueued?, retryAfterSeconds? }',
   ],
-  [{ jwt: { secret: S }, loginThrottle: { passwordChecks: { queue: 1 } } }, 'loginThrottle.passwordChecks.queue', 'unknown option'],
+  [
+    { jwt: { secret: S }, loginThrottle: { passwordChecks: { queue: 1 } } },
+    'loginThrottle.passwordChecks.queue',
+    'unknown option (did you mean "maxQueued"?)',
+  ],
   [
     { jwt: { secret: S }, loginThrottle: { passwordChecks: { concurrency: 0 } } },
     'loginThrottle.passwordChecks.concurrency',
@@ -492,5 +500,51 @@ describe('one key derivation, a label per use', () => {
     expect(ring.fingerprintKey.equals(deriveKey(Buffer.from(S), 'loginThrottleFingerprint'))).toBe(true);
     const none = resolveLoginThrottleOptions(undefined, { jwt: { publicKey: 'x' } as never });
     expect(none.fingerprintKeyIsRandom).toBe(true);
+  });
+});
+
+describe('the cache chosen where the revocation store is chosen: given in one place', () => {
+  test.each<[unknown, string, string]>([
+    [
+      { jwt: { secret: S }, revocation: { store: 'cache' }, stores: { revocations: 'cache' } },
+      'revocation.store',
+      'and stores.revocations both given: keep one',
+    ],
+    [
+      { jwt: { secret: S }, store: { type: 'cache', keyPrefix: 'a:' }, stores: { revocations: { type: 'cache', keyPrefix: 'b:' } } },
+      'stores.revocations.keyPrefix',
+      'differs from store.keyPrefix: give the prefix in one place',
+    ],
+    [
+      { jwt: { secret: S }, stores: { revocations: { type: 'cache', prefix: 'b:' } } },
+      'stores.revocations.prefix',
+      'unknown option (did you mean "keyPrefix"?)',
+    ],
+    [
+      { jwt: { secret: S }, stores: { revocations: 'cache' }, revocation: { consistency: 'cached' } },
+      'revocation.consistency',
+      "'cached' needs a change log, which stores.revocations: 'cache' cannot keep: leave it unset ('strict')",
+    ],
+  ])('%j → %s', (raw, option, problem) => {
+    expect(refusal(() => resolveAuthOptions(raw as never))).toEqual({ option, problem });
+  });
+
+  test('resolved into the cache store, the sessions staying where store keeps them', () => {
+    expect(resolveAuthOptions({ jwt: { secret: S }, revocation: { store: 'cache' } }).store).toEqual({
+      type: 'cache',
+      keyPrefix: 'nest-auth:',
+      sessions: 'memory',
+      dataSource: 'default',
+    });
+    const typeorm = resolveAuthOptions({
+      jwt: { secret: S },
+      store: { type: 'typeorm', dataSource: 'auth' },
+      stores: { revocations: { type: 'cache', keyPrefix: 'p:' } },
+    });
+    expect(typeorm.store).toEqual({ type: 'cache', keyPrefix: 'p:', sessions: 'typeorm', dataSource: 'auth' });
+    expect(typeorm.revocation.consistency).toBe('strict');
+    expect(typeorm.stores.revocations).toBeUndefined();
+    // The throttle's counters stay on the module's TypeORM DataSource.
+    expect(typeorm.loginThrottle).toMatchObject({ store: 'typeorm', dataSource: 'auth' });
   });
 });

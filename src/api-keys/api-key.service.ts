@@ -4,7 +4,7 @@ import type { AuthContextData } from '../context/auth-context.js';
 import { AuditEmitter } from '../audit/audit.emitter.js';
 import { AUTH_OPTIONS } from '../auth.constants.js';
 import { AuthError } from '../errors/auth-error.js';
-import type { ResolvedAuthOptions } from '../options/auth-options.js';
+import type { ApiKeySettings } from './api-key-settings.js';
 import { AuthStores } from '../store/auth-stores.js';
 import type { ApiKeyInfo, ApiKeyRecord } from './api-key.types.js';
 import { matchConfiguredApiKey } from './configured-api-keys.js';
@@ -44,7 +44,7 @@ export class ApiKeyService implements OnApplicationShutdown {
   constructor(
     private readonly stores: AuthStores,
     private readonly audit: AuditEmitter,
-    @Inject(AUTH_OPTIONS) private readonly options: ResolvedAuthOptions,
+    @Inject(AUTH_OPTIONS) private readonly options: ApiKeySettings,
   ) {
     const { apiKeys, revocation } = options;
     this.pepper = apiKeys.pepper ? Buffer.from(apiKeys.pepper) : DEFAULT_PEPPER;

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { AUTH_OPTIONS } from '../auth.constants.js';
-import type { ResolvedAuthOptions } from '../options/auth-options.js';
+import type { AuditSettings } from './audit-settings.js';
 import type { AuditEvent, AuditSink } from './audit-event.js';
 
 /** The default sink: one structured line per event through Nest's Logger. */
@@ -29,7 +29,7 @@ export class AuditEmitter {
   private readonly logger = new Logger('AuthAudit');
   private readonly sink: AuditSink;
 
-  constructor(@Inject(AUTH_OPTIONS) options: ResolvedAuthOptions) {
+  constructor(@Inject(AUTH_OPTIONS) options: AuditSettings) {
     this.sink = options.audit ?? new LoggerAuditSink();
   }
 

@@ -4,7 +4,7 @@ import { AUTH_OPTIONS } from '../auth.constants.js';
 import type { AuthContextData } from '../context/auth-context.js';
 import type { Credential } from '../credentials/credential.js';
 import { AuthError } from '../errors/auth-error.js';
-import type { ResolvedAuthOptions } from '../options/auth-options.js';
+import type { AuthenticationSettings } from './authentication-settings.js';
 import { TrustedIssuers } from '../issuers/trusted-issuers.js';
 import { RevocationGate } from '../revocation/revocation-gate.js';
 import { TokenCodec } from '../tokens/token-codec.js';
@@ -28,7 +28,7 @@ export class Authenticator {
     private readonly codec: TokenCodec,
     private readonly gate: RevocationGate,
     private readonly apiKeys: ApiKeyService,
-    @Inject(AUTH_OPTIONS) private readonly options: ResolvedAuthOptions,
+    @Inject(AUTH_OPTIONS) private readonly options: AuthenticationSettings,
     @Optional() issuers?: TrustedIssuers,
   ) {
     this.clockTolerance = options.jwt.clockTolerance;

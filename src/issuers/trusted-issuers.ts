@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { AUTH_OPTIONS } from '../auth.constants.js';
 import type { AuthContextData } from '../context/auth-context.js';
 import { AuthConfigError, AuthError } from '../errors/auth-error.js';
-import type { ResolvedAuthOptions } from '../options/auth-options.js';
+import type { TrustedIssuerSettings } from './trusted-issuer-settings.js';
 import { RevocationGate, type RevocationClaims } from '../revocation/revocation-gate.js';
 import { checkSegment, decodeSegment } from '../tokens/base64url.js';
 import { verifySignature } from '../tokens/jws.js';
@@ -74,7 +74,7 @@ export class TrustedIssuers implements OnModuleInit {
 
   constructor(
     private readonly gate: RevocationGate,
-    @Inject(AUTH_OPTIONS) private readonly options: ResolvedAuthOptions,
+    @Inject(AUTH_OPTIONS) private readonly options: TrustedIssuerSettings,
   ) {
     const now = () => options.clock.now();
     for (const config of options.trustedIssuers ?? []) this.issuers.set(config.issuer, { config, keys: new RemoteKeySet(config, now) });

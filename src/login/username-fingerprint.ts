@@ -1,4 +1,5 @@
 import { createHmac, randomBytes, type KeyObject } from 'node:crypto';
+import { deriveKey, signingKeyMaterial } from '../key-derivation/derive-key.js';
 
 /**
  * A keyed fingerprint of a username for logs: people type passwords into the
@@ -10,13 +11,8 @@ export class UsernameFingerprint {
   private readonly key: Buffer;
 
   constructor(signingKey: KeyObject | undefined) {
-    const material =
-      signingKey === undefined
-        ? randomBytes(32)
-        : signingKey.type === 'secret'
-          ? signingKey.export()
-          : signingKey.export({ format: 'der', type: 'pkcs8' });
-    this.key = createHmac('sha256', material).update('nest-auth username fingerprint v1').digest();
+    const material = signingKeyMaterial(signingKey);
+    this.key = material === undefined ? randomBytes(32) : deriveKey(material, 'usernameFingerprint');
   }
 
   of(username: unknown): string {

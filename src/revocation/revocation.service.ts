@@ -4,7 +4,7 @@ import { AUTH_OPTIONS } from '../auth.constants.js';
 import { currentContext } from '../context/request-context.js';
 import { CookieJar } from '../cookies/cookie-jar.js';
 import { TrustedIssuers } from '../issuers/trusted-issuers.js';
-import type { ResolvedAuthOptions } from '../options/auth-options.js';
+import type { RevocationSettings } from './revocation-settings.js';
 import { SessionService } from '../sessions/session.service.js';
 import { TokenIssuer } from '../tokens/token-issuer.js';
 import { RevocationGate } from './revocation-gate.js';
@@ -17,7 +17,7 @@ export class RevocationService {
     private readonly tokens: TokenIssuer,
     private readonly sessions: SessionService,
     private readonly audit: AuditEmitter,
-    @Inject(AUTH_OPTIONS) private readonly options: ResolvedAuthOptions,
+    @Inject(AUTH_OPTIONS) private readonly options: RevocationSettings,
     private readonly cookies: CookieJar,
     @Optional() private readonly issuers?: TrustedIssuers,
   ) {}

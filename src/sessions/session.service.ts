@@ -7,7 +7,7 @@ import { currentContext, requireAuthenticatedContext } from '../context/request-
 import { CookieJar } from '../cookies/cookie-jar.js';
 import { AUTH_ERROR_STATUS } from '../errors/messages.js';
 import { AuthError } from '../errors/auth-error.js';
-import type { ResolvedAuthOptions } from '../options/auth-options.js';
+import type { SessionSettings } from './session-settings.js';
 import { RevocationGate } from '../revocation/revocation-gate.js';
 import { AuthStores } from '../store/auth-stores.js';
 import { refreshJtiOf, TokenIssuer, type TokenPair } from '../tokens/token-issuer.js';
@@ -62,7 +62,7 @@ export class SessionService {
     private readonly tokens: TokenIssuer,
     private readonly users: AuthUsers,
     private readonly audit: AuditEmitter,
-    @Inject(AUTH_OPTIONS) private readonly options: ResolvedAuthOptions,
+    @Inject(AUTH_OPTIONS) private readonly options: SessionSettings,
     private readonly cookies: CookieJar,
     private readonly throttle: LoginThrottle,
   ) {}

@@ -1,4 +1,4 @@
-import type { AuthClock } from '../options/auth-options.js';
+import type { AuthClock } from '../clock/auth-clock.js';
 
 const RealDate = Date;
 const realNow = RealDate.now.bind(RealDate);

@@ -1,34 +1,10 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { cookiesOf, appendSetCookie, serializeCookie } from '../cookies/http-cookies.js';
 import type { Carrier } from '../transports/carrier.js';
-import type { ThrottleLimit } from './login-throttle.options.js';
+import type { ResolvedDeviceCookieOptions, ThrottleLimit } from './login-throttle.options.js';
 
-/**
- * `loginThrottle.deviceCookie` (OWASP's device cookies): after a successful login from a browser, the response
- * sets a signed cookie naming that device and the account it logged in to. A later login to the same account
- * that presents it is a known device: it skips the per-IP, per-account-and-IP and per-account limits (what
- * others at its address, or an attacker of its account, use up) and is counted per device instead (`perDevice`).
- * A device over `perDevice` is treated as any other client until its window ends. `false` turns it off.
- */
-export interface DeviceCookieOptions {
-  /** ['__Host-nest-auth-device', or 'nest-auth-device' with `secure: false`]. */
-  name?: string;
-  /** How long a device stays known after its last successful login, in days [365]. */
-  maxAgeDays?: number;
-  /** Failed logins one known device may make before it is treated as unknown [10 per 900 s]. */
-  perDevice?: ThrottleLimit;
-  /** The cookie's `Secure` attribute [true; browsers accept it from http://localhost]. */
-  secure?: boolean;
-}
-
-export interface ResolvedDeviceCookieOptions {
-  name: string;
-  maxAgeSeconds: number;
-  perDevice: ThrottleLimit;
-  secure: boolean;
-}
-
-export const DEVICE_COOKIE_DEFAULTS = { maxAgeDays: 365, perDevice: { limit: 10, windowSeconds: 900 } } as const;
+export type { DeviceCookieOptions, ResolvedDeviceCookieOptions } from './login-throttle.options.js';
+export { DEVICE_COOKIE_DEFAULTS } from './login-throttle.options.js';
 
 /** An HTTP request with a response to set cookies on: a route's, or a GraphQL query's over HTTP (not graphql-ws). */
 function overHttp(carrier: Carrier): boolean {

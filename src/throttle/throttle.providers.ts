@@ -2,7 +2,6 @@ import { Logger, type OnApplicationShutdown, type OnModuleInit, type Provider, t
 import { ModuleRef } from '@nestjs/core';
 import type { DataSource } from 'typeorm';
 import { AUTH_OPTIONS } from '../auth.constants.js';
-import type { ResolvedAuthOptions } from '../options/auth-options.js';
 import { AuthConfigError } from '../errors/auth-error.js';
 import { InMemoryThrottleStore } from './in-memory-throttle.store.js';
 import { LOGIN_THROTTLE_OPTIONS, LoginThrottle } from './login-throttle.js';
@@ -91,7 +90,7 @@ export class ConfiguredThrottleStore implements ThrottleStore, OnModuleInit, OnA
 
 /** The options (validated with the module's), the store and the throttle. */
 export const loginThrottleProviders: Provider[] = [
-  { provide: LOGIN_THROTTLE_OPTIONS, useFactory: (o: ResolvedAuthOptions) => o.loginThrottle, inject: [AUTH_OPTIONS] },
+  { provide: LOGIN_THROTTLE_OPTIONS, useFactory: (o: { loginThrottle: ResolvedLoginThrottleOptions }) => o.loginThrottle, inject: [AUTH_OPTIONS] },
   {
     provide: THROTTLE_STORE,
     useFactory: (options: ResolvedLoginThrottleOptions, moduleRef: ModuleRef) => new ConfiguredThrottleStore(options, options.dataSource, moduleRef),

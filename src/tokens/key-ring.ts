@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey, createSecretKey, KeyObject, type JsonWebKey } from 'node:crypto';
-import type { ResolvedJwtOptions } from '../options/auth-options.js';
+import type { JwtSettings } from './token-settings.js';
 import { AuthConfigError, AuthError } from '../errors/auth-error.js';
 import { ALGORITHMS, isAlgorithm } from './algorithms.js';
 import { hasRocaFingerprint } from './roca.js';
@@ -38,7 +38,7 @@ export class KeyRing {
     }
   }
 
-  static fromOptions(jwt: ResolvedJwtOptions): KeyRing {
+  static fromOptions(jwt: JwtSettings): KeyRing {
     const keys = jwt.keys ? jwt.keys.map((k, i) => ringKeyOf(k, `jwt.keys[${i}]`)) : legacyKeys(jwt);
     checkKids(keys, 'jwt.keys');
     for (const alg of jwt.algorithms) {
@@ -91,7 +91,7 @@ export class KeyRing {
   }
 }
 
-function legacyKeys(jwt: ResolvedJwtOptions): RingKey[] {
+function legacyKeys(jwt: JwtSettings): RingKey[] {
   return jwt.algorithms.flatMap((alg): RingKey[] => {
     if (ALGORITHMS[alg].family === 'hmac') {
       return jwt.secret === undefined ? [] : [ringKeyOf({ algorithm: alg, secret: jwt.secret }, 'jwt', 'jwt.secret')];

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { ResolvedJwtOptions } from '../options/auth-options.js';
+import type { JwtSettings } from './token-settings.js';
 import { AuthError } from '../errors/auth-error.js';
 import { signCompactJws, verifyCompactJws } from './jws.js';
 import { KeyRing } from './key-ring.js';
@@ -23,7 +23,7 @@ export class TokenCodec {
   readonly ring: KeyRing;
   private readonly audiences: readonly string[] | undefined;
 
-  constructor(private readonly jwt: ResolvedJwtOptions) {
+  constructor(private readonly jwt: JwtSettings) {
     this.ring = KeyRing.fromOptions(jwt);
     this.audiences = jwt.audience === undefined ? undefined : Array.isArray(jwt.audience) ? jwt.audience : [jwt.audience];
   }

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { AUTH_OPTIONS } from '../auth.constants.js';
-import type { ResolvedAuthOptions } from '../options/auth-options.js';
+import type { TokenIssuerSettings } from './token-settings.js';
 import { AuthError } from '../errors/auth-error.js';
 import type { AuthUserRecord } from '../users/user.types.js';
 import { TokenCodec } from './token-codec.js';
@@ -39,7 +39,7 @@ export function refreshJtiOf(accessJti: string): string | undefined {
 export class TokenIssuer {
   constructor(
     readonly codec: TokenCodec,
-    @Inject(AUTH_OPTIONS) private readonly options: ResolvedAuthOptions,
+    @Inject(AUTH_OPTIONS) private readonly options: TokenIssuerSettings,
   ) {}
 
   /** With `trustedIssuers` and no `jwt` the app issues no tokens: the methods that would, say so. */

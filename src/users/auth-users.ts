@@ -3,7 +3,7 @@ import { ModuleRef } from '@nestjs/core';
 import { randomBytes } from 'node:crypto';
 import { AUTH_OPTIONS } from '../auth.constants.js';
 import { AuthConfigError } from '../errors/auth-error.js';
-import type { ResolvedAuthOptions } from '../options/auth-options.js';
+import type { UserSettings } from './user-settings.js';
 import { Argon2PasswordHasher } from './argon2-password-hasher.js';
 import type { PasswordHasher, UserProvider } from './user.types.js';
 
@@ -18,7 +18,7 @@ export const PASSWORD_HASHER = Symbol('PASSWORD_HASHER');
 /** The hasher provider: the option's, or argon2id. */
 export const passwordHasherProvider = {
   provide: PASSWORD_HASHER,
-  useFactory: (options: ResolvedAuthOptions): PasswordHasher => options.passwordHasher ?? new Argon2PasswordHasher(),
+  useFactory: (options: UserSettings): PasswordHasher => options.passwordHasher ?? new Argon2PasswordHasher(),
   inject: [AUTH_OPTIONS],
 };
 
@@ -29,7 +29,7 @@ export class AuthUsers {
   private readonly logger = new Logger('AuthModule');
 
   constructor(
-    @Inject(AUTH_OPTIONS) private readonly options: ResolvedAuthOptions,
+    @Inject(AUTH_OPTIONS) private readonly options: UserSettings,
     @Inject(PASSWORD_HASHER) readonly hasher: PasswordHasher,
     private readonly moduleRef: ModuleRef,
   ) {}

@@ -5,8 +5,9 @@
  */
 import { createKeyv } from '@keyv/redis';
 import { Keyv } from 'keyv';
-const { CacheEntries, CacheRevocationStore, CacheUserCutoffStore, CacheEndedSessionStore } =
-  await import('../dist/revocation/cache-revocation.store.js');
+const { CacheRevocationStore, CacheUserCutoffStore } = await import('../dist/revocation/cache-revocation.store.js');
+const { CacheEntries } = await import('../dist/persistence/cache-entries.js');
+const { CacheEndedSessionStore } = await import('../dist/sessions/cache-ended-session.store.js');
 const { InMemorySessionStore } = await import('../dist/sessions/in-memory-session.store.js');
 async function run(name, keyv, n) {
   const entries = new CacheEntries({ stores: [keyv] }, `micro-${process.pid}:`);

@@ -11,7 +11,14 @@ import net from 'node:net';
 import { DataSource } from 'typeorm';
 import { authEntities, authMigrations } from '../dist/index.js';
 import { RevocationGate } from '../dist/revocation/revocation-gate.js';
-import { TypeOrmRevocationFeed, TypeOrmRevocationStore, TypeOrmUserCutoffStore } from '../dist/revocation/typeorm-revocation.store.js';
+import { RevocationSync } from '../dist/revocation/revocation-sync.js';
+import { RevocationWriter } from '../dist/revocation/revocation-writer.js';
+import {
+  TypeOrmRevocationFeed,
+  TypeOrmRevocationLedger,
+  TypeOrmRevocationStore,
+  TypeOrmUserCutoffStore,
+} from '../dist/revocation/typeorm-revocation.store.js';
 import { TypeOrmSessionStore } from '../dist/sessions/typeorm-session.store.js';
 import { PostgresRevocationChannel } from '../dist/revocation/postgres-revocation.channel.js';
 import { RedisRevocationChannel } from '../dist/revocation/redis-revocation.channel.js';
@@ -75,20 +82,31 @@ async function instances(mode) {
     const counter = { polls: 0 };
     const inner = new TypeOrmRevocationFeed(ds);
     const feed = { changesAfter: (a, l) => (counter.polls++, inner.changesAfter(a, l)) };
-    const stores = {
-      revocations: new TypeOrmRevocationStore(ds),
-      sessions: new TypeOrmSessionStore(ds),
-      cutoffs: new TypeOrmUserCutoffStore(ds),
-      feed,
-    };
-    const gate = new RevocationGate(stores, {
+    const revocations = new TypeOrmRevocationStore(ds);
+    const sessions = new TypeOrmSessionStore(ds);
+    const cutoffs = new TypeOrmUserCutoffStore(ds);
+    const stores = { revocations, sessions, cutoffs, feed, ledger: new TypeOrmRevocationLedger(ds, revocations, sessions, cutoffs) };
+    const options = {
       consistency: 'cached',
       syncIntervalMs: 1000,
       accessTokenTtl: 900,
       maxTokenLifetime: 86_400,
       storeTimeoutMs: 2000,
       channel: i === 0 && proxy ? channelOf[kind](viaPort(kind === 'postgres' ? pgUrl : redisUrl, proxy.port)) : channelOf[kind](),
-    });
+    };
+    // One instance's revocation as the module wires it: the verdict, the sync, the one writer.
+    const verdict = new RevocationGate(stores, options);
+    const sync = new RevocationSync(stores, verdict, options);
+    const writer = new RevocationWriter(stores, verdict, sync, options);
+    const gate = {
+      check: (c) => verdict.check(c),
+      revokeJti: (jti, exp) => writer.revokeToken(jti, exp),
+      start: () => sync.start(),
+      stop: () => sync.stop(),
+      get channelAlive() {
+        return sync.channelAlive;
+      },
+    };
     await gate.start();
     out.push({ ds, gate, counter });
   }

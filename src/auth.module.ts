@@ -28,13 +28,15 @@ import type { AuthModuleExtras, AuthModuleOptions, JwtOptions, ResolvedAuthOptio
 import { resolveAuthOptions, resolveExtras } from './options/resolve-options.js';
 import { JwtStrategy } from './passport/jwt.strategy.js';
 import { RevocationGate } from './revocation/revocation-gate.js';
+import { RevocationSync } from './revocation/revocation-sync.js';
+import { RevocationWriter } from './revocation/revocation-writer.js';
 import { resolveRevocationChannel } from './revocation/resolve-channel.js';
 import { assertGatewaysGuarded, gatewayClasses } from './transports/gateway-guards.js';
 import { loadTransportPeers } from './transports/optional-peers.js';
 import { LoginThrottle } from './throttle/login-throttle.js';
 import { loginThrottleProviders } from './throttle/throttle.providers.js';
 import { THROTTLE_STORE } from './throttle/throttle-store.js';
-import { RevocationService } from './revocation/revocation.service.js';
+import { ISSUED_ELSEWHERE, RevocationService } from './revocation/revocation.service.js';
 import { SessionService } from './sessions/session.service.js';
 import { AuthStores, storeTokenProviders } from './store/auth-stores.js';
 import { TokenCodec } from './tokens/token-codec.js';
@@ -106,7 +108,7 @@ class AuthLifecycle implements OnModuleInit, OnApplicationShutdown {
   constructor(
     private readonly users: AuthUsers,
     private readonly stores: AuthStores,
-    private readonly gate: RevocationGate,
+    private readonly sync: RevocationSync,
     private readonly routes: RoutePolicyService,
     @Inject(AUTH_OPTIONS) private readonly options: ResolvedAuthOptions,
     @Inject(EXTRAS) private readonly extras: { globalGuard: boolean },
@@ -120,15 +122,15 @@ class AuthLifecycle implements OnModuleInit, OnApplicationShutdown {
     await this.users.resolve();
     await this.stores.resolve();
     if (this.options.revocation.consistency === 'cached') {
-      this.gate.attachChannel(resolveRevocationChannel(this.options.revocation.channel, this.stores.dataSource));
+      this.sync.attachChannel(resolveRevocationChannel(this.options.revocation.channel, this.stores.dataSource));
     }
-    await this.gate.start();
+    await this.sync.start();
     // The exception classes of @nestjs/websockets and @nestjs/microservices, when the app has them: loaded once, here.
     await loadTransportPeers();
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.gate.stop();
+    await this.sync.stop();
   }
 }
 
@@ -147,6 +149,7 @@ function assemble(definition: DynamicModule, rawExtras: AuthModuleExtras): Dynam
     // Validated while the app is created, so a bad option fails `NestFactory.create`, never the first request.
     { provide: AUTH_OPTIONS, useFactory: resolveAuthOptions, inject: [MODULE_OPTIONS_TOKEN] },
     { provide: TokenCodec, useFactory: (o: ResolvedAuthOptions) => new TokenCodec(o.jwt), inject: [AUTH_OPTIONS] },
+    // The hot path's verdict, what keeps it in step with the store, and the one writer (all read the stores once resolved).
     {
       provide: RevocationGate,
       useFactory: (stores: AuthStores, o: ResolvedAuthOptions) =>
@@ -156,16 +159,39 @@ function assemble(definition: DynamicModule, rawExtras: AuthModuleExtras): Dynam
             consistency: o.revocation.consistency,
             syncIntervalMs: o.revocation.syncIntervalMs,
             accessTokenTtl: o.jwt.accessTokenTtl,
-            maxTokenLifetime: o.jwt.maxTokenLifetime,
             storeTimeoutMs: o.revocation.storeTimeoutMs,
-            channelSyncIntervalMs: o.revocation.channelSyncIntervalMs,
           },
-          () => o.clock.now(),
           // The stale bound is real elapsed time: a test that moves the module's clock must not make the gate fail closed.
           () => performance.now(),
         ),
       inject: [AuthStores, AUTH_OPTIONS],
     },
+    {
+      provide: RevocationSync,
+      useFactory: (stores: AuthStores, gate: RevocationGate, o: ResolvedAuthOptions) =>
+        new RevocationSync(
+          stores,
+          gate,
+          {
+            consistency: o.revocation.consistency,
+            syncIntervalMs: o.revocation.syncIntervalMs,
+            accessTokenTtl: o.jwt.accessTokenTtl,
+            maxTokenLifetime: o.jwt.maxTokenLifetime,
+            storeTimeoutMs: o.revocation.storeTimeoutMs,
+            channelSyncIntervalMs: o.revocation.channelSyncIntervalMs,
+          },
+          () => o.clock.now(),
+          () => performance.now(),
+        ),
+      inject: [AuthStores, RevocationGate, AUTH_OPTIONS],
+    },
+    {
+      provide: RevocationWriter,
+      useFactory: (stores: AuthStores, gate: RevocationGate, sync: RevocationSync, o: ResolvedAuthOptions) =>
+        new RevocationWriter(stores, gate, sync, { storeTimeoutMs: o.revocation.storeTimeoutMs }, () => o.clock.now()),
+      inject: [AuthStores, RevocationGate, RevocationSync, AUTH_OPTIONS],
+    },
+    { provide: ISSUED_ELSEWHERE, useExisting: TrustedIssuers },
     AuditEmitter,
     { provide: CookieJar, useFactory: (o: ResolvedAuthOptions) => new CookieJar(o.cookies), inject: [AUTH_OPTIONS] },
     AuthStores,

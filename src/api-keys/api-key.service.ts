@@ -5,8 +5,7 @@ import { AuditEmitter } from '../audit/audit.emitter.js';
 import { AUTH_OPTIONS } from '../auth.constants.js';
 import { AuthError } from '../errors/auth-error.js';
 import type { ApiKeySettings } from './api-key-settings.js';
-import { AuthStores } from '../store/auth-stores.js';
-import type { ApiKeyInfo, ApiKeyRecord } from './api-key.types.js';
+import { API_KEY_STORE, type ApiKeyInfo, type ApiKeyRecord, type ApiKeyStore } from './api-key.types.js';
 import { matchConfiguredApiKey } from './configured-api-keys.js';
 
 /** `nak_<prefix>_<secret>`: a marker that secret scanners can match, a public lookup prefix, 256 random bits. */
@@ -42,7 +41,7 @@ export class ApiKeyService implements OnApplicationShutdown {
   private readonly revokeListeners = new Set<() => void>();
 
   constructor(
-    private readonly stores: AuthStores,
+    @Inject(API_KEY_STORE) private readonly store: ApiKeyStore,
     private readonly audit: AuditEmitter,
     @Inject(AUTH_OPTIONS) private readonly options: ApiKeySettings,
   ) {
@@ -79,14 +78,14 @@ export class ApiKeyService implements OnApplicationShutdown {
       lastUsedAt: null,
       revokedAt: null,
     };
-    await this.stores.apiKeys.insert(record);
+    await this.store.insert(record);
     this.audit.emit({ type: 'api_key.created', apiKeyId: record.id, userId: record.userId ?? undefined, reason: record.name });
     return { id: record.id, key: `${MARKER}_${prefix}_${secret}` };
   }
 
   async revoke(id: string): Promise<void> {
     this.assertEnabled();
-    const revoked = await this.stores.apiKeys.revoke(id, new Date(this.options.clock.now()));
+    const revoked = await this.store.revoke(id, new Date(this.options.clock.now()));
     // This instance refuses at once; the others when their cached row expires (syncIntervalMs).
     for (const [prefix, entry] of this.cache) if (entry.key?.id === id) this.cache.delete(prefix);
     if (revoked) this.audit.emit({ type: 'api_key.revoked', apiKeyId: id });
@@ -102,7 +101,7 @@ export class ApiKeyService implements OnApplicationShutdown {
   async list(): Promise<ApiKeyInfo[]> {
     this.assertEnabled();
     await this.flush();
-    return (await this.stores.apiKeys.list()).map(infoOf);
+    return (await this.store.list()).map(infoOf);
   }
 
   /** The guard's check. Throws `api_key_invalid`; never echoes the key. */
@@ -144,7 +143,7 @@ export class ApiKeyService implements OnApplicationShutdown {
    * live connections opened with the key. Rejects if the store fails.
    */
   async stillUsable(prefix: string): Promise<boolean> {
-    const key = await this.stores.apiKeys.findByPrefix(prefix);
+    const key = await this.store.findByPrefix(prefix);
     if (key || this.cache.has(prefix)) this.cache.set(prefix, { key, fetchedAt: this.options.clock.now() });
     return key !== null && !key.revokedAt && !(key.expiresAt && key.expiresAt.getTime() <= this.options.clock.now());
   }
@@ -160,14 +159,14 @@ export class ApiKeyService implements OnApplicationShutdown {
     if (this.pendingTouches.size === 0) return;
     const batch = new Map(this.pendingTouches);
     this.pendingTouches.clear();
-    await this.stores.apiKeys.touch(batch);
+    await this.store.touch(batch);
   }
 
   private async lookup(prefix: string): Promise<ApiKeyRecord | null> {
     const now = this.options.clock.now();
     const hit = this.cache.get(prefix);
     if (hit && now - hit.fetchedAt < this.ttlMs) return hit.key;
-    const key = await this.stores.apiKeys.findByPrefix(prefix);
+    const key = await this.store.findByPrefix(prefix);
     // Unknown prefixes are cached too, but bounded: random prefixes must not grow memory without end.
     if (key || this.cache.size < MAX_NEGATIVE_ENTRIES) this.cache.set(prefix, { key, fetchedAt: now });
     return key;

@@ -34,3 +34,6 @@ export interface ApiKeyStore {
   /** Records last-use times in one batch. */
   touch(lastUsed: ReadonlyMap<string, Date>): Promise<void>;
 }
+
+/** Injection token of the resolved `ApiKeyStore` (read it after the module has initialised). */
+export const API_KEY_STORE = Symbol('API_KEY_STORE');

@@ -20,3 +20,7 @@ export interface UserCutoffStore {
   /** Drops cut-offs older than `before` (no token issued before them can still be valid). */
   purgeOlderThan(before: Date): Promise<number>;
 }
+
+/** Injection tokens of the resolved stores (read them after the module has initialised). */
+export const REVOCATION_STORE = Symbol('REVOCATION_STORE');
+export const USER_CUTOFF_STORE = Symbol('USER_CUTOFF_STORE');

@@ -3,23 +3,32 @@ import { AuditEmitter } from '../audit/audit.emitter.js';
 import { AUTH_OPTIONS } from '../auth.constants.js';
 import { currentContext } from '../context/request-context.js';
 import { CookieJar } from '../cookies/cookie-jar.js';
-import { TrustedIssuers } from '../issuers/trusted-issuers.js';
 import type { RevocationSettings } from './revocation-settings.js';
-import { SessionService } from '../sessions/session.service.js';
 import { TokenIssuer } from '../tokens/token-issuer.js';
-import { RevocationGate } from './revocation-gate.js';
+import { RevocationSync } from './revocation-sync.js';
+import { RevocationWriter } from './revocation-writer.js';
+
+/**
+ * Reads a token another issuer signed (the trusted issuers' service provides it, under `ISSUED_ELSEWHERE`):
+ * undefined when none of those issuers signed it, null when it has expired. Declared here so that revocation/
+ * does not depend on issuers/ (which depends on the gate).
+ */
+export interface IssuedElsewhere {
+  verifiedClaims(token: string): Promise<Readonly<Record<string, unknown>> | null | undefined>;
+}
+export const ISSUED_ELSEWHERE = Symbol('ISSUED_ELSEWHERE');
 
 /** Revoking one token, or every token and session of a user. */
 @Injectable()
 export class RevocationService {
   constructor(
-    private readonly gate: RevocationGate,
+    private readonly writer: RevocationWriter,
+    private readonly sync: RevocationSync,
     private readonly tokens: TokenIssuer,
-    private readonly sessions: SessionService,
     private readonly audit: AuditEmitter,
     @Inject(AUTH_OPTIONS) private readonly options: RevocationSettings,
     private readonly cookies: CookieJar,
-    @Optional() private readonly issuers?: TrustedIssuers,
+    @Optional() @Inject(ISSUED_ELSEWHERE) private readonly issuers?: IssuedElsewhere,
   ) {}
 
   /** One token, given as the token itself (access or refresh) or as its `jti`. */
@@ -38,15 +47,15 @@ export class RevocationService {
       expiresAt = new Date((claims.exp as number) * 1000);
       userId = claims.sub as string;
     }
-    await this.gate.revokeJti(jti, expiresAt, { userId, reason: 'revoked' });
+    await this.writer.revokeToken(jti, expiresAt, { userId, reason: 'revoked' });
     this.audit.emit({ type: 'token.revoked', jti, userId, reason: 'revoked' });
   }
 
-  /** Refuses every token of the user issued before now and ends all their sessions. New logins work. */
+  /** Refuses every token of the user issued before now and ends all their sessions, in one write. New logins work. */
   async revokeAllForUser(userId: string): Promise<void> {
     if (typeof userId !== 'string' || userId.length === 0) throw new TypeError('revokeAllForUser: userId must be a non-empty string');
-    await this.gate.cutOffUser(userId, new Date(this.options.clock.now()));
-    await this.sessions.endAllForUser(userId, 'revoke_all');
+    const ended = await this.writer.cutOffUser(userId, new Date(this.options.clock.now()), 'revoke_all');
+    for (const sid of ended) this.audit.emit({ type: 'session.ended', userId, sessionId: sid, reason: 'revoke_all' });
     this.audit.emit({ type: 'token.revoked', userId, reason: 'revoke_all' });
     // The caller signing themself out everywhere: this browser's cookies go too.
     const context = currentContext();
@@ -54,6 +63,6 @@ export class RevocationService {
   }
 
   purgeExpired(): Promise<number> {
-    return this.gate.purgeExpired(new Date(this.options.clock.now()));
+    return this.sync.purgeExpired(new Date(this.options.clock.now()));
   }
 }

@@ -1,4 +1,3 @@
-import { WRITES_FEED, type InMemoryRevocationLog } from '../revocation/revocation-feed.js';
 import type { NewSession, SessionRecord, SessionStore } from './session-store.js';
 
 interface MemorySession extends SessionRecord {
@@ -10,12 +9,6 @@ interface MemorySession extends SessionRecord {
 /** Sessions in this process only: tests, demos, single-instance apps. */
 export class InMemorySessionStore implements SessionStore {
   private readonly rows = new Map<string, MemorySession>();
-  readonly [WRITES_FEED]: boolean;
-
-  /** `log`: the change feed shared with the revocation and cut-off stores of the same set. */
-  constructor(private readonly log?: InMemoryRevocationLog) {
-    this[WRITES_FEED] = log !== undefined;
-  }
 
   async create(s: NewSession): Promise<void> {
     this.rows.set(s.id, { ...s, lastUsedAt: s.createdAt, endedAt: null, rotations: new Map() });
@@ -46,7 +39,6 @@ export class InMemorySessionStore implements SessionStore {
     if (!row || row.endedAt !== null) return false;
     row.endedAt = now;
     row.endReason = reason;
-    this.log?.append('session', id, now);
     return true;
   }
 
@@ -57,7 +49,6 @@ export class InMemorySessionStore implements SessionStore {
         row.endedAt = now;
         row.endReason = reason;
         ended.push(row.id);
-        this.log?.append('session', row.id, now);
       }
     }
     return ended;
@@ -84,7 +75,6 @@ export class InMemorySessionStore implements SessionStore {
         purged++;
       }
     }
-    this.log?.purge('session', before);
     return purged;
   }
 }

@@ -47,3 +47,6 @@ export interface SessionStore {
   /** Deletes sessions that ended or expired before `before`, with their rotated-out ids. */
   purgeEndedBefore(before: Date): Promise<number>;
 }
+
+/** Injection token of the resolved `SessionStore` (read it after the module has initialised). */
+export const SESSION_STORE = Symbol('SESSION_STORE');

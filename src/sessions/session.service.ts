@@ -9,14 +9,15 @@ import { AUTH_ERROR_STATUS } from '../errors/messages.js';
 import { AuthError } from '../errors/auth-error.js';
 import type { SessionSettings } from './session-settings.js';
 import { RevocationGate } from '../revocation/revocation-gate.js';
-import { AuthStores } from '../store/auth-stores.js';
+import type { TokenRevocation } from '../revocation/revocation-ledger.js';
+import { RevocationWriter } from '../revocation/revocation-writer.js';
 import { refreshJtiOf, TokenIssuer, type TokenPair } from '../tokens/token-issuer.js';
 import type { VerifiedClaims } from '../tokens/token.types.js';
 import { AuthUsers } from '../users/auth-users.js';
 import type { AuthUserRecord } from '../users/user.types.js';
 import { clientOf } from './client-of.js';
 import { LoginThrottle } from '../throttle/login-throttle.js';
-import type { SessionRecord } from './session-store.js';
+import { SESSION_STORE, type SessionRecord, type SessionStore } from './session-store.js';
 import type { Carrier } from '../transports/carrier.js';
 
 /**
@@ -57,8 +58,9 @@ export interface SessionInfo {
 @Injectable()
 export class SessionService {
   constructor(
-    private readonly stores: AuthStores,
+    @Inject(SESSION_STORE) private readonly store: SessionStore,
     private readonly gate: RevocationGate,
+    private readonly writer: RevocationWriter,
     private readonly tokens: TokenIssuer,
     private readonly users: AuthUsers,
     private readonly audit: AuditEmitter,
@@ -76,7 +78,7 @@ export class SessionService {
     const userId = String(user.id);
     const client = clientOf(currentContext()?.carrier);
     const { pair, refresh } = this.tokens.sessionPair(user, sid);
-    await this.stores.sessions.create({
+    await this.store.create({
       id: sid,
       userId,
       currentJti: refresh.claims.jti,
@@ -146,7 +148,7 @@ export class SessionService {
     if (fromJti === undefined) throw new AuthError('token_invalid', 'access_token_not_from_a_session_pair');
     const pair = await this.rotate(caller.sessionId, caller.userId, fromJti, false, caller.client, caller.cookies);
     // The old access token carries the old claims: retire it.
-    await this.gate.revokeJti(claims.jti, new Date(claims.exp * 1000), { userId: caller.userId, reason: 'reissued' });
+    await this.writer.revokeToken(claims.jti, new Date(claims.exp * 1000), { userId: caller.userId, reason: 'reissued' });
     return pair;
   }
 
@@ -154,36 +156,30 @@ export class SessionService {
     const caller = await this.callerOf('logout', given);
     const claims = caller.claims;
     if (caller.backend !== 'jwt' || claims === undefined) throw new AuthError('token_missing', 'logout_without_access_token');
-    if (caller.sessionId) await this.endById(caller.sessionId, caller.userId, 'logout');
-    await this.gate.revokeJti(claims.jti, new Date(claims.exp * 1000), { userId: caller.userId, reason: 'logout' });
+    const token = { jti: claims.jti, expiresAt: new Date(claims.exp * 1000), meta: { userId: caller.userId, reason: 'logout' } };
+    // One write: the session's end refuses every token of it; the token itself only when there is no session to end.
+    if (caller.sessionId) await this.endById(caller.sessionId, caller.userId, 'logout', token);
+    else await this.writer.revokeToken(token.jti, token.expiresAt, token.meta);
     this.cookies.clear(caller.cookies);
   }
 
   async list(given?: GivenCaller): Promise<SessionInfo[]> {
     const { userId, sessionId } = this.sessionCaller('listSessions', await this.callerOf('listSessions', given));
-    const sessions = await this.stores.sessions.listForUser(userId, this.now());
+    const sessions = await this.store.listForUser(userId, this.now());
     return sessions.map((s) => sessionInfo(s, sessionId));
   }
 
   async endOwn(sessionId: string, given?: GivenCaller): Promise<boolean> {
     const { userId } = this.sessionCaller('endSession', await this.callerOf('endSession', given));
     if (typeof sessionId !== 'string' || sessionId.length === 0) return false;
-    const session = await this.stores.sessions.find(sessionId);
+    const session = await this.store.find(sessionId);
     if (!session || session.userId !== userId || session.endedAt !== null) return false;
     return this.endById(sessionId, userId, 'ended_by_user');
   }
 
-  async endAllForUser(userId: string, reason: string): Promise<void> {
-    const ended = await this.stores.sessions.endAllForUser(userId, this.now(), reason);
-    for (const sid of ended) {
-      this.gate.noteSessionEnded(sid);
-      this.audit.emit({ type: 'session.ended', userId, sessionId: sid, reason });
-    }
-  }
-
-  async endById(sid: string, userId: string, reason: string): Promise<boolean> {
-    const ended = await this.stores.sessions.end(sid, this.now(), reason);
-    this.gate.noteSessionEnded(sid);
+  /** Ends the session through the revocation writer (store, change log, this instance's gate, the channel). */
+  private async endById(sid: string, userId: string, reason: string, orToken?: TokenRevocation): Promise<boolean> {
+    const ended = await this.writer.endSession(sid, this.now(), reason, orToken);
     if (ended) this.audit.emit({ type: 'session.ended', userId, sessionId: sid, reason });
     return ended;
   }
@@ -202,7 +198,7 @@ export class SessionService {
     client: Carrier | undefined,
     cookies: Carrier | undefined,
   ): Promise<TokenPair> {
-    const { sessions } = this.stores;
+    const sessions = this.store;
     const { jwt } = this.options;
     const session = await sessions.find(sid);
     const now = this.now();
@@ -227,12 +223,12 @@ export class SessionService {
   /** A refresh token that is no longer current came back: within the grace period only refuse, else end the session. */
   private async notCurrent(session: SessionRecord, jti: string, now: Date, presented: boolean): Promise<never> {
     if (!presented) throw new AuthError('token_revoked', 'session_pair_already_reissued');
-    const rotatedAt = await this.stores.sessions.rotatedOutAt(session.id, jti);
+    const rotatedAt = await this.store.rotatedOutAt(session.id, jti);
     const graceMs = this.options.jwt.refreshReuseGraceSeconds * 1000;
     if (rotatedAt !== null && now.getTime() - rotatedAt.getTime() < graceMs) {
       throw new AuthError('token_revoked', 'refresh_reuse_within_grace');
     }
-    if (await this.stores.sessions.end(session.id, now, 'refresh_reuse')) this.gate.noteSessionEnded(session.id);
+    await this.writer.endSession(session.id, now, 'refresh_reuse');
     this.audit.emit({
       type: 'refresh.reuse_detected',
       userId: session.userId,

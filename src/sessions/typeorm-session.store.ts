@@ -1,13 +1,20 @@
-import { In, IsNull, LessThan, MoreThan, MoreThanOrEqual, type DataSource, type Repository } from 'typeorm';
+import { In, IsNull, LessThan, MoreThan, MoreThanOrEqual, type DataSource, type EntityManager, type Repository } from 'typeorm';
 import { exclusive, inTransaction } from '../persistence/transactions.js';
-import { WRITES_FEED } from '../revocation/revocation-feed.js';
-import { appendChanges, purgeChanges } from '../revocation/typeorm-revocation.store.js';
 import { SessionEntity, SessionRotationEntity, type SessionRotationRow, type SessionRow } from './session.entity.js';
 import type { NewSession, SessionRecord, SessionStore } from './session-store.js';
 
-/** Sessions in the app's database. */
+/** Ending sessions inside a transaction someone else opened (see `within`). */
+export interface SessionEndWrites {
+  end(id: string, now: Date, reason: string): Promise<boolean>;
+  endAllForUser(userId: string, now: Date, reason: string): Promise<string[]>;
+}
+
+/**
+ * Sessions in the app's database. It stores sessions and nothing else: the
+ * change log other instances poll is the revocation writer's, which ends
+ * sessions through `within(manager)` in the transaction that writes its row.
+ */
 export class TypeOrmSessionStore implements SessionStore {
-  readonly [WRITES_FEED] = true;
   private readonly sessions: Repository<SessionRow>;
   private readonly rotations: Repository<SessionRotationRow>;
 
@@ -62,23 +69,28 @@ export class TypeOrmSessionStore implements SessionStore {
   }
 
   async end(id: string, now: Date, reason: string): Promise<boolean> {
-    return inTransaction(this.dataSource, async (m) => {
-      const result = await m.getRepository(SessionEntity).update({ id, endedAt: IsNull() }, { endedAt: now, endReason: reason.slice(0, 32) });
-      if (result.affected !== 1) return false;
-      await appendChanges(m, 'session', [id], now);
-      return true;
-    });
+    return inTransaction(this.dataSource, (m) => this.within(m).end(id, now, reason));
   }
 
   async endAllForUser(userId: string, now: Date, reason: string): Promise<string[]> {
-    const live = await this.sessions.find({ select: { id: true }, where: { userId, endedAt: IsNull() } });
-    if (live.length === 0) return [];
-    const ids = live.map((s) => s.id);
-    await inTransaction(this.dataSource, async (m) => {
-      await m.getRepository(SessionEntity).update({ id: In(ids), endedAt: IsNull() }, { endedAt: now, endReason: reason.slice(0, 32) });
-      await appendChanges(m, 'session', ids, now);
-    });
-    return ids;
+    return inTransaction(this.dataSource, (m) => this.within(m).endAllForUser(userId, now, reason));
+  }
+
+  /** The session ends, written by `m`: they commit (or roll back) with whatever else its transaction writes. */
+  within(m: EntityManager): SessionEndWrites {
+    const repo = m.getRepository(SessionEntity);
+    return {
+      async end(id, now, reason) {
+        return (await repo.update({ id, endedAt: IsNull() }, { endedAt: now, endReason: reason.slice(0, 32) })).affected === 1;
+      },
+      async endAllForUser(userId, now, reason) {
+        const live = await repo.find({ select: { id: true }, where: { userId, endedAt: IsNull() } });
+        if (live.length === 0) return [];
+        const ids = live.map((s) => s.id);
+        await repo.update({ id: In(ids), endedAt: IsNull() }, { endedAt: now, endReason: reason.slice(0, 32) });
+        return ids;
+      },
+    };
   }
 
   async listForUser(userId: string, now: Date): Promise<SessionRecord[]> {
@@ -95,7 +107,6 @@ export class TypeOrmSessionStore implements SessionStore {
   }
 
   async purgeEndedBefore(before: Date): Promise<number> {
-    await purgeChanges(this.dataSource, 'session', before);
     const doomed = await this.sessions.find({
       select: { id: true },
       where: [{ endedAt: LessThan(before) }, { expiresAt: LessThan(before) }],

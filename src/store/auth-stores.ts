@@ -1,30 +1,34 @@
 import { Inject, Injectable, Logger, type Type } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import type { DataSource } from 'typeorm';
-import type { ApiKeyStore } from '../api-keys/api-key.types.js';
+import { API_KEY_STORE, type ApiKeyStore } from '../api-keys/api-key.types.js';
 import { InMemoryApiKeyStore } from '../api-keys/api-key.stores.js';
 import { AUTH_OPTIONS } from '../auth.constants.js';
 import { AuthConfigError } from '../errors/auth-error.js';
 import type { ResolvedAuthOptions } from '../options/auth-options.js';
-import {
-  CacheEndedSessionStore,
-  CacheEntries,
-  CacheRevocationStore,
-  CacheUserCutoffStore,
-  type CacheManagerLike,
-} from '../revocation/cache-revocation.store.js';
+import { CacheEntries, type CacheManagerLike } from '../persistence/cache-entries.js';
+import { CacheRevocationStore, CacheUserCutoffStore } from '../revocation/cache-revocation.store.js';
 import { InMemoryRevocationStore, InMemoryUserCutoffStore } from '../revocation/in-memory-revocation.store.js';
 import { InMemoryRevocationLog, type RevocationFeed } from '../revocation/revocation-feed.js';
-import type { RevocationStore, UserCutoffStore } from '../revocation/revocation-store.js';
+import { StoreLedger, type RevocationLedger } from '../revocation/revocation-ledger.js';
+import { REVOCATION_STORE, USER_CUTOFF_STORE, type RevocationStore, type UserCutoffStore } from '../revocation/revocation-store.js';
+import { CacheEndedSessionStore } from '../sessions/cache-ended-session.store.js';
 import { InMemorySessionStore } from '../sessions/in-memory-session.store.js';
-import type { SessionStore } from '../sessions/session-store.js';
+import { SESSION_STORE, type SessionStore } from '../sessions/session-store.js';
 import { boundStore } from '../persistence/bounded-store.js';
 
-/** Injection tokens of the stores, for apps that read them (after the module has initialised). */
-export const SESSION_STORE = Symbol('SESSION_STORE');
-export const REVOCATION_STORE = Symbol('REVOCATION_STORE');
-export const USER_CUTOFF_STORE = Symbol('USER_CUTOFF_STORE');
-export const API_KEY_STORE = Symbol('API_KEY_STORE');
+/** Injection tokens of the stores, for apps that read them (after the module has initialised); each feature declares its own. */
+export { SESSION_STORE, REVOCATION_STORE, USER_CUTOFF_STORE, API_KEY_STORE };
+
+/** The stores a set makes; `ledger`, given the stores as finally chosen (the app's own among them), writes revocations. */
+interface MadeStores {
+  sessions: SessionStore;
+  revocations: RevocationStore;
+  cutoffs: UserCutoffStore;
+  apiKeys: ApiKeyStore;
+  feed: RevocationFeed | undefined;
+  ledger?: (custom: { revocations?: RevocationStore }) => RevocationLedger;
+}
 
 /**
  * Everything the module keeps between requests. Stores of the app's own
@@ -42,6 +46,8 @@ export class AuthStores {
   apiKeys!: ApiKeyStore;
   /** The clock-independent change log the gate polls (absent for a set of custom stores that keeps none). */
   feed: RevocationFeed | undefined;
+  /** The one place revocation state is written: a revoked token, an ended session, a cut-off, each with its change-log row. */
+  ledger!: RevocationLedger;
   /** The TypeORM DataSource, when the stores live in one (the PostgreSQL push channel uses it). */
   dataSource: DataSource | undefined;
   private readonly logger = new Logger('AuthModule');
@@ -53,21 +59,20 @@ export class AuthStores {
 
   async resolve(): Promise<void> {
     const { store, stores, revocation } = this.options;
-    let made: {
-      sessions: SessionStore;
-      revocations: RevocationStore;
-      cutoffs: UserCutoffStore;
-      apiKeys: ApiKeyStore;
-      feed: RevocationFeed | undefined;
-    };
+    let made: MadeStores;
     if (store.type === 'memory') {
       const log = new InMemoryRevocationLog();
+      const sessions = new InMemorySessionStore();
+      const revocations = new InMemoryRevocationStore(log);
+      const cutoffs = new InMemoryUserCutoffStore(log);
       made = {
-        sessions: new InMemorySessionStore(log),
-        revocations: new InMemoryRevocationStore(log),
-        cutoffs: new InMemoryUserCutoffStore(log),
+        sessions,
+        revocations,
+        cutoffs,
         apiKeys: new InMemoryApiKeyStore(),
         feed: log,
+        // The memory revocation and cut-off stores number their own changes; the ledger numbers the session ends.
+        ledger: (custom) => new StoreLedger({ revocations: custom.revocations ?? revocations, sessions, cutoffs }, log),
       };
     } else if (store.type === 'cache') {
       made = await this.cacheStores(store);
@@ -84,7 +89,14 @@ export class AuthStores {
     this.cutoffs = bound(stores.cutoffs ?? made.cutoffs, 'cutoffs');
     this.apiKeys = bound(stores.apiKeys ?? made.apiKeys, 'apiKeys');
     // A custom session or cut-off store writes no change log: the gate then polls the stores by time.
-    this.feed = stores.sessions || stores.cutoffs || !made.feed ? undefined : bound(made.feed, 'feed');
+    const logged = !stores.sessions && !stores.cutoffs && made.feed !== undefined && made.ledger !== undefined;
+    this.feed = logged ? bound(made.feed!, 'feed') : undefined;
+    this.ledger = bound(
+      logged
+        ? made.ledger!({ revocations: stores.revocations })
+        : new StoreLedger({ revocations: this.revocations, sessions: this.sessions, cutoffs: this.cutoffs }),
+      'ledger',
+    );
   }
 
   /**

@@ -2,7 +2,13 @@ import type { DataSource } from 'typeorm';
 import { TypeOrmApiKeyStore } from '../api-keys/api-key.stores.js';
 import { authEntities } from './entities.js';
 import { AuthConfigError } from '../errors/auth-error.js';
-import { TypeOrmRevocationFeed, TypeOrmRevocationStore, TypeOrmUserCutoffStore } from '../revocation/typeorm-revocation.store.js';
+import type { RevocationStore } from '../revocation/revocation-store.js';
+import {
+  TypeOrmRevocationFeed,
+  TypeOrmRevocationLedger,
+  TypeOrmRevocationStore,
+  TypeOrmUserCutoffStore,
+} from '../revocation/typeorm-revocation.store.js';
 import { SessionEntity } from '../sessions/session.entity.js';
 import { TypeOrmSessionStore } from '../sessions/typeorm-session.store.js';
 import { rawTablePath } from '../persistence/table-path.js';
@@ -38,11 +44,17 @@ export function createTypeOrmStores(dataSource: DataSource) {
   if (!dataSource.hasMetadata(SessionEntity)) {
     throw new AuthConfigError('store', "the DataSource does not know the module's entities: add ...authEntities to its `entities`");
   }
+  const revocations = new TypeOrmRevocationStore(dataSource);
+  const sessions = new TypeOrmSessionStore(dataSource);
+  const cutoffs = new TypeOrmUserCutoffStore(dataSource);
   return {
-    revocations: new TypeOrmRevocationStore(dataSource),
-    sessions: new TypeOrmSessionStore(dataSource),
-    cutoffs: new TypeOrmUserCutoffStore(dataSource),
+    revocations,
+    sessions,
+    cutoffs,
     apiKeys: new TypeOrmApiKeyStore(dataSource),
     feed: new TypeOrmRevocationFeed(dataSource),
+    /** One transaction per revocation write, the session ends among them (the session store's `within`). */
+    ledger: (custom: { revocations?: RevocationStore }) =>
+      new TypeOrmRevocationLedger(dataSource, revocations, sessions, cutoffs, custom.revocations),
   };
 }

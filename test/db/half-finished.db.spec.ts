@@ -93,6 +93,11 @@ describePg('a store that fails between two steps: a retry finishes the flow (Pos
 
   const http = () => request(app.getHttpServer());
 
+  /** The session id a pair belongs to (the access token's `sid`). */
+  async function sessionOf(pair: TokenPair): Promise<string> {
+    return JSON.parse(Buffer.from(pair.accessToken.split('.')[1]!, 'base64url').toString()).sid as string;
+  }
+
   test('refresh: cut after the session moved to the new token, before the old one was recorded: 503, and a retry with the same token rotates', async () => {
     const first = await login(app, 'alice');
     const cut = await cutDuring('auth_session_rotations', 'INSERT', () => http().post('/auth/refresh').send({ refreshToken: first.refreshToken }));
@@ -107,18 +112,26 @@ describePg('a store that fails between two steps: a retry finishes the flow (Pos
     expect((await http().post('/auth/refresh').send({ refreshToken: pair.refreshToken })).status).toBe(200);
   });
 
-  test('logout: cut after the session ended, before the access token was revoked: 503, the token is refused already, a retry gives 401', async () => {
+  test('logout: cut after the session row was updated, before its change-log row: 503, nothing half done, and the retry logs out', async () => {
     const pair = await login(app, 'bob');
-    const cut = await cutDuring('auth_revoked_tokens', 'INSERT', () => http().post('/auth/logout').set(bearer(pair.accessToken)));
+    const sid = await sessionOf(pair);
+    // One write: the session's end and its change-log row commit together or not at all.
+    const cut = await cutDuring('auth_revocation_log', 'INSERT', () => http().post('/auth/logout').set(bearer(pair.accessToken)));
     expect(cut.status).toBe(503);
-    // The session's end committed: its tokens no longer work, on this instance and (via the change log) any other.
+    expect(cut.body.code).toBe('auth_unavailable');
+    // Not half done: the session is not ended in the store while no other instance could learn it from the log.
+    const [{ ended }] = await direct.query(`SELECT count(*)::int AS ended FROM auth_sessions WHERE id = $1 AND ended_at IS NOT NULL`, [sid]);
+    expect(ended).toBe(0);
     const retry = await http().post('/auth/logout').set(bearer(pair.accessToken));
-    expect(retry.status).toBe(401);
-    expect(retry.body.code).toBe('token_revoked');
+    expect(retry.status).toBe(204);
+    // Done now: the token is refused, the refresh token too, and the change log holds the end for every other instance.
+    expect((await http().get('/private').set(bearer(pair.accessToken))).body.code).toBe('token_revoked');
     expect((await http().post('/auth/refresh').send({ refreshToken: pair.refreshToken })).body.code).toBe('token_revoked');
+    const [{ rows }] = await direct.query(`SELECT count(*)::int AS rows FROM auth_revocation_log WHERE kind = 'session' AND subject = $1`, [sid]);
+    expect(rows).toBe(1);
   });
 
-  test('logout everywhere: cut after the cut-off, before the sessions were ended: 503, tokens refused already, a retry ends the sessions', async () => {
+  test('logout everywhere: cut while the sessions are ended, after the cut-off row: 503, nothing half done, the retry does all of it', async () => {
     const one = await login(app, 'root');
     const two = await login(app, 'root');
     // A cut-off refuses session tokens issued in a second before its own (same-second ones go with their sessions).
@@ -131,11 +144,13 @@ describePg('a store that fails between two steps: a retry finishes the flow (Pos
       ),
     );
     expect(cut).toBe(503);
-    // The cut-off committed: every token issued before it is refused, refresh tokens included.
+    // One write: the cut-off, the sessions' ends and their change-log rows commit together or not at all.
+    const [{ cutoffs }] = await direct.query(`SELECT count(*)::int AS cutoffs FROM auth_user_cutoffs WHERE user_id = '3'`);
+    expect(cutoffs).toBe(0);
+    // The retry does the whole of it.
+    await auth.revokeAllForUser('3');
     expect((await http().get('/private').set(bearer(two.accessToken))).status).toBe(401);
     expect((await http().post('/auth/refresh').send({ refreshToken: one.refreshToken })).body.code).toBe('token_revoked');
-    // The retry ends the sessions the cut left open.
-    await auth.revokeAllForUser('3');
     const [{ live }] = await direct.query(`SELECT count(*)::int AS live FROM auth_sessions WHERE user_id = '3' AND ended_at IS NULL`);
     expect(live).toBe(0);
     // New logins work.

@@ -6,7 +6,7 @@ import request from 'supertest';
 import { DataSource, type DataSourceOptions, type EntitySchema } from 'typeorm';
 import { ApiKeyService, AuthService, authEntities, authMigrations, type AuthModuleOptions } from '../../src/index.js';
 import { rawTablePath } from '../../src/persistence/table-path.js';
-import { RevocationGate } from '../../src/revocation/revocation-gate.js';
+import { RevocationSync } from '../../src/revocation/revocation-sync.js';
 import { ThrottleCounterEntity } from '../../src/throttle/throttle.entity.js';
 import { bootApp, SECRET } from '../support/app.js';
 import { ALL_CONTROLLERS } from '../support/controllers.js';
@@ -233,7 +233,7 @@ const postgres = enabledDatabases().find((t) => t.name === 'postgres');
     const [a1, b] = [await bootIn(schemas[0]!), await bootIn(schemas[1]!)];
     const a2 = await bootIn(schemas[0]!);
     // Every instance's LISTEN is up (b's too: otherwise its silence below would prove nothing).
-    const gates = [a1, a2, b].map((app) => app.get(RevocationGate));
+    const gates = [a1, a2, b].map((app) => app.get(RevocationSync));
     await eventually(async () => gates.every((g) => g.channelAlive), 'the channels to listen', WAIT_MS);
     const onA = await login(a2, 'root');
     const onB = await login(b, 'root');

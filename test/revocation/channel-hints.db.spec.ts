@@ -18,9 +18,8 @@ import { PostgresRevocationChannel } from '../../src/revocation/postgres-revocat
 import { RedisRevocationChannel } from '../../src/revocation/redis-revocation.channel.js';
 import { encodeEvent, type RevocationChannel } from '../../src/revocation/revocation-channel.js';
 import type { RevocationFeed } from '../../src/revocation/revocation-feed.js';
-import { RevocationGate, type GateStores } from '../../src/revocation/revocation-gate.js';
 import { createTestDatabase, uniqueTestName } from '../support/databases.js';
-import { typeOrmGateStores } from '../support/gate-stores.js';
+import { RevocationUnit, typeOrmGateStores, type GateStores } from '../support/gate-stores.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 
 const pgUrl = process.env.AUTH_TEST_POSTGRES_URL;
@@ -78,13 +77,13 @@ function heard(channel: RevocationChannel, subject: (s: string) => boolean): { c
  * No poll of the gate running or waiting for a hint's turn: what the hints so far caused has been read and applied
  * (the gate applies a read in the microtasks that follow it, before the next timer of this wait).
  */
-function idle(gate: RevocationGate): boolean {
-  const g = gate as unknown as { inFlight: Promise<boolean> | undefined; hintPending: boolean };
+function idle(unit: RevocationUnit): boolean {
+  const g = unit.sync as unknown as { inFlight: Promise<boolean> | undefined; hintPending: boolean };
   return g.inFlight === undefined && !g.hintPending;
 }
 
-function memoryOf(gate: RevocationGate): number {
-  const g = gate as unknown as { revoked: Map<string, number>; ended: Map<string, number>; cutoffs: Map<string, number> };
+function memoryOf(unit: RevocationUnit): number {
+  const g = unit.gate as unknown as { revoked: Map<string, number>; ended: Map<string, number>; cutoffs: Map<string, number> };
   return g.revoked.size + g.ended.size + g.cutoffs.size;
 }
 
@@ -144,8 +143,8 @@ for (const name of Object.keys(kinds)) {
 
   each(name)(`${name}: messages are hints`, () => {
     const dss: DataSource[] = [];
-    let writer: RevocationGate;
-    let reader: RevocationGate;
+    let writer: RevocationUnit;
+    let reader: RevocationUnit;
     let reads: () => number;
     let settled: () => number;
     let forgedHeard: () => number;
@@ -162,14 +161,14 @@ for (const name of Object.keys(kinds)) {
       };
       // Polls a minute apart: only the channel's hint can bring a change sooner.
       const opts = { consistency: 'cached' as const, syncIntervalMs: 60_000, accessTokenTtl: 900, maxTokenLifetime: 86_400, storeTimeoutMs: 1000 };
-      writer = new RevocationGate(typeOrmGateStores(await open()), { ...opts, channel: kind.channel() });
+      writer = new RevocationUnit(typeOrmGateStores(await open()), { ...opts, channel: kind.channel() });
       const r = counted(typeOrmGateStores(await open()));
       reads = r.reads;
       settled = r.settled;
       // The forged messages: the cut-off names user '1', the flood's subjects start with 'forged-'.
       const h = heard(kind.channel(), (subject) => subject === '1' || subject.startsWith('forged-'));
       forgedHeard = h.count;
-      reader = new RevocationGate(r.stores, { ...opts, channel: h.channel });
+      reader = new RevocationUnit(r.stores, { ...opts, channel: h.channel });
       await writer.start();
       await reader.start();
       await waitFor('both channels up', () => writer.channelAlive && reader.channelAlive);
@@ -226,8 +225,8 @@ for (const name of Object.keys(kinds)) {
   each(name)(`${name}: the writer's channel cut, the reader's alive`, () => {
     const dss: DataSource[] = [];
     let proxy: TcpProxy;
-    let writer: RevocationGate;
-    let reader: RevocationGate;
+    let writer: RevocationUnit;
+    let reader: RevocationUnit;
     const syncIntervalMs = 300;
     const storeTimeoutMs = 500;
     const exp = () => new Date(Date.now() + 3_600_000);
@@ -249,8 +248,8 @@ for (const name of Object.keys(kinds)) {
         maxTokenLifetime: 86_400,
         channelSyncIntervalMs: 600_000,
       };
-      writer = new RevocationGate(typeOrmGateStores(await open()), { ...opts, channel: kind.channel(proxy.url(kind.serverUrl())) });
-      reader = new RevocationGate(typeOrmGateStores(await open()), { ...opts, channel: kind.channel() });
+      writer = new RevocationUnit(typeOrmGateStores(await open()), { ...opts, channel: kind.channel(proxy.url(kind.serverUrl())) });
+      reader = new RevocationUnit(typeOrmGateStores(await open()), { ...opts, channel: kind.channel() });
       await writer.start();
       await reader.start();
       await waitFor('both channels up', () => writer.channelAlive && reader.channelAlive);

@@ -7,8 +7,8 @@ import { afterEach, describe, expect, test } from '@jest/globals';
 import { InMemoryRevocationStore, InMemoryUserCutoffStore } from '../../src/revocation/in-memory-revocation.store.js';
 import type { RevocationChannel, RevocationChannelListener, RevocationEvent } from '../../src/revocation/revocation-channel.js';
 import { InMemoryRevocationLog, type RevocationFeed } from '../../src/revocation/revocation-feed.js';
-import { RevocationGate, type GateStores } from '../../src/revocation/revocation-gate.js';
 import { InMemorySessionStore } from '../../src/sessions/in-memory-session.store.js';
+import { RevocationUnit, storeLedger, type GateStores } from '../support/gate-stores.js';
 
 /** A channel the test drives: `deliver` is what arrives from the wire; `healthy` whether it reports alive. */
 class FakeChannel implements RevocationChannel {
@@ -35,12 +35,8 @@ class FakeChannel implements RevocationChannel {
 /** One store set shared by the "instances", with the feed reads of each gate counted. */
 function shared() {
   const log = new InMemoryRevocationLog();
-  const stores: GateStores = {
-    revocations: new InMemoryRevocationStore(log),
-    sessions: new InMemorySessionStore(log),
-    cutoffs: new InMemoryUserCutoffStore(log),
-    feed: log,
-  };
+  const base = { revocations: new InMemoryRevocationStore(log), sessions: new InMemorySessionStore(), cutoffs: new InMemoryUserCutoffStore(log) };
+  const stores: GateStores = { ...base, feed: log, ledger: storeLedger(base, log) };
   const counted = () => {
     let reads = 0;
     const feed: RevocationFeed = { changesAfter: (a, l) => (reads++, log.changesAfter(a, l)) };
@@ -50,12 +46,12 @@ function shared() {
 }
 
 /** No poll of the gate running or waiting for a hint's turn (a read is applied in the microtasks that follow it). */
-function idle(gate: RevocationGate): boolean {
-  const g = gate as unknown as { inFlight: Promise<boolean> | undefined; hintPending: boolean };
+function idle(unit: RevocationUnit): boolean {
+  const g = unit.sync as unknown as { inFlight: Promise<boolean> | undefined; hintPending: boolean };
   return g.inFlight === undefined && !g.hintPending;
 }
 
-const gates: RevocationGate[] = [];
+const gates: RevocationUnit[] = [];
 afterEach(async () => {
   for (const g of gates.splice(0)) await g.stop();
 });
@@ -75,7 +71,7 @@ describe('channel messages are hints', () => {
     const { counted } = shared();
     const r = counted();
     const channel = new FakeChannel();
-    const reader = new RevocationGate(r.stores, { ...opts, syncIntervalMs: 60_000, channel });
+    const reader = new RevocationUnit(r.stores, { ...opts, syncIntervalMs: 60_000, channel });
     gates.push(reader);
     await reader.start();
     const before = r.reads();
@@ -87,7 +83,7 @@ describe('channel messages are hints', () => {
     expect(reader.check({ jti: 'fresh', sub: '1', iat: Math.floor(Date.now() / 1000) })).toBeNull();
     expect(reader.check({ jti: 'f1', sub: 'u', iat: 1 })).toBeNull();
     expect(reader.check({ jti: 'x', sid: 'f0', sub: 'u', iat: 1 })).toBeNull();
-    const g = reader as unknown as { revoked: Map<string, number>; ended: Map<string, number>; cutoffs: Map<string, number> };
+    const g = reader.gate as unknown as { revoked: Map<string, number>; ended: Map<string, number>; cutoffs: Map<string, number> };
     expect(g.revoked.size + g.ended.size + g.cutoffs.size).toBe(0);
     // 1,001 messages in one burst: one read, maybe two, not one each.
     expect(r.reads() - before).toBeLessThanOrEqual(2);
@@ -97,8 +93,8 @@ describe('channel messages are hints', () => {
     const { stores, counted } = shared();
     const wc = new FakeChannel();
     const rc = new FakeChannel();
-    const writer = new RevocationGate(stores, { ...opts, syncIntervalMs: 60_000, channel: wc });
-    const reader = new RevocationGate(counted().stores, { ...opts, syncIntervalMs: 60_000, channel: rc });
+    const writer = new RevocationUnit(stores, { ...opts, syncIntervalMs: 60_000, channel: wc });
+    const reader = new RevocationUnit(counted().stores, { ...opts, syncIntervalMs: 60_000, channel: rc });
     gates.push(writer, reader);
     await writer.start();
     await reader.start();
@@ -121,8 +117,8 @@ describe('channel messages are hints', () => {
       },
     };
     const rc = new FakeChannel();
-    const reader = new RevocationGate({ ...r.stores, feed: slowFeed }, { ...opts, syncIntervalMs: 60_000, channel: rc });
-    const writer = new RevocationGate(stores, { ...opts, syncIntervalMs: 60_000 });
+    const reader = new RevocationUnit({ ...r.stores, feed: slowFeed }, { ...opts, syncIntervalMs: 60_000, channel: rc });
+    const writer = new RevocationUnit(stores, { ...opts, syncIntervalMs: 60_000 });
     gates.push(reader, writer);
     await reader.start();
     await writer.start();
@@ -142,8 +138,8 @@ describe('channel messages are hints', () => {
     const wc = new FakeChannel();
     wc.canPublish = false;
     const rc = new FakeChannel();
-    const writer = new RevocationGate(stores, { ...opts, syncIntervalMs: 100, channel: wc, channelSyncIntervalMs: 600_000 });
-    const reader = new RevocationGate(counted().stores, { ...opts, syncIntervalMs: 100, channel: rc, channelSyncIntervalMs: 600_000 });
+    const writer = new RevocationUnit(stores, { ...opts, syncIntervalMs: 100, channel: wc, channelSyncIntervalMs: 600_000 });
+    const reader = new RevocationUnit(counted().stores, { ...opts, syncIntervalMs: 100, channel: rc, channelSyncIntervalMs: 600_000 });
     gates.push(writer, reader);
     await writer.start();
     await reader.start();
@@ -160,7 +156,7 @@ describe('channel messages are hints', () => {
     const feed: RevocationFeed = { changesAfter: (a, l) => (failing ? Promise.reject(new Error('down')) : r.stores.feed!.changesAfter(a, l)) };
     let now = 1_000_000;
     const rc = new FakeChannel();
-    const reader = new RevocationGate({ ...r.stores, feed }, { ...opts, syncIntervalMs: 1000, channel: rc }, Date.now, () => now);
+    const reader = new RevocationUnit({ ...r.stores, feed }, { ...opts, syncIntervalMs: 1000, channel: rc }, Date.now, () => now);
     gates.push(reader);
     await reader.start();
     failing = true;

@@ -12,10 +12,9 @@ import { authEntities, authMigrations } from '../../src/index.js';
 import { PostgresRevocationChannel } from '../../src/revocation/postgres-revocation.channel.js';
 import { RedisRevocationChannel } from '../../src/revocation/redis-revocation.channel.js';
 import type { RevocationChannel } from '../../src/revocation/revocation-channel.js';
-import { RevocationGate } from '../../src/revocation/revocation-gate.js';
 import { createTestDatabase, uniqueTestName } from '../support/databases.js';
 import { TypeOrmSessionStore } from '../../src/sessions/typeorm-session.store.js';
-import { typeOrmGateStores } from '../support/gate-stores.js';
+import { RevocationUnit, typeOrmGateStores } from '../support/gate-stores.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 import { describeEachOf, runnableVariants, serviceUrl } from '../support/services.js';
 
@@ -50,8 +49,8 @@ describeEachOf(runnable)('%s channel', (name) => {
   const kind = channels[name]!;
   let ds: DataSource;
   let proxy: TcpProxy;
-  let writer: RevocationGate;
-  let reader: RevocationGate;
+  let writer: RevocationUnit;
+  let reader: RevocationUnit;
   const exp = () => new Date(Date.now() + 3_600_000);
   const refused = (jti: string) => reader.check({ jti, sub: 'u1', iat: 1 }) === 'token_revoked';
 
@@ -68,8 +67,8 @@ describeEachOf(runnable)('%s channel', (name) => {
       storeTimeoutMs: 500,
       channelSyncIntervalMs: 600_000,
     };
-    writer = new RevocationGate(typeOrmGateStores(ds), { ...opts, channel: kind.make() });
-    reader = new RevocationGate(typeOrmGateStores(ds), { ...opts, channel: kind.make(proxy.url(name === 'postgres' ? dbUrl : redisUrl)) });
+    writer = new RevocationUnit(typeOrmGateStores(ds), { ...opts, channel: kind.make() });
+    reader = new RevocationUnit(typeOrmGateStores(ds), { ...opts, channel: kind.make(proxy.url(name === 'postgres' ? dbUrl : redisUrl)) });
     await writer.start();
     await reader.start();
     await waitFor('both channels up', () => writer.channelAlive && reader.channelAlive);
@@ -91,8 +90,7 @@ describeEachOf(runnable)('%s channel', (name) => {
     const sessions = new TypeOrmSessionStore(ds);
     const now = new Date();
     await sessions.create({ id: `${name}-session-1`, userId: 'u1', currentJti: 'j', createdAt: now, expiresAt: new Date(now.getTime() + 3_600_000) });
-    await sessions.end(`${name}-session-1`, now, 'logout');
-    writer.noteSessionEnded(`${name}-session-1`);
+    await writer.endSession(`${name}-session-1`, now);
     await waitFor('the pushed session end', () => reader.check({ jti: 'x', sid: `${name}-session-1`, sub: 'u1', iat: 1 }) === 'token_revoked');
   });
 

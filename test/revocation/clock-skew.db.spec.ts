@@ -1,8 +1,7 @@
 import 'reflect-metadata';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { DataSource } from 'typeorm';
-import { RevocationGate } from '../../src/revocation/revocation-gate.js';
-import { typeOrmGateStores } from '../support/gate-stores.js';
+import { RevocationUnit, typeOrmGateStores } from '../support/gate-stores.js';
 import { TypeOrmSessionStore } from '../../src/sessions/typeorm-session.store.js';
 import { enabledDatabases, migratedDataSource } from '../support/databases.js';
 
@@ -11,16 +10,16 @@ const options = { consistency: 'cached' as const, syncIntervalMs: 1000, accessTo
 describe.each(enabledDatabases())('clock skew on $name', (target) => {
   let writerDs: DataSource;
   let readerDs: DataSource;
-  let writer: RevocationGate;
-  let reader: RevocationGate;
+  let writer: RevocationUnit;
+  let reader: RevocationUnit;
   const behind = () => Date.now() - 30_000;
 
   beforeAll(async () => {
     await target.reset();
     writerDs = await migratedDataSource(target);
     readerDs = await migratedDataSource(target);
-    writer = new RevocationGate(typeOrmGateStores(writerDs, behind), options, behind);
-    reader = new RevocationGate(typeOrmGateStores(readerDs), options);
+    writer = new RevocationUnit(typeOrmGateStores(writerDs, behind), options, behind);
+    reader = new RevocationUnit(typeOrmGateStores(readerDs), options);
     await writer.start();
     await reader.start();
     // The reader has polled since: only what is written from now on is new to it.
@@ -38,8 +37,7 @@ describe.each(enabledDatabases())('clock skew on $name', (target) => {
     const sessions = new TypeOrmSessionStore(writerDs);
     await sessions.create({ id: 'skew-s', userId: 'u1', currentJti: 'r1', createdAt: new Date(behind()), expiresAt: new Date(behind() + 3_600_000) });
     await writer.revokeJti('skew-j', new Date(Date.now() + 3_600_000), { userId: 'u1', reason: 'logout' });
-    expect(await sessions.end('skew-s', new Date(behind()), 'logout')).toBe(true);
-    writer.noteSessionEnded('skew-s');
+    expect(await writer.endSession('skew-s', new Date(behind()))).toBe(true);
     const cutoffAt = Math.floor(behind() / 1000) * 1000;
     await writer.cutOffUser('u9', new Date(cutoffAt));
 

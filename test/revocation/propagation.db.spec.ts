@@ -11,10 +11,9 @@ import { authEntities, authMigrations } from '../../src/index.js';
 import { PostgresRevocationChannel } from '../../src/revocation/postgres-revocation.channel.js';
 import { RedisRevocationChannel } from '../../src/revocation/redis-revocation.channel.js';
 import type { RevocationChannel } from '../../src/revocation/revocation-channel.js';
-import { RevocationGate } from '../../src/revocation/revocation-gate.js';
 import { createTestDatabase, uniqueTestName } from '../support/databases.js';
 import { TypeOrmSessionStore } from '../../src/sessions/typeorm-session.store.js';
-import { typeOrmGateStores } from '../support/gate-stores.js';
+import { RevocationUnit, typeOrmGateStores } from '../support/gate-stores.js';
 import { describeEachOf, runnableVariants, serviceUrl } from '../support/services.js';
 
 const pgUrl = serviceUrl('postgres');
@@ -39,7 +38,7 @@ async function waitFor(what: string, predicate: () => boolean, deadlineMs = 10_0
 }
 
 describeEachOf(runnable)('propagation over %s to 4 instances', (name) => {
-  const fleet: Array<{ ds: DataSource; gate: RevocationGate }> = [];
+  const fleet: Array<{ ds: DataSource; gate: RevocationUnit }> = [];
 
   beforeAll(async () => {
     dbUrl = await createTestDatabase('postgres', pgUrl!);
@@ -48,7 +47,7 @@ describeEachOf(runnable)('propagation over %s to 4 instances', (name) => {
     await setup.destroy();
     for (let i = 0; i < 4; i++) {
       const ds = await new DataSource({ type: 'postgres', url: dbUrl, entities: authEntities, extra: { max: 2 } }).initialize();
-      const gate = new RevocationGate(typeOrmGateStores(ds), {
+      const gate = new RevocationUnit(typeOrmGateStores(ds), {
         consistency: 'cached',
         syncIntervalMs: 60_000,
         channelSyncIntervalMs: 600_000,
@@ -87,8 +86,7 @@ describeEachOf(runnable)('propagation over %s to 4 instances', (name) => {
     const sessions = new TypeOrmSessionStore(fleet[1]!.ds);
     const now = new Date();
     await sessions.create({ id: 'prop-session', userId: 'u', currentJti: 'j', createdAt: now, expiresAt: new Date(now.getTime() + 3_600_000) });
-    await sessions.end('prop-session', now, 'logout');
-    fleet[1]!.gate.noteSessionEnded('prop-session');
+    await fleet[1]!.gate.endSession('prop-session', now);
     await waitFor('the cut-off', () =>
       fleet.slice(1).every((x) => x.gate.check({ jti: 'a', sub: 'prop-user', iat: Math.floor(cutAt / 1000) - 1 }) === 'token_revoked'),
     );

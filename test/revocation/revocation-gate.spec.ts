@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { InMemoryRevocationStore, InMemoryUserCutoffStore } from '../../src/revocation/in-memory-revocation.store.js';
 import { InMemoryRevocationLog, type RevocationChange, type RevocationFeed } from '../../src/revocation/revocation-feed.js';
-import { RevocationGate, type GateStores, type RevocationGateOptions } from '../../src/revocation/revocation-gate.js';
 import { InMemorySessionStore } from '../../src/sessions/in-memory-session.store.js';
+import { RevocationUnit, storeLedger, type GateStores, type UnitOptions } from '../support/gate-stores.js';
 
 /** A clock the test moves by hand. */
 function manualClock(start = 1_800_000_000_000) {
@@ -14,25 +14,21 @@ function manualClock(start = 1_800_000_000_000) {
 
 function memoryStores(): GateStores {
   const log = new InMemoryRevocationLog();
-  return {
-    revocations: new InMemoryRevocationStore(log),
-    sessions: new InMemorySessionStore(log),
-    cutoffs: new InMemoryUserCutoffStore(log),
-    feed: log,
-  };
+  const stores = { revocations: new InMemoryRevocationStore(log), sessions: new InMemorySessionStore(), cutoffs: new InMemoryUserCutoffStore(log) };
+  return { ...stores, feed: log, ledger: storeLedger(stores, log) };
 }
 
 const never = <T>() => new Promise<T>(() => undefined);
-const base: RevocationGateOptions = {
+const base: UnitOptions = {
   consistency: 'cached',
   syncIntervalMs: 1000,
   accessTokenTtl: 900,
   maxTokenLifetime: 1_209_600,
   storeTimeoutMs: 50,
 };
-const gates: RevocationGate[] = [];
-function gate(stores: GateStores, options: Partial<RevocationGateOptions> = {}, clock: () => number = Date.now): RevocationGate {
-  const g = new RevocationGate(stores, { ...base, ...options }, clock);
+const gates: RevocationUnit[] = [];
+function gate(stores: GateStores, options: Partial<UnitOptions> = {}, clock: () => number = Date.now): RevocationUnit {
+  const g = new RevocationUnit(stores, { ...base, ...options }, clock);
   gates.push(g);
   return g;
 }
@@ -64,8 +60,7 @@ describe('cached mode', () => {
     await reader.start();
     await writer.revokeJti('j1', new Date(Date.now() + 60_000));
     await stores.sessions.create({ id: 's1', userId: 'u1', currentJti: 'r1', createdAt: new Date(), expiresAt: new Date(Date.now() + 60_000) });
-    await stores.sessions.end('s1', new Date(), 'logout');
-    writer.noteSessionEnded('s1');
+    await writer.endSession('s1', new Date());
     await writer.cutOffUser('u2', new Date(1_800_000_100_000));
     expect(writer.check(claims('j1'))).toBe('token_revoked');
     expect(reader.check(claims('j1'))).toBeNull();
@@ -86,8 +81,7 @@ describe('cached mode', () => {
     await reader.start();
     await reader.syncNow();
     await stores.sessions.create({ id: 's-late', userId: 'u1', currentJti: 'r', createdAt: new Date(late()), expiresAt: new Date(late() + 60_000) });
-    await stores.sessions.end('s-late', new Date(late()), 'logout');
-    writer.noteSessionEnded('s-late');
+    await writer.endSession('s-late', new Date(late()));
     await reader.syncNow();
     expect(reader.check(claims('t', { sid: 's-late' }))).toBe('token_revoked');
   });

@@ -8,12 +8,11 @@ import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/g
 import { DataSource } from 'typeorm';
 import { AuthError } from '../../src/errors/auth-error.js';
 import { TypeOrmApiKeyStore } from '../../src/api-keys/api-key.stores.js';
-import { RevocationGate } from '../../src/revocation/revocation-gate.js';
 import { boundStores } from '../../src/persistence/bounded-store.js';
 import { authEntities, authMigrations } from '../../src/index.js';
 import { createTestDatabase } from '../support/databases.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
-import { typeOrmGateStores } from '../support/gate-stores.js';
+import { RevocationUnit, typeOrmGateStores } from '../support/gate-stores.js';
 
 const pgUrl = process.env.AUTH_TEST_POSTGRES_URL;
 const describePg = pgUrl ? describe : describe.skip;
@@ -50,7 +49,7 @@ describePg('store faults through a TCP proxy (PostgreSQL)', () => {
   });
 
   test('strict: a black-holed store gives auth_unavailable, not a hang; the answer returns once the path does', async () => {
-    const gate = new RevocationGate(typeOrmGateStores(ds), {
+    const gate = new RevocationUnit(typeOrmGateStores(ds), {
       consistency: 'strict',
       syncIntervalMs: 1000,
       accessTokenTtl: 900,
@@ -69,7 +68,7 @@ describePg('store faults through a TCP proxy (PostgreSQL)', () => {
   });
 
   test('strict: connections reset by the network give auth_unavailable too', async () => {
-    const gate = new RevocationGate(typeOrmGateStores(ds), {
+    const gate = new RevocationUnit(typeOrmGateStores(ds), {
       consistency: 'strict',
       syncIntervalMs: 1000,
       accessTokenTtl: 900,
@@ -88,7 +87,7 @@ describePg('store faults through a TCP proxy (PostgreSQL)', () => {
   test('cached: a poll hung on a black-holed path does not stick; the gate fails closed after the stale bound and recovers at the next poll', async () => {
     let skew = 0;
     const clock = () => Date.now() + skew;
-    const gate = new RevocationGate(
+    const gate = new RevocationUnit(
       typeOrmGateStores(ds),
       { consistency: 'cached', syncIntervalMs: 200, accessTokenTtl: 900, maxTokenLifetime: 86_400, storeTimeoutMs: TIMEOUT },
       clock,
@@ -129,6 +128,10 @@ describePg('store faults through a TCP proxy (PostgreSQL)', () => {
       ['cutoffs.since', () => stores.cutoffs.since(now)],
       ['cutoffs.purgeOlderThan', () => stores.cutoffs.purgeOlderThan(now)],
       ['feed.changesAfter', () => stores.feed.changesAfter(0, 10)],
+      ['ledger.revokeToken', () => stores.ledger.revokeToken({ jti: 'b2', expiresAt: now })],
+      ['ledger.endSession', () => stores.ledger.endSession('bs', now, 'x', { jti: 'b3', expiresAt: now })],
+      ['ledger.cutOffUser', () => stores.ledger.cutOffUser('u', now, 'x')],
+      ['ledger.purgeExpired', () => stores.ledger.purgeExpired(now, now, now)],
       ['apiKeys.findByPrefix', () => stores.apiKeys.findByPrefix('p')],
       ['apiKeys.list', () => stores.apiKeys.list()],
       ['apiKeys.revoke', () => stores.apiKeys.revoke('k', now)],

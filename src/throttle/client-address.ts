@@ -1,8 +1,8 @@
 import { Logger } from '@nestjs/common';
 import type { HttpAdapterHost } from '@nestjs/core';
 import type { IncomingMessage } from 'node:http';
-import type { Carrier } from '../transports/carrier.js';
-import { upgradeRequestOf } from '../transports/ws.js';
+import type { Carrier } from '../call/carrier.js';
+import { upgradeRequestOf } from '../call/client.js';
 
 /**
  * `loginThrottle.clientAddress`: the caller's address for a call the module cannot read one from (a NATS or TCP

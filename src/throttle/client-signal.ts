@@ -1,4 +1,4 @@
-import type { AuthTarget as AuthCarrier } from '../transports/carrier.js';
+import type { AuthTarget as AuthCarrier } from '../call/carrier.js';
 
 interface SocketLike {
   destroyed?: boolean;

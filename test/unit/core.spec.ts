@@ -15,7 +15,7 @@ import { AuthError, PermissionRequired, Public, StaffOnly, SuperuserOnly } from 
 import { ConcurrencyLimit } from '../../src/login/concurrency-limit.js';
 import { resolveAuthOptions, resolveExtras } from '../../src/options/resolve-options.js';
 import { parseJsonObject } from '../../src/tokens/strict-json.js';
-import type { Carrier } from '../../src/transports/carrier.js';
+import type { Carrier } from '../../src/call/carrier.js';
 
 const SECRET = 'unit-secret-that-is-at-least-32-bytes-long';
 const codeOf = (fn: () => unknown) => {

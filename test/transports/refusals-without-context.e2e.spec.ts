@@ -136,7 +136,8 @@ describe.each(ADAPTERS)('requestContext: false: AuthService refusals keep their 
       controllers: [AuthController, NoContextRpc],
       providers: [NoContextResolver, NoContextGateway],
       imports: [GraphQLModule.forRoot<ApolloDriverConfig>({ driver: ApolloDriver, autoSchemaFile: true })],
-      configure: (a) => void a.connectMicroservice({ transport: Transport.TCP, options: { host: '127.0.0.1', port: tcpPort } }, { inheritAppConfig: true }),
+      configure: (a) =>
+        void a.connectMicroservice({ transport: Transport.TCP, options: { host: '127.0.0.1', port: tcpPort } }, { inheritAppConfig: true }),
     }));
     await app.startAllMicroservices();
     tcp = ClientProxyFactory.create({ transport: Transport.TCP, options: { host: '127.0.0.1', port: tcpPort } });
@@ -187,7 +188,9 @@ describe.each(ADAPTERS)('requestContext: false: AuthService refusals keep their 
   });
 
   test('HTTP keeps Nest exception and body; none of these refusals wrote an ERROR line', async () => {
-    const res = await request(app.getHttpServer()).post('/auth/login').send({ username: `http-${adapter}`, password: 'wrong-password' });
+    const res = await request(app.getHttpServer())
+      .post('/auth/login')
+      .send({ username: `http-${adapter}`, password: 'wrong-password' });
     expect(res.status).toBe(401);
     expect(res.body).toEqual({ statusCode: 401, error: 'Unauthorized', message: 'Invalid username or password', code: 'invalid_credentials' });
     expect(logger.errors).toEqual([]);

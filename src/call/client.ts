@@ -34,8 +34,8 @@ interface SocketHolder {
   _socket?: unknown;
 }
 
-function isSocket(value: unknown): value is NodeSocket {
-  return typeof value === 'object' && value !== null && typeof (value as NodeSocket).once === 'function';
+function isSocket(value: unknown): value is Partial<NodeSocket> {
+  return typeof value === 'object' && value !== null;
 }
 
 /**
@@ -44,7 +44,7 @@ function isSocket(value: unknown): value is NodeSocket {
  * lookup of it: the client's address, the client-gone signal and the scheme read it from here. Undefined for a
  * target that has none (an RPC context, graphql-ws's context, a socket.io socket: see `handshakeRequestOf`).
  */
-export function nodeSocketOf(target: object | undefined): NodeSocket | undefined {
+export function nodeSocketOf(target: object | undefined): Partial<NodeSocket> | undefined {
   if (target === undefined || target === null) return undefined;
   const t = target as SocketHolder;
   if (isSocket(t.socket)) return t.socket;

@@ -15,7 +15,7 @@ import { AUTH_OPTIONS } from './auth.constants.js';
 import { AuthService } from './auth.service.js';
 import { Authenticator } from './authentication/authenticator.js';
 import { RoutePolicyService } from './authorization/route-policy.service.js';
-import { bindRequestContext, ContextReach } from './context/context-reach.js';
+import { bindRefusalShapes, bindRequestContext, ContextReach } from './context/context-reach.js';
 import { CLASS_CONTEXT_INTERCEPTOR, HANDLER_REACH, REQUEST_CONTEXT_MODE, RequestContextInterceptor } from './context/request-context.interceptor.js';
 import { CLASS_REFUSAL_INTERCEPTOR } from './context/refusal.interceptor.js';
 import { AuthPipeline } from './guard/auth-pipeline.js';
@@ -48,7 +48,7 @@ const REFUSAL_SHAPES = Symbol('AUTH_REFUSAL_SHAPES');
 /**
  * The request context's wiring: `true`, an APP_INTERCEPTOR for every handler; `'auto'`, the interceptor put on the
  * classes that reach a context reader (at instantiation, before Nest builds the handlers); `false`, only the
- * refusal interceptor on those classes.
+ * refusal interceptor on those classes that serve off HTTP.
  */
 function requestContextProviders(mode: boolean | 'auto'): Provider[] {
   const modeProvider = { provide: REQUEST_CONTEXT_MODE, useValue: mode };
@@ -60,7 +60,7 @@ function requestContextProviders(mode: boolean | 'auto'): Provider[] {
     );
   if (mode === false) {
     // No context; AuthService's refusals in the classes that reach it still take their transport's shape.
-    const bindRefusals = (modules: ModulesContainer) => (bindRequestContext(modules, reachOf(modules), CLASS_REFUSAL_INTERCEPTOR), true);
+    const bindRefusals = (modules: ModulesContainer) => (bindRefusalShapes(modules, reachOf(modules), CLASS_REFUSAL_INTERCEPTOR), true);
     return [modeProvider, { provide: REFUSAL_SHAPES, useFactory: bindRefusals, inject: [ModulesContainer] }];
   }
   if (mode === true) {

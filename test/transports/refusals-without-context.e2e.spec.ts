@@ -13,6 +13,7 @@ import 'reflect-metadata';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { INestApplication, LoggerService } from '@nestjs/common';
 import { Controller } from '@nestjs/common';
+import { INTERCEPTORS_METADATA } from '@nestjs/common/constants.js';
 import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
 import { Args, GraphQLModule, Mutation, Query, Resolver } from '@nestjs/graphql';
 import { ClientProxyFactory, MessagePattern, Payload, Transport, type ClientProxy } from '@nestjs/microservices';
@@ -21,6 +22,7 @@ import { firstValueFrom } from 'rxjs';
 import { io, type Socket } from 'socket.io-client';
 import request from 'supertest';
 import { AuthContext, AuthService, Public, type AuthContextData, type AuthModuleOptions } from '../../src/index.js';
+import { CLASS_REFUSAL_INTERCEPTOR } from '../../src/context/refusal.interceptor.js';
 import { TransportAuth } from '../../src/transports/index.js';
 import { ADAPTERS, SECRET } from '../support/app.js';
 import { AuthController } from '../support/controllers.js';
@@ -185,6 +187,13 @@ describe.each(ADAPTERS)('requestContext: false: AuthService refusals keep their 
       (e: unknown) => e,
     );
     expect(error).toEqual({ code: 'invalid_credentials', message: 'Invalid username or password' });
+  });
+
+  test('the refusal interceptor sits on the resolver, the gateway and the message handlers, never on an HTTP-only controller', () => {
+    const bound = (type: Function) =>
+      ((Reflect.getMetadata(INTERCEPTORS_METADATA, type) as unknown[] | undefined) ?? []).includes(CLASS_REFUSAL_INTERCEPTOR);
+    expect([NoContextResolver, NoContextGateway, NoContextRpc].map(bound)).toEqual([true, true, true]);
+    expect(bound(AuthController)).toBe(false);
   });
 
   test('HTTP keeps Nest exception and body; none of these refusals wrote an ERROR line', async () => {

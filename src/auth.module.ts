@@ -15,8 +15,9 @@ import { AUTH_OPTIONS } from './auth.constants.js';
 import { AuthService } from './auth.service.js';
 import { Authenticator } from './authentication/authenticator.js';
 import { RoutePolicyService } from './authorization/route-policy.service.js';
-import { bindRequestContext, ContextReach } from './context/context-reach.js';
+import { bindRefusalShapes, bindRequestContext, ContextReach } from './context/context-reach.js';
 import { CLASS_CONTEXT_INTERCEPTOR, HANDLER_REACH, REQUEST_CONTEXT_MODE, RequestContextInterceptor } from './context/request-context.interceptor.js';
+import { CLASS_REFUSAL_INTERCEPTOR } from './context/refusal.interceptor.js';
 import { AuthPipeline } from './guard/auth-pipeline.js';
 import { CookieJar } from './cookies/cookie-jar.js';
 import { JwtAuthGuard, NestAuthGuard } from './guard/auth.guard.js';
@@ -31,8 +32,8 @@ import { RevocationGate } from './revocation/revocation-gate.js';
 import { RevocationSync } from './revocation/revocation-sync.js';
 import { RevocationWriter } from './revocation/revocation-writer.js';
 import { resolveRevocationChannel } from './revocation/resolve-channel.js';
-import { assertGatewaysGuarded, gatewayClasses } from './transports/gateway-guards.js';
-import { loadTransportPeers } from './transports/optional-peers.js';
+import { assertGatewaysGuarded, gatewayClasses } from './guard/gateway-guards.js';
+import { loadTransportPeers } from './call/peers.js';
 import { LoginThrottle } from './throttle/login-throttle.js';
 import { loginThrottleProviders } from './throttle/throttle.providers.js';
 import { THROTTLE_STORE } from './throttle/throttle-store.js';
@@ -43,19 +44,27 @@ import { TokenCodec } from './tokens/token-codec.js';
 import { TokenIssuer } from './tokens/token-issuer.js';
 import { AuthUsers, PASSWORD_HASHER, passwordHasherProvider } from './users/auth-users.js';
 
+/** With `requestContext: false`, the provider that puts the refusal interceptor on classes. */
+const REFUSAL_SHAPES = Symbol('AUTH_REFUSAL_SHAPES');
+
 /**
  * The request context's wiring: `true`, an APP_INTERCEPTOR for every handler; `'auto'`, the interceptor put on the
- * classes that reach a context reader (at instantiation, before Nest builds the handlers); `false`, nothing.
+ * classes that reach a context reader (at instantiation, before Nest builds the handlers); `false`, only the
+ * refusal interceptor on those classes that serve off HTTP.
  */
 function requestContextProviders(mode: boolean | 'auto'): Provider[] {
   const modeProvider = { provide: REQUEST_CONTEXT_MODE, useValue: mode };
-  if (mode === false) return [modeProvider];
   const reachOf = (modules: ModulesContainer) =>
     new ContextReach(
       modules,
       [AuthService, SessionService, LoginService, RevocationService, LoginThrottle],
       [ModuleRef, ModulesContainer, LazyModuleLoader, DiscoveryService],
     );
+  if (mode === false) {
+    // No context; AuthService's refusals in the classes that reach it still take their transport's shape.
+    const bindRefusals = (modules: ModulesContainer) => (bindRefusalShapes(modules, reachOf(modules), CLASS_REFUSAL_INTERCEPTOR), true);
+    return [modeProvider, { provide: REFUSAL_SHAPES, useFactory: bindRefusals, inject: [ModulesContainer] }];
+  }
   if (mode === true) {
     // Every handler gets a context; the reach tells the ambient session methods which handlers' code they can be.
     return [

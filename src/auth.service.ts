@@ -3,14 +3,12 @@ import type { AuthContextData } from './context/auth-context.js';
 import { grantOf } from './context/call-grant.js';
 import { currentContext } from './context/request-context.js';
 import { AuthError } from './errors/auth-error.js';
-import { toHttpException } from './errors/http-exception.js';
-import { transportFailureOf } from './transports/errors.js';
-import { isRetryLater } from './throttle/throttle-errors.js';
 import { LoginService } from './login/login.service.js';
 import { RevocationService } from './revocation/revocation.service.js';
 import { Authenticator } from './authentication/authenticator.js';
 import { SessionService, type GivenCaller, type SessionInfo } from './sessions/session.service.js';
-import { setResponseHeader, type Carrier } from './transports/carrier.js';
+import type { Carrier } from './call/carrier.js';
+import { refusalFor } from './call/transports.js';
 import { TokenIssuer, type TokenPair } from './tokens/token-issuer.js';
 import type { VerifiedClaims } from './tokens/token.types.js';
 import type { AuthUserRecord } from './users/user.types.js';
@@ -126,7 +124,9 @@ export class AuthService {
  * Runs a service call and turns its `AuthError` into the failure of the
  * transport it was called in: a `WsException` in a gateway, an `RpcException`
  * in a message handler, a GraphQL error in a resolver, and otherwise Nest's
- * HTTP exception (with `Retry-After` on the response).
+ * HTTP exception (with `Retry-After` on the response). Without a request
+ * context the HTTP exception bears the refusal, and the refusal interceptor
+ * of a resolver, gateway or message handler maps it to its transport.
  */
 async function exposed<T>(call: () => Promise<T>, given?: GivenCaller): Promise<T> {
   try {
@@ -134,13 +134,8 @@ async function exposed<T>(call: () => Promise<T>, given?: GivenCaller): Promise<
   } catch (err) {
     // An explicit caller's failure takes the shape of that caller's transport, not of whatever code runs it.
     const carrier: Carrier | undefined = (given === undefined ? undefined : grantOf(given.caller)?.carrier) ?? currentContext()?.carrier;
-    // Off HTTP, every refusal (the throttle's too) becomes that transport's failure, retry hint included.
-    if (carrier !== undefined && carrier.type !== 'http') throw transportFailureOf(carrier, err);
-    // The throttle's 429/503 are Nest exceptions already: they only need their Retry-After.
-    if (isRetryLater(err)) setResponseHeader(carrier?.response, 'Retry-After', String(Math.max(1, Math.ceil(err.retryAfterSeconds))));
-    if (!(err instanceof AuthError)) throw err;
-    if (err.retryAfterSeconds !== undefined) setResponseHeader(carrier?.response, 'Retry-After', String(err.retryAfterSeconds));
-    throw toHttpException(err);
+    // Every refusal (the throttle's too) becomes that transport's failure, retry hint included.
+    throw refusalFor(carrier, err);
   }
 }
 

@@ -22,7 +22,7 @@ export { CurrentUser, AuthContext } from './decorators/current-user.decorator.js
 export type { AuthContextData, AuthPrincipal } from './context/auth-context.js';
 // The README's "credential source" extension point: what a source reads from (the call's carrier) and returns.
 export type { Credential, CredentialSource } from './credentials/credential.js';
-export type { Carrier } from './transports/carrier.js';
+export type { Carrier } from './call/carrier.js';
 // Trusted issuers (#26): tokens of the identity providers the app trusts.
 export type { TrustedIssuerOptions } from './issuers/trusted-issuer.options.js';
 export type { TrustedIssuerClaims } from './issuers/claim-mapping.js';

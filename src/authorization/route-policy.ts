@@ -1,42 +1,18 @@
 import {
-  IS_PUBLIC,
+  hasAuthorizationMetadata,
+  hasPublicMetadata,
   REQUIRED_PERMISSIONS,
   SKIP_LOGIN_THROTTLE,
   STAFF_ONLY,
   SUPERUSER_ONLY,
   type PermissionRequirement,
 } from '../decorators/metadata-keys.js';
+import type { RoutePolicy } from '../call/policy.js';
 
-/** What a handler demands, read once from its decorators. */
-export interface RoutePolicy {
-  isPublic: boolean;
-  staffOnly: boolean;
-  superuserOnly: boolean;
-  permissions: readonly string[] | undefined;
-  anyPermission: boolean;
-  /** `Controller.handler`, for audit events and the route table: no URL, so no query string can leak into a log. */
-  route: string;
-  /** What the route requires, in one word or list: `public`, `authenticated`, `superuser`, `all:a,b`… */
-  required: string;
-  /** `@SkipLoginThrottle()` on the handler or its class: the app throttles `login()` here itself. */
-  skipLoginThrottle: boolean;
-}
-
-/** The three decorators that demand something of the principal. */
-const AUTHORIZATION_KEYS = [REQUIRED_PERMISSIONS, STAFF_ONLY, SUPERUSER_ONLY] as const;
+export type { RoutePolicy };
 
 function own<T>(key: string, target: object): T | undefined {
   return Reflect.getMetadata(key, target) as T | undefined;
-}
-
-/** True when the target (a handler or a class) itself carries an authorization decorator. */
-export function hasAuthorizationMetadata(target: object): boolean {
-  return AUTHORIZATION_KEYS.some((key) => own(key, target) !== undefined);
-}
-
-/** True when the target (a handler or a class) itself carries `@Public()`. */
-export function hasPublicMetadata(target: object): boolean {
-  return own<boolean>(IS_PUBLIC, target) === true;
 }
 
 /** `@Public()` and an authorization decorator on the same handler or class contradict each other. */

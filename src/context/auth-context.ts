@@ -1,25 +1,3 @@
-/** The authenticated caller, as `request.user` and `@CurrentUser()` hold it. */
-export interface AuthPrincipal {
-  id: string;
-  username: string;
-  email?: string;
-  isStaff: boolean;
-  isSuperuser: boolean;
-  permissions: string[];
-}
-
-/** What `request.auth` and `@AuthContext()` hold after authentication. */
-export interface AuthContextData {
-  userId: string;
-  username?: string;
-  isStaff: boolean;
-  isSuperuser: boolean;
-  permissions: string[];
-  backend: 'jwt' | 'api_key';
-  /** JWT only. */
-  claims?: Record<string, unknown>;
-  /** JWT issued by login/refresh. */
-  sessionId?: string;
-  /** The trusted issuer (`trustedIssuers[].issuer`) whose token authenticated the call; absent for the module's own tokens. */
-  issuer?: string;
-}
+// The authenticated caller's types live with the per-call object (src/call/), which every stage may import;
+// this is where the rest of the module and the apps' imports have always found them.
+export type { AuthContextData, AuthPrincipal } from '../call/auth-data.js';

@@ -1,4 +1,4 @@
-import type { Carrier } from '../transports/carrier.js';
+import type { Carrier } from '../call/carrier.js';
 import { AuthError } from '../errors/auth-error.js';
 import type { AuthContextData } from './auth-context.js';
 

@@ -12,17 +12,54 @@ import type { ModulesContainer } from '@nestjs/core';
  * interceptor.
  */
 export function bindRequestContext(modules: ModulesContainer, reach: ContextReach, interceptor: NestInterceptor): void {
+  bindToReachingClasses(modules, reach, interceptor, () => true);
+}
+
+// @nestjs/microservices' key of `@MessagePattern()` / `@EventPattern()`, read here so the module never loads the package.
+const PATTERN_METADATA = 'microservices:pattern';
+
+/**
+ * `requestContext: false`: puts the refusal interceptor on the classes that can reach AuthService and serve off
+ * HTTP: the providers (resolvers and gateways are providers) and the controllers with a message handler. An HTTP
+ * controller gets none: a refusal there is Nest's HTTP exception already, and its routes keep running without any
+ * interceptor of the module.
+ */
+export function bindRefusalShapes(modules: ModulesContainer, reach: ContextReach, interceptor: NestInterceptor): void {
+  bindToReachingClasses(modules, reach, interceptor, (type, controller) => !controller || handlesMessages(type));
+}
+
+function bindToReachingClasses(
+  modules: ModulesContainer,
+  reach: ContextReach,
+  interceptor: NestInterceptor,
+  accept: (type: Function, controller: boolean) => boolean,
+): void {
   for (const module of modules.values()) {
-    for (const group of [module.controllers, module.providers] as unknown as Map<unknown, Wrapper>[]) {
+    for (const [group, controller] of [
+      [module.controllers, true],
+      [module.providers, false],
+    ] as unknown as [Map<unknown, Wrapper>, boolean][]) {
       for (const wrapper of group.values()) {
         const type = wrapper.metatype;
-        if (typeof type !== 'function' || wrapper.inject != null || !reach.needsContext(type)) continue;
+        if (typeof type !== 'function' || wrapper.inject != null || !accept(type, controller) || !reach.needsContext(type)) continue;
         const bound = (Reflect.getMetadata(INTERCEPTORS_METADATA, type) as unknown[] | undefined) ?? [];
         // Idempotent: several apps of one process (tests) may boot the same classes.
         if (!bound.includes(interceptor)) Reflect.defineMetadata(INTERCEPTORS_METADATA, [...bound, interceptor], type);
       }
     }
   }
+}
+
+/** A controller class with a `@MessagePattern()` / `@EventPattern()` handler (its own or inherited). */
+function handlesMessages(type: Function): boolean {
+  for (let proto = type.prototype as object | null; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
+    for (const name of Object.getOwnPropertyNames(proto)) {
+      if (name === 'constructor') continue;
+      const method = Object.getOwnPropertyDescriptor(proto, name)?.value as unknown;
+      if (typeof method === 'function' && Reflect.getMetadata(PATTERN_METADATA, method) !== undefined) return true;
+    }
+  }
+  return false;
 }
 
 /**

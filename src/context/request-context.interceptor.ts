@@ -1,7 +1,7 @@
 import type { CallHandler, ExecutionContext, NestInterceptor } from '@nestjs/common';
 import { SSE_METADATA } from '@nestjs/common/constants.js';
 import { Observable } from 'rxjs';
-import { takeGuardMark } from '../transports/carrier.js';
+import { takeGuardMark } from '../call/record.js';
 import { closeContext, runInContext, type HandlerContext } from './request-context.js';
 
 /** `requestContext` as the module was given it: the guard marks calls for the interceptor unless it is false. */

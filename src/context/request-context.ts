@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { AuthError } from '../errors/auth-error.js';
-import type { RoutePolicy } from '../authorization/route-policy.js';
-import type { Carrier } from '../transports/carrier.js';
+import type { Carrier } from '../call/carrier.js';
+import type { RoutePolicy } from '../call/policy.js';
 import type { AuthContextData } from './auth-context.js';
 import { grantOf, type CallGrant } from './call-grant.js';
 

@@ -1,7 +1,7 @@
 import type { CookieJar } from '../cookies/cookie-jar.js';
 import type { CookieCarrier } from '../cookies/http-cookies.js';
 import { AuthError } from '../errors/auth-error.js';
-import type { Carrier } from '../transports/carrier.js';
+import type { Carrier } from '../call/carrier.js';
 import type { CredentialSource } from './credential.js';
 
 /** An access token that came in the access cookie: authenticated like a bearer token, then CSRF-checked. */

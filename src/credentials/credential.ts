@@ -1,5 +1,5 @@
 import { AuthError } from '../errors/auth-error.js';
-import type { Carrier } from '../transports/carrier.js';
+import type { Carrier } from '../call/carrier.js';
 import { bearerTokenOf, rawTokenOf } from './bearer.js';
 
 /** What a request presents. Sources read them; the authenticator turns them into a context. */

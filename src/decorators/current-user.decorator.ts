@@ -1,5 +1,5 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
-import { carrierOf } from '../transports/carrier.js';
+import { carrierOf } from '../call/transports.js';
 
 /** The authenticated `AuthPrincipal`, or `undefined` on a public route called without a token. */
 export const CurrentUser = createParamDecorator((_data: unknown, ctx: ExecutionContext) => carrierOf(ctx)?.target.user);

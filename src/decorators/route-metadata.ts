@@ -1,5 +1,4 @@
-import { hasAuthorizationMetadata, hasPublicMetadata } from '../authorization/route-policy.js';
-import { IS_PUBLIC } from './metadata-keys.js';
+import { hasAuthorizationMetadata, hasPublicMetadata, IS_PUBLIC } from './metadata-keys.js';
 
 /**
  * Sets one of the module's route decorators on a method or a class, refusing

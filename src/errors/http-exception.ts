@@ -34,12 +34,18 @@ export function toHttpException(err: AuthError): HttpException {
   }
   // `code` on the exception too, so `catch (e) { e.code }` and `rejects.toMatchObject({ code })` read it directly.
   Object.assign(exception, { code: err.code });
+  // The refusal itself, hidden (not enumerable, not in the body): where the exception was thrown without knowing
+  // its transport (a resolver or a gateway with `requestContext: false`), that transport's mapper recovers it.
+  Object.defineProperty(exception, BORNE, { value: err });
   return exception;
 }
 
-/** Anything thrown on an auth path, as an `AuthError`: an unexpected failure is `fallback`, never a 500 with internals. */
-export function asAuthError(err: unknown, fallback: AuthErrorCode = 'token_invalid'): AuthError {
-  return err instanceof AuthError ? err : new AuthError(fallback, 'unexpected');
+const BORNE = Symbol('nest-auth:refusal');
+
+/** The `AuthError` an exception of `toHttpException` was built from; undefined for anything else. */
+export function refusalBorneBy(err: unknown): AuthError | undefined {
+  const borne = typeof err === 'object' && err !== null ? (err as Record<symbol, unknown>)[BORNE] : undefined;
+  return borne instanceof AuthError ? borne : undefined;
 }
 
 /**

@@ -12,8 +12,9 @@ import { readCredential, type Credential, type CredentialSource } from '../crede
 import { CookieJar } from '../cookies/cookie-jar.js';
 import { AuthError } from '../errors/auth-error.js';
 import type { ResolvedAuthOptions } from '../options/auth-options.js';
-import { markGuarded, type Carrier } from '../transports/carrier.js';
-import { failureFor } from '../transports/errors.js';
+import type { Carrier } from '../call/carrier.js';
+import { markGuarded } from '../call/record.js';
+import { failureFor } from '../call/transports.js';
 
 /**
  * One pass over a call, shared by every guard the module exports and by its

@@ -7,10 +7,8 @@ import { cookieCredentialSource } from '../credentials/cookie.js';
 import { ContextReach } from '../context/context-reach.js';
 import { AuthError } from '../errors/auth-error.js';
 import type { ResolvedAuthOptions } from '../options/auth-options.js';
-import { carrierOf } from '../transports/carrier.js';
-import { TRANSPORT_OPTIONS, type AuthTransportsOptions } from '../transports/transport-auth.js';
-import type { CarrierOptions } from '../transports/transport-carrier.js';
-import { failureFor } from '../transports/errors.js';
+import { TRANSPORT_OPTIONS, type AuthTransportsOptions, type CarrierOptions } from '../call/carrier.js';
+import { carrierOf, failureFor } from '../call/transports.js';
 import { AuthPipeline } from './auth-pipeline.js';
 
 /** Shared by the module's guards: the policy of the handler, the carrier, one pass of the pipeline. */

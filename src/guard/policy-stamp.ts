@@ -1,6 +1,7 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { RoutePolicyCache } from '../authorization/route-policy.js';
-import { carrierOf, recordCall } from '../transports/carrier.js';
+import { recordCall } from '../call/record.js';
+import { carrierOf } from '../call/transports.js';
 
 /**
  * With `globalGuard: false`, the module registers this APP_GUARD instead of

@@ -4,7 +4,8 @@ import { computeRoutePolicy, type RoutePolicy } from '../authorization/route-pol
 import { tokenHeaderSource } from '../credentials/credential.js';
 import { AuthPipeline } from '../guard/auth-pipeline.js';
 import type { ResolvedAuthOptions } from '../options/auth-options.js';
-import { recordedCall, type AuthTarget, type Carrier } from '../transports/carrier.js';
+import type { AuthTarget, Carrier } from '../call/carrier.js';
+import { recordedCall } from '../call/record.js';
 
 /** What passport gives a strategy's `authenticate` as `this`. */
 interface PassportActions {

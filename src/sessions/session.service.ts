@@ -15,10 +15,10 @@ import { refreshJtiOf, TokenIssuer, type TokenPair } from '../tokens/token-issue
 import type { VerifiedClaims } from '../tokens/token.types.js';
 import { AuthUsers } from '../users/auth-users.js';
 import type { AuthUserRecord } from '../users/user.types.js';
-import { clientOf } from './client-of.js';
+import { clientOf } from '../call/client.js';
 import { LoginThrottle } from '../throttle/login-throttle.js';
 import { SESSION_STORE, type SessionRecord, type SessionStore } from './session-store.js';
-import type { Carrier } from '../transports/carrier.js';
+import type { Carrier } from '../call/carrier.js';
 
 /**
  * How AuthService names the caller of a context-bound method: undefined for

@@ -1,8 +1,8 @@
 import { Logger } from '@nestjs/common';
 import type { HttpAdapterHost } from '@nestjs/core';
 import type { IncomingMessage } from 'node:http';
-import type { Carrier } from '../transports/carrier.js';
-import { upgradeRequestOf } from '../transports/ws.js';
+import type { Carrier } from '../call/carrier.js';
+import { handshakeRequestOf, nodeSocketOf, peerAddressOf } from '../call/client.js';
 
 /**
  * `loginThrottle.clientAddress`: the caller's address for a call the module cannot read one from (a NATS or TCP
@@ -12,21 +12,6 @@ import { upgradeRequestOf } from '../transports/ws.js';
  * wrote (a header your gateway sets and NATS permissions keep others from publishing), never what any client sends.
  */
 export type ClientAddressReader = (call: Carrier) => string | undefined;
-
-interface UpgradeHolder {
-  ip?: unknown;
-  socket?: { remoteAddress?: string };
-  /** socket.io's `Socket#request`: the handshake request. */
-  request?: unknown;
-  /** graphql-ws's context with its `ws` server: `{ socket, request }`. */
-  extra?: { request?: unknown };
-  /** ws's WebSocket, when no upgrade request was recorded. */
-  _socket?: { remoteAddress?: string };
-}
-
-function isIncoming(value: unknown): value is IncomingMessage {
-  return typeof value === 'object' && value !== null && typeof (value as IncomingMessage).headers === 'object' && 'socket' in value;
-}
 
 /**
  * The address of the client of a call, as the throttle counts it: the HTTP request's `ip` (Express's and Fastify's
@@ -56,18 +41,18 @@ export class ClientAddress {
       }
       if (typeof given === 'string' && given.length > 0) return given;
     }
-    const target = carrier.target as UpgradeHolder;
+    const target = carrier.target;
     if (typeof target.ip === 'string') {
-      this.warnIfUntrusted(target.socket?.remoteAddress, target.ip, carrier.headers);
+      this.warnIfUntrusted(nodeSocketOf(target)?.remoteAddress, target.ip, carrier.headers);
       return target.ip;
     }
-    const upgrade = [target.request, target.extra?.request, upgradeRequestOf(target)].find(isIncoming);
+    const upgrade = handshakeRequestOf(target);
     if (upgrade !== undefined) {
       const ip = (this.upgradeIp ??= this.upgradeReader())(upgrade) ?? upgrade.socket?.remoteAddress;
       this.warnIfUntrusted(upgrade.socket?.remoteAddress, ip, upgrade.headers);
       return ip;
     }
-    return target.socket?.remoteAddress ?? target._socket?.remoteAddress;
+    return peerAddressOf(target);
   }
 
   /**

@@ -1,16 +1,9 @@
-import type { AuthTarget as AuthCarrier } from '../transports/carrier.js';
+import type { AuthTarget as AuthCarrier } from '../call/carrier.js';
+import { nodeSocketOf, type NodeSocket } from '../call/client.js';
 
-interface SocketLike {
-  destroyed?: boolean;
-  once(event: 'close', listener: () => void): unknown;
-  removeListener(event: 'close', listener: () => void): unknown;
-}
-
-function socketOf(carrier: AuthCarrier | undefined): SocketLike | undefined {
-  // Express: the IncomingMessage itself; Fastify: its request wraps it as `raw`.
-  const c = carrier as { socket?: SocketLike; raw?: { socket?: SocketLike } } | undefined;
-  const socket = c?.socket ?? c?.raw?.socket;
-  return socket && typeof socket.once === 'function' ? socket : undefined;
+function socketOf(carrier: AuthCarrier | undefined): NodeSocket | undefined {
+  const socket = nodeSocketOf(carrier);
+  return socket && typeof socket.once === 'function' ? (socket as NodeSocket) : undefined;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { cookiesOf, appendSetCookie, serializeCookie } from '../cookies/http-cookies.js';
-import type { Carrier } from '../transports/carrier.js';
+import type { Carrier } from '../call/carrier.js';
 import type { ResolvedDeviceCookieOptions, ThrottleLimit } from './login-throttle.options.js';
 
 export type { DeviceCookieOptions, ResolvedDeviceCookieOptions } from './login-throttle.options.js';

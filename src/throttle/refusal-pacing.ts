@@ -1,6 +1,6 @@
 import { ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
-import type { Carrier } from '../transports/carrier.js';
+import type { Carrier } from '../call/carrier.js';
 
 /** The backoff doubles per refusal in a row, up to 2^(MAX_STREAK - 1) = 8 times. */
 const MAX_STREAK = 4;

@@ -1,11 +1,10 @@
-import { HttpException, HttpStatus, ServiceUnavailableException } from '@nestjs/common';
+import { AuthError } from '../errors/auth-error.js';
 
 /**
- * The two answers that tell a client to come back later. Both carry
- * `retryAfterSeconds`, which `AuthService` writes as `Retry-After`.
- * When `AuthError` learns the codes `too_many_attempts` and `auth_busy`
- * (src/errors/, the lead's), these become `new AuthError(code, reason)` plus
- * `retryAfterSeconds`, mapped by `toHttpException`; the bodies stay as they are.
+ * The two refusals that tell a client to come back later: `AuthError`s like
+ * every other refusal, with `retryAfterSeconds` always set. Each transport's
+ * mapper answers them (on HTTP a 429 `HttpException` / a 503
+ * `ServiceUnavailableException` with `Retry-After`, elsewhere `retryAfter`).
  */
 export interface RetryLater {
   readonly code: 'too_many_attempts' | 'auth_busy';
@@ -14,38 +13,25 @@ export interface RetryLater {
   readonly reason: string;
 }
 
-export class TooManyAttemptsException extends HttpException implements RetryLater {
-  readonly code = 'too_many_attempts' as const;
+/** 429 `too_many_attempts`: over a login or refresh limit. */
+export class TooManyAttemptsException extends AuthError implements RetryLater {
+  declare readonly code: 'too_many_attempts';
+  declare readonly retryAfterSeconds: number;
 
-  constructor(
-    readonly retryAfterSeconds: number,
-    readonly reason: string,
-  ) {
-    super(
-      {
-        statusCode: HttpStatus.TOO_MANY_REQUESTS,
-        error: 'Too Many Requests',
-        message: 'Too many attempts: try again later',
-        code: 'too_many_attempts',
-      },
-      HttpStatus.TOO_MANY_REQUESTS,
-    );
+  constructor(retryAfterSeconds: number, reason: string) {
+    super('too_many_attempts', reason, retryAfterSeconds);
+    this.name = 'TooManyAttemptsException';
   }
 }
 
-export class AuthBusyException extends ServiceUnavailableException implements RetryLater {
-  readonly code = 'auth_busy' as const;
+/** 503 `auth_busy`: the password checks are all taken. */
+export class AuthBusyException extends AuthError implements RetryLater {
+  declare readonly code: 'auth_busy';
+  declare readonly retryAfterSeconds: number;
 
-  constructor(
-    readonly retryAfterSeconds: number,
-    readonly reason: string,
-  ) {
-    super({
-      statusCode: HttpStatus.SERVICE_UNAVAILABLE,
-      error: 'Service Unavailable',
-      message: 'Too many logins at once: try again shortly',
-      code: 'auth_busy',
-    });
+  constructor(retryAfterSeconds: number, reason: string) {
+    super('auth_busy', reason, retryAfterSeconds);
+    this.name = 'AuthBusyException';
   }
 }
 
@@ -60,6 +46,6 @@ export class ClientGoneError extends AuthBusyException {
   }
 }
 
-export function isRetryLater(err: unknown): err is RetryLater & Error {
+export function isRetryLater(err: unknown): err is RetryLater & AuthError {
   return err instanceof TooManyAttemptsException || err instanceof AuthBusyException;
 }

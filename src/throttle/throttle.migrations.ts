@@ -26,10 +26,3 @@ export const ThrottleCountersMysql1764000000002 = sqlMigration(
   ],
   ['DROP TABLE `auth_throttle_counters`'],
 );
-
-/** Per database, as `authMigrations`: the lead appends these to its lists. */
-export const throttleMigrations = {
-  sqlite: [ThrottleCountersSqlite1764000000002],
-  postgres: [ThrottleCountersPostgres1764000000002],
-  mysql: [ThrottleCountersMysql1764000000002],
-};

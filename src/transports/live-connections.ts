@@ -1,4 +1,4 @@
-import type { AuthContextData } from '../context/auth-context.js';
+import type { AuthContextData } from '../call/auth-data.js';
 import type { AuthErrorCode } from '../errors/auth-error.js';
 
 /** The claims a revocation verdict needs, as the gate takes them. */

@@ -4,26 +4,21 @@ import { ApiKeyService } from '../api-keys/api-key.service.js';
 import { AUTH_OPTIONS } from '../auth.constants.js';
 import { Authenticator } from '../authentication/authenticator.js';
 import { principalOf } from '../authentication/principal.js';
-import type { AuthContextData } from '../context/auth-context.js';
+import type { AuthContextData } from '../call/auth-data.js';
+import { TRANSPORT_OPTIONS, type AuthTarget, type AuthTransportsOptions, type CarrierOptions, type TransportCarrier } from '../call/carrier.js';
+import { rememberUpgradeRequest } from '../call/client.js';
+import { extraOf, graphqlWsCarrier, graphqlWsCloseOf, type GraphqlWsContext } from '../call/graphql.js';
+import { loadTransportPeers } from '../call/peers.js';
+import { toSocketIoConnectError, wsClientCarrier, wsCloseOf, type SocketIoClient, type WsClient } from '../call/ws.js';
 import { grantCall } from '../context/call-grant.js';
 import { apiKeyHeaderSource, readCredential, tokenHeaderSource, type CredentialSource } from '../credentials/credential.js';
 import { AuthError, type AuthErrorCode } from '../errors/auth-error.js';
+import { bodyOf, refusalOf } from '../errors/bodies.js';
 import type { ResolvedAuthOptions } from '../options/auth-options.js';
 import { RevocationGate } from '../revocation/revocation-gate.js';
-import type { AuthTarget } from './carrier.js';
-import { extraOf, graphqlWsCarrier, graphqlWsCloseOf, type GraphqlWsContext } from './graphql.js';
 import { LiveConnections } from './live-connections.js';
-import { loadTransportPeers } from './optional-peers.js';
-import type { CarrierOptions, TransportCarrier } from './transport-carrier.js';
-import { asAuthError, bodyOf } from './transport-error.js';
-import { rememberUpgradeRequest, toSocketIoConnectError, wsClientCarrier, wsCloseOf, type SocketIoClient, type WsClient } from './ws.js';
 
-export const TRANSPORT_OPTIONS = Symbol('AUTH_TRANSPORT_OPTIONS');
-
-export interface AuthTransportsOptions {
-  /** Accept a socket.io handshake's `?token=` query parameter [false]: URLs are logged by proxies and servers, headers and `auth` are not. */
-  allowQueryToken?: boolean;
-}
+export { TRANSPORT_OPTIONS, type AuthTransportsOptions } from '../call/carrier.js';
 
 /** A socket.io namespace or server middleware: `(socket, next) => void`. */
 export type SocketIoMiddleware = (socket: SocketIoClient, next: (err?: Error) => void) => void;
@@ -210,7 +205,7 @@ export class TransportAuth implements OnModuleInit, OnApplicationBootstrap, OnAp
   }
 
   private authErrorOf(err: unknown): AuthError {
-    const authError = asAuthError(err);
+    const authError = refusalOf(err);
     if (authError !== undefined) return authError;
     // Not the credential's fault (a store, a bug): log what broke, with no token in it, and answer 503.
     this.logger.error(`credential check failed: ${err instanceof Error ? err.message : String(err)}`);

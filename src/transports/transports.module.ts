@@ -1,5 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { TRANSPORT_OPTIONS, TransportAuth, type AuthTransportsOptions } from './transport-auth.js';
+import { TRANSPORT_OPTIONS, type AuthTransportsOptions } from '../call/carrier.js';
+import { TransportAuth } from './transport-auth.js';
 
 /**
  * GraphQL, WebSocket and microservice support, imported next to

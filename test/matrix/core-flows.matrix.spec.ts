@@ -162,21 +162,10 @@ describe.each(rows.map((row) => [name(row), row] as const))('%s', (_name, row) =
     return res.status === 200 ? 200 : `${res.status} ${res.body.code}`;
   };
   /**
-   * A known gap, kept visible: with `requestContext: false` a resolver's or gateway's call of AuthService has
-   * no carrier to shape its refusal, so the HTTP exception it throws reaches a socket.io client as Nest's
-   * generic `Internal server error` and a GraphQL client as Apollo's `UNAUTHENTICATED` without `authCode`
-   * (the guards' own refusals keep their codes). When the core learns the transport there, this fails and goes.
+   * A context-bound call without a request context refuses with token_missing (README, `requestContext: false`),
+   * and the code reaches every call site, a resolver's and a gateway's too (#21: refusals keep their code).
    */
-  const refusal = (expected: string) =>
-    row.requestContext !== 'false'
-      ? expected
-      : row.callSite === 'socket.io'
-        ? 'Internal server error'
-        : row.callSite === 'graphql'
-          ? 'UNAUTHENTICATED'
-          : expected;
-  /** A context-bound call without a request context refuses with token_missing (README, `requestContext: false`). */
-  const refusedWithoutContext = (out: Out) => expect(code(out)).toBe(refusal('token_missing'));
+  const refusedWithoutContext = (out: Out) => expect(code(out)).toBe('token_missing');
 
   beforeAll(async () => {
     if (!runnable(row)) return;
@@ -233,7 +222,7 @@ describe.each(rows.map((row) => [name(row), row] as const))('%s', (_name, row) =
   run('login', async () => {
     const pair = await login();
     expect(pair).toMatchObject({ accessToken: expect.any(String), refreshToken: expect.any(String) });
-    expect(code(await site.login('alice', 'wrong-password'))).toBe(refusal('invalid_credentials'));
+    expect(code(await site.login('alice', 'wrong-password'))).toBe('invalid_credentials');
   });
 
   run('a protected route with a permission', async () => {

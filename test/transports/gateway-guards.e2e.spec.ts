@@ -7,7 +7,7 @@ import { io, type Socket } from 'socket.io-client';
 import WebSocket from 'ws';
 import { AuthConfigError, CurrentUser, JwtAuthGuard, NestAuthGuard, PermissionRequired, type AuthPrincipal } from '../../src/index.js';
 import { TransportAuth } from '../../src/transports/index.js';
-import { assertGatewaysGuarded, installedWebsocketsVersion } from '../../src/transports/gateway-guards.js';
+import { assertGatewaysGuarded, installedWebsocketsVersion } from '../../src/guard/gateway-guards.js';
 import { SECRET } from '../support/app.js';
 import { bootTransportApp, nextEvent, tokenFor } from '../support/transports.js';
 import { MemoryUsers } from '../support/users.js';

@@ -4,7 +4,7 @@ import { describe, expect, test } from '@jest/globals';
 import { bearerTokenOf, rawTokenOf } from '../../../src/credentials/bearer.js';
 import { apiKeyHeaderSource, readCredential, tokenHeaderSource } from '../../../src/credentials/credential.js';
 import { AuthError } from '../../../src/index.js';
-import type { Carrier } from '../../../src/transports/carrier.js';
+import type { Carrier } from '../../../src/call/carrier.js';
 
 const codeOf = (fn: () => unknown) => {
   try {

@@ -3,9 +3,9 @@ import { describe, expect, test } from '@jest/globals';
 import type { ExecutionContext } from '@nestjs/common';
 import type { AuthContextData } from '../../../src/index.js';
 import { LiveConnections } from '../../../src/transports/live-connections.js';
-import { rpcCarrier } from '../../../src/transports/rpc.js';
-import { DEFAULT_CARRIER_OPTIONS, withToken } from '../../../src/transports/transport-carrier.js';
-import { wsClientCarrier } from '../../../src/transports/ws.js';
+import { rpcCarrier } from '../../../src/call/rpc.js';
+import { DEFAULT_CARRIER_OPTIONS, withToken } from '../../../src/call/carrier.js';
+import { wsClientCarrier } from '../../../src/call/ws.js';
 
 const jwtAuth = (claims: Record<string, unknown>): AuthContextData => ({
   userId: String(claims.sub),

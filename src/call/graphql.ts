@@ -1,14 +1,9 @@
 import { IntrinsicException, type ExecutionContext } from '@nestjs/common';
 import type { AuthError } from '../errors/auth-error.js';
-import {
-  DEFAULT_CARRIER_OPTIONS,
-  plainHeaders,
-  transportCarrier,
-  withToken,
-  type CarrierOptions,
-  type TransportCarrier,
-} from './transport-carrier.js';
-import { bodyOf, statusOf, type TransportErrorBody } from './transport-error.js';
+import { bodyOf, statusOf, type TransportErrorBody } from '../errors/bodies.js';
+import { DEFAULT_CARRIER_OPTIONS, plainHeaders, transportCarrier, withToken, type CarrierOptions, type TransportCarrier } from './carrier.js';
+import { setResponseHeader } from './response.js';
+import type { Transport } from './transport.js';
 
 /** The part of graphql-ws's server `Context` the module reads (typed here: graphql-ws is an optional peer). */
 export interface GraphqlWsContext {
@@ -95,6 +90,18 @@ export class AuthGraphqlError extends IntrinsicException {
 export function toGraphqlError(err: AuthError): AuthGraphqlError {
   return new AuthGraphqlError(err);
 }
+
+/** GraphQL: `context.req` is the call (argument 2 is the GraphQL context); a refusal is an `AuthGraphqlError`. */
+export const GRAPHQL_TRANSPORT: Transport = {
+  carrier: graphqlCarrier,
+  target: (ctx) => (ctx.getArgByIndex(2) as { req?: unknown } | undefined)?.req,
+  failure(err, carrier) {
+    // GraphQL over HTTP has a response: its Retry-After says the same as extensions.retryAfter.
+    const retryAfter = bodyOf(err).retryAfter;
+    if (retryAfter !== undefined && carrier?.response !== undefined) setResponseHeader(carrier.response, 'Retry-After', String(retryAfter));
+    return toGraphqlError(err);
+  },
+};
 
 /**
  * Close code of a graphql-ws connection refused or ended by the module:

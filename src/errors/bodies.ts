@@ -1,5 +1,6 @@
-import { AuthError, type AuthErrorCode } from '../errors/auth-error.js';
-import { AUTH_ERROR_MESSAGES, AUTH_ERROR_STATUS } from '../errors/messages.js';
+import { AuthError, type AuthErrorCode } from './auth-error.js';
+import { refusalBorneBy } from './http-exception.js';
+import { AUTH_ERROR_MESSAGES, AUTH_ERROR_STATUS } from './messages.js';
 
 /**
  * What every non-HTTP transport tells its client: the API.md `code` and its
@@ -14,12 +15,15 @@ export interface TransportErrorBody {
 }
 
 /**
- * An `AuthError`, or anything carrying a known `code` (the HTTP exceptions of
- * `toHttpException`, the throttle's 429/503 with their `retryAfterSeconds`), as
- * an `AuthError` that keeps the retry hint; else undefined.
+ * The refusal an error stands for: an `AuthError`, the one an exception of
+ * `toHttpException` was built from, or anything else carrying a known `code`
+ * (and its `retryAfterSeconds`), as an `AuthError` that keeps the retry hint;
+ * undefined for anything that is not a refusal of the module.
  */
-export function asAuthError(err: unknown): AuthError | undefined {
+export function refusalOf(err: unknown): AuthError | undefined {
   if (err instanceof AuthError) return err;
+  const borne = refusalBorneBy(err);
+  if (borne !== undefined) return borne;
   const e = err as { code?: unknown; reason?: unknown; retryAfterSeconds?: unknown } | null;
   const code = e?.code;
   if (typeof code !== 'string' || !(code in AUTH_ERROR_MESSAGES)) return undefined;

@@ -1,5 +1,5 @@
 import type { ExecutionContext } from '@nestjs/common';
-import type { AuthContextData, AuthPrincipal } from '../context/auth-context.js';
+import type { AuthContextData, AuthPrincipal } from './auth-data.js';
 
 /** The object `auth` and `user` are written to: the HTTP request, the GraphQL request, the socket, the RPC context. */
 export interface AuthTarget {
@@ -47,6 +47,14 @@ export interface CarrierOptions {
    * it leaks where a header or the handshake's `auth` payload does not.
    */
   allowQueryToken: boolean;
+}
+
+/** `AuthTransportsModule.forRoot()`'s options, which the core's guards read too (they are optional: no module, the defaults). */
+export const TRANSPORT_OPTIONS = Symbol('AUTH_TRANSPORT_OPTIONS');
+
+export interface AuthTransportsOptions {
+  /** Accept a socket.io handshake's `?token=` query parameter [false]: URLs are logged by proxies and servers, headers and `auth` are not. */
+  allowQueryToken?: boolean;
 }
 
 export const DEFAULT_CARRIER_OPTIONS: CarrierOptions = { tokenHeader: 'authorization', allowQueryToken: false };

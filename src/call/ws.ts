@@ -1,16 +1,10 @@
 import type { ExecutionContext } from '@nestjs/common';
-import type { IncomingMessage } from 'node:http';
 import type { AuthError } from '../errors/auth-error.js';
-import {
-  DEFAULT_CARRIER_OPTIONS,
-  plainHeaders,
-  transportCarrier,
-  withToken,
-  type CarrierOptions,
-  type TransportCarrier,
-} from './transport-carrier.js';
-import { transportPeers } from './optional-peers.js';
-import { bodyOf, statusOf, type TransportErrorBody } from './transport-error.js';
+import { bodyOf, statusOf, type TransportErrorBody } from '../errors/bodies.js';
+import { DEFAULT_CARRIER_OPTIONS, plainHeaders, transportCarrier, withToken, type CarrierOptions, type TransportCarrier } from './carrier.js';
+import { upgradeRequestOf } from './client.js';
+import { transportPeers } from './peers.js';
+import type { Transport } from './transport.js';
 
 /** The part of a socket.io `Socket` the module reads (typed here: socket.io is an optional peer). */
 export interface SocketIoClient {
@@ -27,22 +21,6 @@ export interface WsClient {
   send(data: string): void;
   close(code?: number, reason?: string): void;
   [key: string]: unknown;
-}
-
-/**
- * @nestjs/platform-ws hands the upgrade request to `handleConnection(client, request)`
- * only: message handlers see the bare WebSocket. `TransportAuth.acceptWs()`
- * records it here so every later message of that client finds its headers.
- */
-const upgradeRequests = new WeakMap<object, IncomingMessage>();
-
-export function rememberUpgradeRequest(client: object, request: IncomingMessage): void {
-  upgradeRequests.set(client, request);
-}
-
-/** The upgrade request `acceptWs()` recorded for this ws client (the login throttle reads its address). */
-export function upgradeRequestOf(client: object): IncomingMessage | undefined {
-  return upgradeRequests.get(client);
 }
 
 export function isSocketIoClient(client: unknown): client is SocketIoClient {
@@ -77,10 +55,17 @@ export function wsClientCarrier(client: unknown, options: CarrierOptions = DEFAU
     return transportCarrier('ws', client, headers);
   }
   if (isWsClient(client)) {
-    return transportCarrier('ws', client, plainHeaders(upgradeRequests.get(client)?.headers));
+    return transportCarrier('ws', client, plainHeaders(upgradeRequestOf(client)?.headers));
   }
   return undefined;
 }
+
+/** WebSocket gateways: the client is the call; a refusal is a `WsException`. */
+export const WS_TRANSPORT: Transport = {
+  carrier: wsCarrier,
+  target: (ctx) => ctx.getArgByIndex(0),
+  failure: (err) => toWsException(err),
+};
 
 /**
  * A message handler's failure as the client receives it. Nest's

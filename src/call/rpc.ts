@@ -1,15 +1,9 @@
 import type { ExecutionContext } from '@nestjs/common';
 import type { AuthError } from '../errors/auth-error.js';
-import {
-  DEFAULT_CARRIER_OPTIONS,
-  transportCarrier,
-  withToken,
-  type CarrierHeaders,
-  type CarrierOptions,
-  type TransportCarrier,
-} from './transport-carrier.js';
-import { transportPeers } from './optional-peers.js';
-import { bodyOf } from './transport-error.js';
+import { bodyOf } from '../errors/bodies.js';
+import { DEFAULT_CARRIER_OPTIONS, transportCarrier, withToken, type CarrierHeaders, type CarrierOptions, type TransportCarrier } from './carrier.js';
+import { transportPeers } from './peers.js';
+import type { Transport } from './transport.js';
 
 /** NATS message headers as @nats-io's MsgHdrs expose them. */
 interface NatsHeaders {
@@ -66,3 +60,10 @@ export function toRpcException(err: AuthError): Error {
   if (RpcException === undefined) throw new Error('@nestjs/microservices is not loaded: call loadTransportPeers() at boot');
   return new RpcException(bodyOf(err));
 }
+
+/** Microservices: the message context is the call (argument 1); a refusal is an `RpcException`. */
+export const RPC_TRANSPORT: Transport = {
+  carrier: rpcCarrier,
+  target: (ctx) => ctx.getArgByIndex(1),
+  failure: (err) => toRpcException(err),
+};

@@ -33,6 +33,9 @@ export function failureFor(carrier: Carrier | undefined, err: AuthError, tokenPr
       setResponseHeader(carrier.response, 'WWW-Authenticate', tokenPresented ? BEARER_INVALID_TOKEN_CHALLENGE : BEARER_CHALLENGE);
     }
     if (err.retryAfterSeconds !== undefined) setResponseHeader(carrier.response, 'Retry-After', String(err.retryAfterSeconds));
+    // A refusal may name its own challenge (DPoP, RFC 9449 §7.1: `WWW-Authenticate: DPoP ...`, `DPoP-Nonce`).
+    const headers = (err as { responseHeaders?: Readonly<Record<string, string>> }).responseHeaders;
+    if (headers !== undefined) for (const name of Object.keys(headers)) setResponseHeader(carrier.response, name, headers[name]!);
   }
   return toHttpException(err);
 }

@@ -4,9 +4,7 @@ import { bearerTokenOf, dpopTokenOf, rawTokenOf } from './bearer.js';
 
 /** What a request presents. Sources read them; the authenticator turns them into a context. */
 export type Credential =
-  | { kind: 'bearer'; token: string; dpop?: DpopPresentation }
-  | { kind: 'api_key'; key: string }
-  | { kind: 'cookie'; token: string };
+  { kind: 'bearer'; token: string; dpop?: DpopPresentation } | { kind: 'api_key'; key: string } | { kind: 'cookie'; token: string };
 
 /** A token sent with the `DPoP` scheme (RFC 9449 §7.1): its proof (the `DPoP` header) and the call it must match. */
 export interface DpopPresentation {

@@ -5,13 +5,7 @@ import { AUTH_OPTIONS } from '../auth.constants.js';
 import type { AuthContextData } from '../context/auth-context.js';
 import type { DpopPresentation } from '../credentials/credential.js';
 import { DpopProofError, verifyDpopProof, type DpopRequest } from '../dpop/dpop-proof.js';
-import {
-  connectDpopRedis,
-  InMemoryDpopReplayStore,
-  RedisDpopReplayStore,
-  replayKeyOf,
-  type DpopReplayStore,
-} from '../dpop/dpop-replay.store.js';
+import { connectDpopRedis, InMemoryDpopReplayStore, RedisDpopReplayStore, replayKeyOf, type DpopReplayStore } from '../dpop/dpop-replay.store.js';
 import { DpopProofEntity } from '../dpop/dpop.entity.js';
 import { AuthConfigError, AuthError } from '../errors/auth-error.js';
 import { boundStore } from '../persistence/bounded-store.js';
@@ -189,7 +183,12 @@ export class TrustedIssuers implements OnModuleInit, OnApplicationShutdown {
   }
 
   /** The DPoP binding (its proof, once), the revocation verdict (jti, per-subject cut-off), then a fresh context over the shared verification. */
-  private admit(v: ExternalVerification, token: string, dpop: DpopPresentation | undefined, nowMs: number): AuthContextData | Promise<AuthContextData> {
+  private admit(
+    v: ExternalVerification,
+    token: string,
+    dpop: DpopPresentation | undefined,
+    nowMs: number,
+  ): AuthContextData | Promise<AuthContextData> {
     const proven = this.bind(v, token, dpop, nowMs);
     if (proven !== undefined) return proven.then(() => this.admitVerdict(v));
     return this.admitVerdict(v);
@@ -394,7 +393,7 @@ export class TrustedIssuers implements OnModuleInit, OnApplicationShutdown {
 
   /** A refusal of a DPoP call with its challenge: a bad proof is `invalid_dpop_proof`, a bad token `invalid_token`. */
   private challenged(err: unknown, fallback: 'invalid_token'): never {
-    if (!(err instanceof AuthError) || err.code !== 'token_invalid' && err.code !== 'token_expired' && err.code !== 'token_revoked') throw err;
+    if (!(err instanceof AuthError) || (err.code !== 'token_invalid' && err.code !== 'token_expired' && err.code !== 'token_revoked')) throw err;
     if ((err as { responseHeaders?: unknown }).responseHeaders !== undefined) throw err;
     const error = err instanceof DpopProofError ? 'invalid_dpop_proof' : fallback;
     throw withHeaders(err, { 'WWW-Authenticate': `DPoP error="${error}", algs="${this.dpopAlgs}"` });
@@ -456,7 +455,7 @@ export class TrustedIssuers implements OnModuleInit, OnApplicationShutdown {
     }
     const dataSource = await this.dataSourceOf(store.dataSource);
     if (!dataSource.hasMetadata(DpopProofEntity)) {
-      throw new AuthConfigError('store', "the DataSource does not know the DPoP replay entity: add ...authEntities to its `entities`");
+      throw new AuthConfigError('store', 'the DataSource does not know the DPoP replay entity: add ...authEntities to its `entities`');
     }
     const { TypeOrmDpopReplayStore } = await import('../dpop/typeorm-dpop-replay.store.js');
     return new TypeOrmDpopReplayStore(dataSource, now);

@@ -25,8 +25,12 @@ async function loadProvider(): Promise<typeof ProviderType> {
 }
 
 export const RESOURCE = 'https://api.example.test';
+/** A resource whose access tokens are opaque (the API must introspect them, RFC 7662). */
+export const OPAQUE_RESOURCE = 'https://opaque.example.test';
 const CLIENT_ID = 'reporting-service';
 const CLIENT_SECRET = 'a-client-secret-of-the-test-provider-0123456789';
+/** The API itself, as a client of the provider: it authenticates to the introspection endpoint. */
+export const INTROSPECTOR = { clientId: 'articles-api', clientSecret: 'the-api-introspection-secret-0123456789abcdef' };
 
 export interface ProviderKey {
   kid: string;
@@ -78,23 +82,36 @@ export class TestOpenIdProvider {
           scope: scopes,
           id_token_signed_response_alg: String(keys[0]!.jwk.alg),
         },
+        {
+          client_id: INTROSPECTOR.clientId,
+          client_secret: INTROSPECTOR.clientSecret,
+          grant_types: [],
+          redirect_uris: [],
+          response_types: [],
+          token_endpoint_auth_method: 'client_secret_basic',
+        },
       ],
       jwks: { keys: keys.map((k) => k.jwk) } as never,
       scopes: scopes.split(' '),
+      enabledJWA: { dPoPSigningAlgValues: ['ES256', 'RS256', 'PS256', 'EdDSA'] },
       features: {
         devInteractions: { enabled: false },
         clientCredentials: { enabled: true },
+        // A token requested with a DPoP proof is bound to its key (cnf.jkt); one without stays a bearer token.
+        dPoP: { enabled: true },
+        introspection: { enabled: true },
         resourceIndicators: {
           enabled: true,
           defaultResource: () => RESOURCE,
           useGrantedResource: () => true,
-          getResourceServerInfo: () => ({
+          getResourceServerInfo: (_ctx: unknown, resource: string) => ({
             scope: scopes,
-            audience: RESOURCE,
+            audience: resource,
             // An hour: the tests move their clock past the key set's 10 minutes.
             accessTokenTTL: 3600,
-            accessTokenFormat: 'jwt',
-            jwt: { sign: { alg: String(keys[0]!.jwk.alg) } },
+            ...(resource === OPAQUE_RESOURCE
+              ? { accessTokenFormat: 'opaque' }
+              : { accessTokenFormat: 'jwt', jwt: { sign: { alg: String(keys[0]!.jwk.alg) } } }),
           }),
         },
       },
@@ -105,14 +122,16 @@ export class TestOpenIdProvider {
   }
 
   /** An access token for the resource, by the client_credentials grant (client_secret_basic). */
-  async accessToken(scope = 'articles:read'): Promise<string> {
-    const res = await fetch(`${this.issuer}/token`, {
+  async accessToken(scope = 'articles:read', options: { dpopProof?: (htu: string) => string; resource?: string } = {}): Promise<string> {
+    const url = `${this.issuer}/token`;
+    const res = await fetch(url, {
       method: 'POST',
       headers: {
         'content-type': 'application/x-www-form-urlencoded',
         authorization: `Basic ${Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString('base64')}`,
+        ...(options.dpopProof ? { dpop: options.dpopProof(url) } : {}),
       },
-      body: new URLSearchParams({ grant_type: 'client_credentials', resource: RESOURCE, scope }).toString(),
+      body: new URLSearchParams({ grant_type: 'client_credentials', resource: options.resource ?? RESOURCE, scope }).toString(),
     });
     const body = (await res.json()) as { access_token?: string; error?: string; error_description?: string };
     if (!body.access_token) throw new Error(`token endpoint: ${res.status} ${body.error} ${body.error_description}`);

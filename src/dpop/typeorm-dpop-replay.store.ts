@@ -20,7 +20,8 @@ const PURGE_EVERY_MS = 60_000;
  * Used proofs in the app's database, shared by every instance on it. A claim
  * is one statement: an insert, or on a conflict an update that only takes a
  * row whose proof has expired, so of two instances claiming the same proof
- * exactly one sees its row written.
+ * exactly one sees its row written (MySQL: a delete of the expired row, then
+ * INSERT IGNORE, whose primary key admits one).
  */
 export class TypeOrmDpopReplayStore implements DpopReplayStore {
   private readonly dialect: Dialect;
@@ -40,16 +41,17 @@ export class TypeOrmDpopReplayStore implements DpopReplayStore {
     this.purge(now);
     const t = this.table;
     if (this.dialect === 'mysql') {
-      // affectedRows: 1 inserted, 2 an expired row taken over, 0 a live row left as it was (a replay).
-      const result = (await this.dataSource.query(
-        `INSERT INTO ${t} (\`key\`, \`expires_at\`) VALUES (?, ?) ON DUPLICATE KEY UPDATE \`expires_at\` = IF(\`expires_at\` <= ?, VALUES(\`expires_at\`), \`expires_at\`)`,
-        [key, expiresAt, now],
-      )) as { affectedRows?: number };
-      return (result.affectedRows ?? 0) > 0;
+      // An expired row of the same proof gives way first; then of two instances inserting, the primary key lets one
+      // in. INSERT IGNORE's affectedRows is 1 or 0 whatever the FOUND_ROWS flag (an upsert's is not).
+      await this.dataSource.query(`DELETE FROM ${t} WHERE \`key\` = ? AND \`expires_at\` <= ?`, [key, now]);
+      const result = (await this.dataSource.query(`INSERT IGNORE INTO ${t} (\`key\`, \`expires_at\`) VALUES (?, ?)`, [key, expiresAt])) as {
+        affectedRows?: number;
+      };
+      return result.affectedRows === 1;
     }
     const p = this.dialect === 'postgres' ? ['$1', '$2', '$3'] : ['?', '?', '?'];
     const rows = (await this.dataSource.query(
-      `INSERT INTO ${t} AS d ("key", "expires_at") VALUES (${p[0]}, ${p[1]}) ON CONFLICT ("key") DO UPDATE SET "expires_at" = excluded."expires_at" WHERE d."expires_at" <= ${p[2]} RETURNING d."key"`,
+      `INSERT INTO ${t} AS d ("key", "expires_at") VALUES (${p[0]}, ${p[1]}) ON CONFLICT ("key") DO UPDATE SET "expires_at" = excluded."expires_at" WHERE d."expires_at" <= ${p[2]} RETURNING "key"`,
       [key, expiresAt, now],
     )) as unknown[];
     return Array.isArray(rows) && rows.length > 0;

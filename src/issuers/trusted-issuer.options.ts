@@ -25,6 +25,8 @@ export interface TrustedIssuerOptions {
    */
   dpop?: 'required' | 'allowed';
   dpopOptions?: TrustedIssuerDpopOptions;
+  /** Ask the provider (RFC 7662 token introspection) about opaque tokens, or about every token. */
+  introspection?: TrustedIssuerIntrospectionOptions;
   /**
    * The `typ` header accepted: `'at+jwt'` only (RFC 9068: an ID token or any other JWT of the provider is refused), or
    * `'JWT'`: `JWT`, `at+jwt` or none, as most providers still send ['JWT'].
@@ -59,6 +61,33 @@ export interface TrustedIssuerDpopOptions {
   redisKeyPrefix?: string;
 }
 
+/** Token introspection (RFC 7662) for one issuer: the API is a client of the provider. */
+export interface TrustedIssuerIntrospectionOptions {
+  /** The API's client at the provider, authenticated with client_secret_basic. */
+  clientId: string;
+  clientSecret: string;
+  /** Default: `introspection_endpoint` of the issuer's discovery document (on the issuer's origin). */
+  endpoint?: string;
+  /**
+   * `'opaque'` [default]: tokens that are not JWTs are introspected, JWTs are verified locally. `'all'`: JWTs are
+   * verified and then introspected too (the provider's revocation is seen within `cacheMaxSeconds`).
+   */
+  tokens?: 'opaque' | 'all';
+  /** The longest an answer is reused, in seconds [60]; never past the token's `exp`. */
+  cacheMaxSeconds?: number;
+  /** Answers kept at most [10000]; the oldest go first. */
+  cacheMaxEntries?: number;
+}
+
+export interface ResolvedIntrospection {
+  clientId: string;
+  clientSecret: string;
+  endpoint: string | undefined;
+  tokens: 'opaque' | 'all';
+  cacheMaxSeconds: number;
+  cacheMaxEntries: number;
+}
+
 export interface ResolvedDpop {
   mode: 'required' | 'allowed';
   algorithms: readonly JwsAlgorithm[];
@@ -85,6 +114,7 @@ export interface ResolvedTrustedIssuer {
   maxTokenLifetime: number;
   /** Undefined: a DPoP-bound token (`cnf`) is refused. */
   dpop: ResolvedDpop | undefined;
+  introspection: ResolvedIntrospection | undefined;
   /** Where options name this entry: `trustedIssuers[0]`. */
   option: string;
 }
@@ -99,6 +129,7 @@ const ENTRY_KEYS: ReadonlyArray<keyof Required<TrustedIssuerOptions>> = [
   'claims',
   'dpop',
   'dpopOptions',
+  'introspection',
   'tokenType',
   'onUnreachable',
   'fetchTimeoutMs',
@@ -212,7 +243,8 @@ function resolveEntry(raw: unknown, option: string): ResolvedTrustedIssuer {
   let jwksUri = raw.jwksUri === undefined ? preset?.jwksUri?.(issuer) : (raw.jwksUri as string);
   if (jwksUri !== undefined) jwksUri = checkProviderUrl(jwksUri, `${option}.jwksUri`).toString();
   // Discovery reads from the issuer's own URL; with jwksUri given the issuer may be any string (rare, but RFC 7519 allows it).
-  if (jwksUri === undefined) checkProviderUrl(issuer, `${option}.issuer`);
+  if (jwksUri === undefined || (isObject(raw.introspection) && raw.introspection.endpoint === undefined))
+    checkProviderUrl(issuer, `${option}.issuer`);
   return {
     issuer,
     audiences: audiences as string[],
@@ -228,6 +260,7 @@ function resolveEntry(raw: unknown, option: string): ResolvedTrustedIssuer {
     fetchTimeoutMs: positive(raw.fetchTimeoutMs, `${option}.fetchTimeoutMs`, 3000),
     maxTokenLifetime: positive(raw.maxTokenLifetime, `${option}.maxTokenLifetime`, 86_400),
     dpop: resolveDpop(raw.dpop as 'required' | 'allowed' | undefined, raw.dpopOptions, option),
+    introspection: resolveIntrospection(raw.introspection, `${option}.introspection`),
     option,
   };
 }
@@ -266,6 +299,35 @@ function resolveDpop(mode: 'required' | 'allowed' | undefined, raw: unknown, opt
     nonces,
     redis: redis as string | DpopRedisLike | undefined,
     redisKeyPrefix: (o.redisKeyPrefix as string | undefined) ?? 'nest-auth:dpop:',
+  };
+}
+
+const INTROSPECTION_KEYS: ReadonlyArray<keyof Required<TrustedIssuerIntrospectionOptions>> = [
+  'clientId',
+  'clientSecret',
+  'endpoint',
+  'tokens',
+  'cacheMaxSeconds',
+  'cacheMaxEntries',
+];
+
+function resolveIntrospection(raw: unknown, at: string): ResolvedIntrospection | undefined {
+  if (raw === undefined) return undefined;
+  if (!isObject(raw)) throw new AuthConfigError(at, 'must be { clientId, clientSecret, endpoint?, ... }');
+  for (const key of Object.keys(raw))
+    if (!(INTROSPECTION_KEYS as readonly string[]).includes(key)) throw new AuthConfigError(`${at}.${key}`, 'unknown option');
+  for (const name of ['clientId', 'clientSecret'] as const) {
+    if (typeof raw[name] !== 'string' || (raw[name] as string).length === 0) throw new AuthConfigError(`${at}.${name}`, 'must be a non-empty string');
+  }
+  if (raw.tokens !== undefined && raw.tokens !== 'opaque' && raw.tokens !== 'all')
+    throw new AuthConfigError(`${at}.tokens`, "must be 'opaque' or 'all'");
+  return {
+    clientId: raw.clientId as string,
+    clientSecret: raw.clientSecret as string,
+    endpoint: raw.endpoint === undefined ? undefined : checkProviderUrl(raw.endpoint, `${at}.endpoint`).toString(),
+    tokens: (raw.tokens as 'opaque' | 'all' | undefined) ?? 'opaque',
+    cacheMaxSeconds: positive(raw.cacheMaxSeconds, `${at}.cacheMaxSeconds`, 60),
+    cacheMaxEntries: positive(raw.cacheMaxEntries, `${at}.cacheMaxEntries`, 10_000),
   };
 }
 

@@ -16,13 +16,15 @@ import { verifySignature } from '../tokens/jws.js';
 import type { RingKey } from '../tokens/key-ring.js';
 import { parseJsonObject } from '../tokens/strict-json.js';
 import type { JwsAlgorithm } from '../tokens/token.types.js';
+import { Introspector, type IntrospectionAnswer } from './introspection.js';
 import { RemoteKeySet } from './remote-key-set.js';
 import type { ResolvedDpop, ResolvedTrustedIssuer } from './trusted-issuer.options.js';
 
 /** A provider's token that passed every check, with what the mapping made of it. */
 interface ExternalVerification {
   issuer: Issuer;
-  key: RingKey;
+  /** The provider's key that verified the token; undefined for an introspected (opaque) token. */
+  key: RingKey | undefined;
   claims: Readonly<Record<string, unknown>>;
   /** `cnf.jkt`: the token is bound to this DPoP key (RFC 9449 §6.1). */
   jkt: string | undefined;
@@ -40,6 +42,8 @@ interface Issuer {
   keys: RemoteKeySet;
   /** With `dpop`: where used proofs are remembered (set when the module starts). */
   replay?: DpopReplayStore;
+  /** With `introspection`. */
+  introspector?: Introspector;
 }
 
 /**
@@ -85,6 +89,9 @@ export class TrustedIssuers implements OnModuleInit, OnApplicationShutdown {
   /** The `algs` of the DPoP challenge: every algorithm a proof may use for some issuer. */
   private readonly dpopAlgs: string;
   private readonly closers: Array<() => Promise<void>> = [];
+  /** Issuers with `introspection`, in their order: an opaque token is theirs. */
+  private readonly introspecting: Issuer[] = [];
+  private readonly introspectionWarnedAt = new Map<Issuer, number>();
 
   constructor(
     private readonly gate: RevocationGate,
@@ -92,7 +99,14 @@ export class TrustedIssuers implements OnModuleInit, OnApplicationShutdown {
     @Optional() private readonly moduleRef?: ModuleRef,
   ) {
     const now = () => options.clock.now();
-    for (const config of options.trustedIssuers ?? []) this.issuers.set(config.issuer, { config, keys: new RemoteKeySet(config, now) });
+    for (const config of options.trustedIssuers ?? []) {
+      const issuer: Issuer = { config, keys: new RemoteKeySet(config, now) };
+      if (config.introspection !== undefined) {
+        issuer.introspector = new Introspector(config, config.introspection, now);
+        this.introspecting.push(issuer);
+      }
+      this.issuers.set(config.issuer, issuer);
+    }
     this.clockTolerance = options.jwt.clockTolerance;
     this.maxTokenLength = options.jwt.maxTokenLength;
     this.ownTokens = options.issuesTokens !== false;
@@ -153,10 +167,20 @@ export class TrustedIssuers implements OnModuleInit, OnApplicationShutdown {
     if (hit !== undefined) {
       const keys = hit.issuer.keys;
       // A stale set is read again first, unless a read just failed: then its keys keep working, from the cache too.
-      if (nowMs / 1000 - this.clockTolerance < hit.exp && keys.holds(hit.key) && (keys.isFresh(nowMs) || !keys.mayRead(nowMs))) {
+      if (
+        nowMs / 1000 - this.clockTolerance < hit.exp &&
+        hit.key !== undefined &&
+        keys.holds(hit.key) &&
+        (keys.isFresh(nowMs) || !keys.mayRead(nowMs))
+      ) {
         return this.admit(hit, token, dpop, nowMs);
       }
       this.forget(token, hit.bytes);
+    }
+    if (this.introspecting.length > 0 && !isCompactJws(token)) {
+      if (token.length > this.maxTokenLength) invalid('Malformed token');
+      const answer = this.introspected(token, nowMs);
+      return answer instanceof Promise ? answer.then((v) => this.admit(v, token, dpop, nowMs)) : this.admit(answer, token, dpop, nowMs);
     }
     const parts = this.route(token);
     if (parts === undefined) return undefined;
@@ -184,6 +208,41 @@ export class TrustedIssuers implements OnModuleInit, OnApplicationShutdown {
 
   /** The DPoP binding (its proof, once), the revocation verdict (jti, per-subject cut-off), then a fresh context over the shared verification. */
   private admit(
+    v: ExternalVerification,
+    token: string,
+    dpop: DpopPresentation | undefined,
+    nowMs: number,
+  ): AuthContextData | Promise<AuthContextData> {
+    const introspection = v.issuer.config.introspection;
+    // `tokens: 'all'`: a verified JWT is still asked about (the provider may have revoked it).
+    if (introspection?.tokens === 'all' && v.key !== undefined) {
+      const answer = v.issuer.introspector!.introspect(token);
+      if (answer instanceof Promise) {
+        return answer.then(
+          (a) => this.afterIntrospection(a, v, token, dpop, nowMs),
+          (err: unknown) => {
+            this.noteIntrospectionFailure(v.issuer);
+            throw err;
+          },
+        );
+      }
+      return this.afterIntrospection(answer, v, token, dpop, nowMs);
+    }
+    return this.bindAndAdmit(v, token, dpop, nowMs);
+  }
+
+  private afterIntrospection(
+    answer: IntrospectionAnswer,
+    v: ExternalVerification,
+    token: string,
+    dpop: DpopPresentation | undefined,
+    nowMs: number,
+  ): AuthContextData | Promise<AuthContextData> {
+    if (!answer.active) invalid('Token not active (introspection)');
+    return this.bindAndAdmit(v, token, dpop, nowMs);
+  }
+
+  private bindAndAdmit(
     v: ExternalVerification,
     token: string,
     dpop: DpopPresentation | undefined,
@@ -311,6 +370,25 @@ export class TrustedIssuers implements OnModuleInit, OnApplicationShutdown {
     }
 
     const frozen = Object.freeze(claims);
+    const v: ExternalVerification = {
+      issuer,
+      key,
+      claims: frozen,
+      jkt,
+      exp,
+      gateClaims: { jti: typeof jti === 'string' ? jti : '', sub, iat },
+      userId: sub,
+      ...this.mapped(config, frozen),
+    };
+    this.keep(token, v);
+    return v;
+  }
+
+  /** What the issuer's claim mapping makes of verified claims; a mapping that throws refuses the call. */
+  private mapped(
+    config: ResolvedTrustedIssuer,
+    frozen: Readonly<Record<string, unknown>>,
+  ): Pick<ExternalVerification, 'username' | 'isStaff' | 'isSuperuser' | 'permissions'> {
     let mapped: Pick<ExternalVerification, 'username' | 'isStaff' | 'isSuperuser' | 'permissions'>;
     try {
       const permissions = config.mapping.permissions(frozen);
@@ -327,18 +405,85 @@ export class TrustedIssuers implements OnModuleInit, OnApplicationShutdown {
       invalid('Claims mapping failed');
     }
     Object.freeze(mapped.permissions);
-    const v: ExternalVerification = {
+    return mapped;
+  }
+
+  /**
+   * An opaque token: the introspecting issuers are asked in their order, and the first that calls it active
+   * (and names itself, when the answer has an `iss`) authenticates it; its answer is checked as a token's
+   * claims would be (audience, expiry, the binding) and mapped by that issuer's mapping.
+   */
+  private introspected(token: string, nowMs: number, from = 0): ExternalVerification | Promise<ExternalVerification> {
+    for (let i = from; i < this.introspecting.length; i++) {
+      const issuer = this.introspecting[i]!;
+      const answer = issuer.introspector!.introspect(token);
+      if (answer instanceof Promise) {
+        return answer.then(
+          (a) =>
+            a.active && this.names(a.claims, issuer)
+              ? this.fromAnswer(issuer, a.claims, this.options.clock.now())
+              : this.introspected(token, nowMs, i + 1),
+          (err: unknown) => {
+            this.noteIntrospectionFailure(issuer);
+            throw err;
+          },
+        );
+      }
+      if (answer.active && this.names(answer.claims, issuer)) return this.fromAnswer(issuer, answer.claims, nowMs);
+    }
+    return invalid('Token not active (introspection)');
+  }
+
+  private names(claims: Readonly<Record<string, unknown>>, issuer: Issuer): boolean {
+    return claims.iss === undefined || claims.iss === issuer.config.issuer;
+  }
+
+  /** An active introspection answer as a verification (RFC 7662 §2.2: only `active` is required; the rest is checked when present). */
+  private fromAnswer(issuer: Issuer, claims: Readonly<Record<string, unknown>>, nowMs: number): ExternalVerification {
+    const config = issuer.config;
+    const nowSeconds = nowMs / 1000;
+    const tolerance = this.clockTolerance;
+    const { exp, iat, nbf, jti, sub, client_id: clientId, token_type: tokenType } = claims;
+    if (exp !== undefined && !isNumericDate(exp)) invalid('exp must be a NumericDate');
+    if (iat !== undefined && !isNumericDate(iat)) invalid('iat must be a NumericDate');
+    if (nbf !== undefined && (!isNumericDate(nbf) || nbf > nowSeconds + tolerance)) invalid('Token not valid yet');
+    if (exp !== undefined && nowSeconds - tolerance >= exp) throw new AuthError('token_expired', 'The token has expired');
+    // An access token only (a refresh token the provider would also call active is not one).
+    if (tokenType !== undefined && (typeof tokenType !== 'string' || !['bearer', 'dpop', 'n_a'].includes(tokenType.toLowerCase()))) {
+      invalid('Not an access token (introspection)');
+    }
+    // A token for another API of the same provider is not for this one.
+    if (!audienceMatches(claims, config)) invalid('Wrong audience');
+    // A machine client's token (client_credentials) may name no subject: the client is the caller then.
+    const userId = typeof sub === 'string' && sub.length > 0 ? sub : typeof clientId === 'string' && clientId.length > 0 ? clientId : undefined;
+    if (userId === undefined) invalid('No sub or client_id (introspection)');
+    let jkt: string | undefined;
+    if (claims.cnf !== undefined) {
+      const cnf = claims.cnf as Record<string, unknown>;
+      if (config.dpop === undefined) invalid('Sender-constrained token used as a bearer token');
+      if (typeof cnf !== 'object' || cnf === null || Object.keys(cnf).length !== 1 || typeof cnf.jkt !== 'string' || cnf.jkt.length !== 43) {
+        invalid('Unsupported confirmation (cnf) of the token');
+      }
+      jkt = cnf.jkt;
+    }
+    return {
       issuer,
-      key,
-      claims: frozen,
+      key: undefined,
+      claims,
       jkt,
-      exp,
-      gateClaims: { jti: typeof jti === 'string' ? jti : '', sub, iat },
-      userId: sub,
-      ...mapped,
+      exp: typeof exp === 'number' ? exp : Infinity,
+      // No iat: 0, so a per-subject cut-off refuses it (the safe side).
+      gateClaims: { jti: typeof jti === 'string' ? jti : '', sub: userId, iat: typeof iat === 'number' ? iat : 0 },
+      userId,
+      ...this.mapped(config, claims),
     };
-    this.keep(token, v);
-    return v;
+  }
+
+  private noteIntrospectionFailure(issuer: Issuer): void {
+    const now = this.options.clock.now();
+    if (now - (this.introspectionWarnedAt.get(issuer) ?? -Infinity) < 60_000) return;
+    this.introspectionWarnedAt.set(issuer, now);
+    this.logger.warn(`${issuer.config.issuer}: introspection failed (${issuer.introspector!.lastError ?? 'unavailable'}); its opaque tokens get 503`);
   }
 
   private keep(token: string, v: ExternalVerification): void {
@@ -490,6 +635,14 @@ export class TrustedIssuers implements OnModuleInit, OnApplicationShutdown {
   private noteRecovery(issuer: Issuer): void {
     if (this.failing.delete(issuer)) this.logger.log(`${issuer.config.issuer}: keys read again`);
   }
+}
+
+/** Exactly two dots: a JWS (a JWT); anything else is an opaque token. */
+function isCompactJws(token: string): boolean {
+  const first = token.indexOf('.');
+  if (first < 0) return false;
+  const second = token.indexOf('.', first + 1);
+  return second >= 0 && token.indexOf('.', second + 1) === -1;
 }
 
 /** An AuthError that names the response headers of its refusal (the transports set them on HTTP). */

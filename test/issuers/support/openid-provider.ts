@@ -43,6 +43,8 @@ export class TestOpenIdProvider {
   private readonly sockets = new Set<Socket>();
   issuer = '';
   keys: ProviderKey[] = [];
+  /** Requests per path (the introspection tests count the provider's work). */
+  readonly hits = new Map<string, number>();
 
   /** A new private signing key (ES256 or RS256), not served until `useKeys`. */
   static newKey(alg: 'ES256' | 'RS256', kid: string): ProviderKey {
@@ -85,10 +87,11 @@ export class TestOpenIdProvider {
         {
           client_id: INTROSPECTOR.clientId,
           client_secret: INTROSPECTOR.clientSecret,
-          grant_types: [],
+          grant_types: ['client_credentials'],
           redirect_uris: [],
           response_types: [],
           token_endpoint_auth_method: 'client_secret_basic',
+          id_token_signed_response_alg: String(keys[0]!.jwk.alg),
         },
       ],
       jwks: { keys: keys.map((k) => k.jwk) } as never,
@@ -100,6 +103,7 @@ export class TestOpenIdProvider {
         // A token requested with a DPoP proof is bound to its key (cnf.jkt); one without stays a bearer token.
         dPoP: { enabled: true },
         introspection: { enabled: true },
+        revocation: { enabled: true },
         resourceIndicators: {
           enabled: true,
           defaultResource: () => RESOURCE,
@@ -118,7 +122,11 @@ export class TestOpenIdProvider {
     } as never);
     const callback = provider.callback();
     console.warn = warn;
-    this.handler = (req, res) => void callback(req, res);
+    this.handler = (req, res) => {
+      const path = new URL(req.url ?? '/', this.issuer).pathname;
+      this.hits.set(path, (this.hits.get(path) ?? 0) + 1);
+      void callback(req, res);
+    };
   }
 
   /** An access token for the resource, by the client_credentials grant (client_secret_basic). */
@@ -136,6 +144,19 @@ export class TestOpenIdProvider {
     const body = (await res.json()) as { access_token?: string; error?: string; error_description?: string };
     if (!body.access_token) throw new Error(`token endpoint: ${res.status} ${body.error} ${body.error_description}`);
     return body.access_token;
+  }
+
+  /** Revokes a token at the provider (RFC 7009), as its client. */
+  async revoke(token: string): Promise<void> {
+    const res = await fetch(`${this.issuer}/token/revocation`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString('base64')}`,
+      },
+      body: new URLSearchParams({ token }).toString(),
+    });
+    if (res.status !== 200) throw new Error(`revocation endpoint: ${res.status}`);
   }
 
   async close(): Promise<void> {

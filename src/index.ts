@@ -84,3 +84,7 @@ export type { RevocationChannelOption } from './revocation/resolve-channel.js';
 export type { RevocationFeed, RevocationChange } from './revocation/revocation-feed.js';
 export type { RevocationVerdict, RevocationClaims } from './revocation/revocation-gate.js';
 export { boundStore } from './persistence/bounded-store.js';
+// DPoP and introspection for trusted issuers (#26 items 6, 7).
+export type { TrustedIssuerDpopOptions, TrustedIssuerIntrospectionOptions } from './issuers/trusted-issuer.options.js';
+export type { DpopRedisLike } from './dpop/dpop-replay.store.js';
+export { DpopProofEntity } from './dpop/dpop.entity.js';

@@ -7,7 +7,9 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { ADAPTERS, bootApp, type Adapter } from '../support/app.js';
+import request from 'supertest';
+import { AuthModule } from '../../src/index.js';
+import { ADAPTERS, bootApp, initError, SECRET, type Adapter } from '../support/app.js';
 import { ALL_CONTROLLERS } from '../support/controllers.js';
 import { bootTrustingProxy } from '../support/trusted-proxy-app.js';
 import { DpopClient, type ProofOptions } from './support/dpop-client.js';
@@ -240,5 +242,43 @@ describe.each(ADAPTERS)('DPoP behind a proxy, and server nonces, on %s', (adapte
       dpop: client.proof({ htm: 'GET', htu: `${urlOf(a)}/private`, token, nonce: 'A'.repeat(30) }),
     });
     expect(forged.challenge).toMatch(/^DPoP error="use_dpop_nonce"/);
+  });
+});
+
+describe('DPoP and introspection options fail the boot when they cannot work', () => {
+  const issuer = 'https://op.example.com';
+  const boot = (entry: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+    initError([
+      AuthModule.forRoot({ trustedIssuers: [{ issuer, audience: 'api', jwksUri: 'https://op.example.com/jwks', ...entry }] as never, ...extra }),
+    ]);
+
+  test.each<[string, Record<string, unknown>, RegExp]>([
+    ['dpop of another value', { dpop: 'maybe' }, /trustedIssuers\[0\]\.dpop.*'required' or 'allowed'/],
+    ['dpopOptions without dpop', { dpopOptions: {} }, /trustedIssuers\[0\]\.dpopOptions.*dpop is not/],
+    ['an HMAC proof algorithm', { dpop: 'allowed', dpopOptions: { algorithms: ['HS256'] } }, /dpopOptions\.algorithms.*HS256 is refused/],
+    ['a short nonce secret', { dpop: 'allowed', dpopOptions: { nonce: { secret: 'short' } } }, /dpopOptions\.nonce\.secret/],
+    ['an unknown DPoP option', { dpop: 'allowed', dpopOptions: { replay: 'x' } }, /dpopOptions\.replay.*unknown option/],
+    ['introspection without a secret', { introspection: { clientId: 'api' } }, /introspection\.clientSecret/],
+    [
+      'an http introspection endpoint off loopback',
+      { introspection: { clientId: 'a', clientSecret: 'b', endpoint: 'http://op.example.com/i' } },
+      /introspection\.endpoint/,
+    ],
+  ])('%s', async (_name, entry, message) => {
+    expect((await boot(entry))?.message).toMatch(message);
+  });
+});
+
+describe('the DPoP scheme in an app whose issuers take no DPoP', () => {
+  test('is no credential: 401 token_missing on a private route, a guest on a public one (as before DPoP)', async () => {
+    const app = await bootApp({ jwt: { secret: SECRET } }, { controllers: ALL_CONTROLLERS });
+    try {
+      const res = await request(app.getHttpServer()).get('/private').set('Authorization', 'DPoP some.token.value').set('DPoP', 'a.b.c');
+      expect(res.status).toBe(401);
+      expect(res.body.code).toBe('token_missing');
+      expect((await request(app.getHttpServer()).get('/public').set('Authorization', 'DPoP x')).status).toBe(200);
+    } finally {
+      await app.close();
+    }
   });
 });

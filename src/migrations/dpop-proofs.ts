@@ -1,4 +1,4 @@
-import { sqlMigration } from '../migrations/sql-migration.js';
+import { sqlMigration } from './sql-migration.js';
 
 /** The DPoP replay table (`auth_dpop_proofs`), after the module's other migrations of its database. */
 export const DpopProofsSqlite1767000000000 = sqlMigration(

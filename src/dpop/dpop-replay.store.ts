@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { AuthError } from '../errors/auth-error.js';
 
 /**
  * The proofs already used (RFC 9449 §11.1): each proof's `jti` is accepted
@@ -15,21 +16,34 @@ export function replayKeyOf(issuer: string, jkt: string, jti: string): string {
   return createHash('sha256').update(`${issuer}\n${jkt}\n${jti}`).digest('base64url');
 }
 
-/** One instance's memory: enough for a single instance; swept of expired entries as it grows. */
+/**
+ * One instance's memory: enough for a single instance; swept of expired entries as it grows. Bounded: a client
+ * sending proofs faster than `maxEntries` per `iat` window is refused (503) rather than let it grow without end.
+ */
 export class InMemoryDpopReplayStore implements DpopReplayStore {
   private readonly seen = new Map<string, number>();
   private sweepAt = 1024;
+  private sweptAt = -Infinity;
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly now: () => number = Date.now,
+    private readonly maxEntries = 500_000,
+  ) {}
 
   claim(key: string, expiresAt: number): Promise<boolean> {
     const now = this.now();
     const held = this.seen.get(key);
     if (held !== undefined && held > now) return Promise.resolve(false);
     if (this.seen.size >= this.sweepAt) {
+      // Full of live entries: a sweep (a pass over all of them) at most once a second, a refusal in between.
+      if (this.seen.size >= this.maxEntries && now - this.sweptAt < 1000) {
+        return Promise.reject(new AuthError('auth_unavailable', 'dpop_replay_store_full'));
+      }
+      this.sweptAt = now;
       for (const [k, until] of this.seen) if (until <= now) this.seen.delete(k);
       // Grows with the live entries only: a sweep runs again once they have doubled.
-      this.sweepAt = Math.max(1024, this.seen.size * 2);
+      this.sweepAt = Math.min(this.maxEntries, Math.max(1024, this.seen.size * 2));
+      if (this.seen.size >= this.maxEntries) return Promise.reject(new AuthError('auth_unavailable', 'dpop_replay_store_full'));
     }
     this.seen.set(key, expiresAt);
     return Promise.resolve(true);

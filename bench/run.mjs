@@ -116,6 +116,36 @@ async function tokenFile(alg, users, keysPath) {
   return file;
 }
 
+/**
+ * The same users' tokens as an identity provider issues them for the `issuer` workload: its iss and aud, the kid
+ * of its JWK Set (bench/src/server.ts serves the public key), `typ` JWT, signed here with node:crypto.
+ */
+async function issuerTokenFile(alg, users, keysPath) {
+  const now = Math.floor(Date.now() / 1000);
+  const prefix = `tokens-iss-${alg}-${users}-`;
+  const held = readdirSync(cacheDir).filter((f) => f.startsWith(prefix));
+  const fresh = held.find((f) => Number(f.slice(prefix.length, -4)) > now + 86400);
+  if (fresh) return join(cacheDir, fresh);
+  for (const f of held) rmSync(join(cacheDir, f));
+  const { createPrivateKey, sign } = await import('node:crypto');
+  const key = createPrivateKey(JSON.parse(readFileSync(keysPath, 'utf8'))[alg]);
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const header = b64({ alg, typ: 'JWT', kid: 'bench-issuer' });
+  process.stderr.write(`  minting ${users} ${alg} provider tokens...\n`);
+  const lines = [];
+  for (let i = 0; i < users; i++) {
+    const { sid: _sid, ...claims } = claimsOf(i);
+    const payload = b64({ iss: 'https://idp.bench.test', aud: 'bench-api', ...claims, iat: now, exp: now + TOKEN_TTL, jti: `j${i}` });
+    const input = `${header}.${payload}`;
+    const signature =
+      alg === 'ES256' ? sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' }) : sign('sha256', Buffer.from(input), key);
+    lines.push(`${input}.${signature.toString('base64url')}`);
+  }
+  const file = join(cacheDir, `${prefix}${now + TOKEN_TTL}.txt`);
+  writeFileSync(file, lines.join('\n') + '\n');
+  return file;
+}
+
 // ---------------------------------------------------------------- servers and load
 
 /** A server on a port the system assigns (port 0): it reports the port on its "ready" line, so no other process can take it first. */
@@ -254,9 +284,10 @@ async function measure(w, server) {
 function workloads(keys, files) {
   const list = [];
   const add = (adapter, variant, alg, users, mix = 'rr') => {
-    const name = variant.startsWith('auth') ? `${adapter} ${variant} ${alg} ${users}${mix === 'rr' ? '' : ` ${mix}`}` : `${adapter} ${variant}`;
+    const measured = variant.startsWith('auth') || variant === 'issuer';
+    const name = measured ? `${adapter} ${variant} ${alg} ${users}${mix === 'rr' ? '' : ` ${mix}`}` : `${adapter} ${variant}`;
     // The bare variants get the same rotating headers as the HS256 20,000 workload: the same bytes to parse.
-    const tokens = files[`${alg ?? 'HS256'}-${variant.startsWith('auth') ? users : 20000}`];
+    const tokens = files[`${variant === 'issuer' ? 'iss-' : ''}${alg ?? 'HS256'}-${measured ? users : 20000}`];
     if (!ONLY || ONLY.some((o) => name.includes(o)) || variant === 'bare' || variant === 'bare-guard')
       list.push({ name, adapter, variant, alg, users: users ?? 20000, mix, tokens, keys });
   };
@@ -268,10 +299,19 @@ function workloads(keys, files) {
     for (const [alg, users, mix] of matrix()) add(adapter, 'auth', alg, users, mix);
     // Every guarded handler in the request context (requestContext: true): what 'auto' saves.
     if (!QUICK) for (const [alg, users] of CTX) add(adapter, 'auth-ctx', alg, users);
+    // An identity provider's tokens (trustedIssuers): beside the module's own of the same algorithm and users.
+    if (!QUICK) for (const [alg, users] of ISSUER) add(adapter, 'issuer', alg, users);
     if (EXTRAS) add(adapter, 'recipe', 'HS256', 1);
   }
   return list;
 }
+
+const ISSUER = [
+  ['RS256', 1],
+  ['RS256', 20000],
+  ['ES256', 1],
+  ['ES256', 20000],
+];
 
 const CTX = [
   ['HS256', 1],
@@ -506,6 +546,7 @@ for (const id of needed) {
   const [alg, users] = id.split('-');
   files[id] = await tokenFile(alg, Number(users), keys);
 }
+if (!QUICK) for (const [alg, users] of ISSUER) files[`iss-${alg}-${users}`] = await issuerTokenFile(alg, users, keys);
 
 if (PROFILE) {
   const out = [
@@ -601,10 +642,15 @@ for (const w of list) {
     );
   const mixLabel = w.mix === 'zipf' ? ', Zipf s = 1.0' : w.mix === 'day' ? ', day (20,000 active, drifting)' : w.users > 1 ? ', round robin' : '';
   const label =
-    (w.variant === 'auth' ? `AuthModule ${w.alg}${mixLabel}` : w.variant === 'auth-ctx' ? `AuthModule ${w.alg}, requestContext: true` : w.variant) +
-    (w.failures && !w.retried ? ` (**failed twice**: ${w.failures[0]})` : w.retried ? ' (retried once)' : '');
+    (w.variant === 'auth'
+      ? `AuthModule ${w.alg}${mixLabel}`
+      : w.variant === 'auth-ctx'
+        ? `AuthModule ${w.alg}, requestContext: true`
+        : w.variant === 'issuer'
+          ? `trustedIssuers ${w.alg}${mixLabel}`
+          : w.variant) + (w.failures && !w.retried ? ` (**failed twice**: ${w.failures[0]})` : w.retried ? ' (retried once)' : '');
   lines.push(
-    `| ${w.adapter} | ${label} | ${w.variant.startsWith('auth') ? fmt(w.users) : ''} | ${fmt(median(s.map((x) => x.rps)))} | ${fmt(median(s.map((x) => x.p50)), 2)} | ${fmt(median(s.map((x) => x.p99)), 2)} | ` +
+    `| ${w.adapter} | ${label} | ${w.variant.startsWith('auth') || w.variant === 'issuer' ? fmt(w.users) : ''} | ${fmt(median(s.map((x) => x.rps)))} | ${fmt(median(s.map((x) => x.p50)), 2)} | ${fmt(median(s.map((x) => x.p99)), 2)} | ` +
       `${pct(serverCpu)} | ${pct(median(s.map((x) => x.wrkCpu)))} | ${fmt(median(s.map((x) => x.cpuUsPerRequest)), 1)} | ${fmt(ratio, 2)} | ${fmt(cpuRatio, 2)} | ${verdict} |`,
   );
 }

@@ -7,11 +7,16 @@
 //                     @PermissionRequired, TypeORM/SQLite cached revocation; the measured controller does not inject AuthService
 //   auth-ctx          auth with `requestContext: true`: every guarded handler runs inside AsyncLocalStorage.run()
 //   auth-noctx        auth with `requestContext: false` (no interceptor at all)
+//   issuer            AuthModule with trustedIssuers only: an identity provider's BENCH_ALG tokens (RS256 or ES256, key of
+//                     BENCH_KEYS), its JWK Set served on loopback by this process (read at boot and every 10 min), the
+//                     same route and TypeORM/SQLite cached revocation as auth
 //   recipe            the NestJS docs recipe (passport-jwt)
 // Prints "ready <port>" on stdout once it listens (port 0 or none: one the system assigns). BENCH_GC=1: GC counts and pauses on stderr at exit.
 import 'reflect-metadata';
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import {
@@ -171,7 +176,51 @@ function jwtOptions(): Record<string, unknown> {
   return { privateKey: keys[alg], algorithms: [alg] };
 }
 
-function moduleFor(kind: string): Type | DynamicModule {
+/** The provider of the `issuer` workload: what run.mjs mints its tokens as (iss, aud, kid). */
+export const BENCH_ISSUER = { issuer: 'https://idp.bench.test', audience: 'bench-api', kid: 'bench-issuer' };
+
+/** Serves the public half of BENCH_ALG's key as a JWK Set on 127.0.0.1; resolves its URL. */
+async function serveJwks(): Promise<string> {
+  const alg = process.env.BENCH_ALG ?? 'RS256';
+  const keys = JSON.parse(readFileSync(process.env.BENCH_KEYS!, 'utf8')) as Record<string, string>;
+  const jwk = createPublicKey(createPrivateKey(keys[alg]!)).export({ format: 'jwk' });
+  const body = JSON.stringify({ keys: [{ ...jwk, kid: BENCH_ISSUER.kid, alg, use: 'sig' }] });
+  const server = http.createServer((_req, res) =>
+    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=600' }).end(body),
+  );
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  server.unref();
+  return `http://127.0.0.1:${(server.address() as { port: number }).port}/jwks`;
+}
+
+function moduleFor(kind: string, jwksUri?: string): Type | DynamicModule {
+  if (kind === 'issuer') {
+    const dir = mkdtempSync(join(tmpdir(), 'nest-auth-bench-'));
+    @Module({
+      imports: [
+        TypeOrmModule.forRoot({ type: 'better-sqlite3', database: join(dir, 'bench.sqlite'), entities: authEntities, synchronize: true }),
+        AuthModule.forRoot({
+          trustedIssuers: [
+            {
+              issuer: BENCH_ISSUER.issuer,
+              audience: BENCH_ISSUER.audience,
+              jwksUri,
+              algorithms: [(process.env.BENCH_ALG ?? 'RS256') as 'RS256' | 'ES256'],
+              claims: { permissions: 'permissions', username: 'username' },
+              // run.mjs mints tokens for 6 days, reused between runs.
+              maxTokenLifetime: 7 * 86400,
+            },
+          ],
+          store: 'typeorm',
+          revocation: { consistency: 'cached' },
+          audit: { emit: () => undefined },
+        }),
+      ],
+      controllers: [ArticlesBenchController],
+    })
+    class IssuerBenchModule {}
+    return IssuerBenchModule;
+  }
   if (kind === 'bare' || kind === 'bare-als' || kind === 'bare-interceptor' || kind === 'bare-guard') {
     const interceptor = kind === 'bare-als' ? AlsInterceptor : kind === 'bare-interceptor' ? PlainInterceptor : undefined;
     const providers: Provider[] = interceptor ? [{ provide: APP_INTERCEPTOR, useClass: interceptor }] : [];
@@ -210,10 +259,9 @@ function moduleFor(kind: string): Type | DynamicModule {
   return RecipeModule;
 }
 
+const root = moduleFor(variant, variant === 'issuer' ? await serveJwks() : undefined);
 const app =
-  adapter === 'fastify'
-    ? await NestFactory.create(moduleFor(variant), new FastifyAdapter(), { logger: false })
-    : await NestFactory.create(moduleFor(variant), { logger: false });
+  adapter === 'fastify' ? await NestFactory.create(root, new FastifyAdapter(), { logger: false }) : await NestFactory.create(root, { logger: false });
 const gc = { scavenges: 0, scavengeMs: 0, markCompacts: 0, markCompactMs: 0, other: 0, otherMs: 0 };
 if (process.env.BENCH_GC === '1') {
   // kind: 1 scavenge, 2 mark-sweep-compact, 4 incremental marking, 8 weak callbacks.

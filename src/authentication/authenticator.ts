@@ -40,6 +40,11 @@ export class Authenticator {
 
   authenticate(credential: Credential): AuthContextData | Promise<AuthContextData> {
     if (credential.kind === 'api_key') return this.apiKeys.authenticate(credential.key);
+    if (credential.kind === 'bearer' && credential.dpop !== undefined) {
+      // Only a trusted issuer's token can be DPoP-bound (RFC 9449); an app with no DPoP issuer reads no DPoP scheme.
+      if (this.issuers === undefined || !this.issuers.acceptsDpop) throw new AuthError('token_missing', 'dpop_scheme_not_accepted');
+      return this.issuers.authenticate(credential.token, credential.dpop)!;
+    }
     if (this.issuers !== undefined && this.verified.get(credential.token) === undefined) {
       const external = this.issuers.authenticate(credential.token);
       if (external !== undefined) return external;

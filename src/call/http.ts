@@ -42,6 +42,9 @@ export function httpFailure(err: AuthError, carrier: Carrier | undefined, tokenP
     }
     const retryAfter = retryAfterOf(err);
     if (retryAfter !== undefined) setResponseHeader(response, 'Retry-After', String(retryAfter));
+    // A refusal may name its own challenge (DPoP, RFC 9449 §7.1: `WWW-Authenticate: DPoP ...`, `DPoP-Nonce`).
+    const headers = (err as { responseHeaders?: Readonly<Record<string, string>> }).responseHeaders;
+    if (headers !== undefined) for (const name of Object.keys(headers)) setResponseHeader(response, name, headers[name]!);
   }
   return toHttpException(err);
 }

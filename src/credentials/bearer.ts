@@ -9,19 +9,29 @@ import { AuthError } from '../errors/auth-error.js';
  * every request.
  */
 export function bearerTokenOf(value: unknown): string | undefined {
+  return schemeTokenOf(value, 'bearer');
+}
+
+/** The token of a `DPoP` `Authorization` value (RFC 9449 §7.1), read as the bearer one; undefined for another scheme. */
+export function dpopTokenOf(value: unknown): string | undefined {
+  return schemeTokenOf(value, 'dpop');
+}
+
+function schemeTokenOf(value: unknown, scheme: 'bearer' | 'dpop'): string | undefined {
   if (value === undefined || value === '') return undefined;
   if (typeof value !== 'string') throw new AuthError('token_invalid', 'malformed_authorization_header');
-  if (value.length < 6 || value.slice(0, 6).toLowerCase() !== 'bearer') return undefined;
-  if (value.length === 6) throw new AuthError('token_invalid', 'bearer_without_token');
-  if (value.charCodeAt(6) !== 32) {
+  const n = scheme.length;
+  if (value.length < n || value.slice(0, n).toLowerCase() !== scheme) return undefined;
+  if (value.length === n) throw new AuthError('token_invalid', 'bearer_without_token');
+  if (value.charCodeAt(n) !== 32) {
     // "Bearerx ..." is another scheme; "Bearer\t..." is a malformed bearer header.
-    if (value.charCodeAt(6) === 9) throw new AuthError('token_invalid', 'malformed_authorization_header');
+    if (value.charCodeAt(n) === 9) throw new AuthError('token_invalid', 'malformed_authorization_header');
     return undefined;
   }
-  let start = 7;
+  let start = n + 1;
   while (start < value.length && value.charCodeAt(start) === 32) start++;
   if (start === value.length) throw new AuthError('token_invalid', 'bearer_without_token');
-  const token = start === 7 ? value.slice(7) : value.slice(start);
+  const token = value.slice(start);
   if (hasWhitespace(token)) throw new AuthError('token_invalid', 'more_than_one_token');
   return token;
 }

@@ -1,9 +1,16 @@
 import { AuthError } from '../errors/auth-error.js';
 import type { Carrier } from '../call/carrier.js';
-import { bearerTokenOf, rawTokenOf } from './bearer.js';
+import { bearerTokenOf, dpopTokenOf, rawTokenOf } from './bearer.js';
 
 /** What a request presents. Sources read them; the authenticator turns them into a context. */
-export type Credential = { kind: 'bearer'; token: string } | { kind: 'api_key'; key: string } | { kind: 'cookie'; token: string };
+export type Credential =
+  { kind: 'bearer'; token: string; dpop?: DpopPresentation } | { kind: 'api_key'; key: string } | { kind: 'cookie'; token: string };
+
+/** A token sent with the `DPoP` scheme (RFC 9449 §7.1): its proof (the `DPoP` header) and the call it must match. */
+export interface DpopPresentation {
+  proof: unknown;
+  carrier: Carrier;
+}
 
 /**
  * Reads one kind of credential from a carrier. Returns undefined when the
@@ -21,7 +28,9 @@ export function tokenHeaderSource(header: string): CredentialSource {
     read(carrier) {
       const value = carrier.headers?.[header];
       const token = bearer ? bearerTokenOf(value) : rawTokenOf(value);
-      return token === undefined ? undefined : { kind: 'bearer', token };
+      if (token !== undefined) return { kind: 'bearer', token };
+      const bound = bearer ? dpopTokenOf(value) : undefined;
+      return bound === undefined ? undefined : { kind: 'bearer', token: bound, dpop: { proof: carrier.headers?.dpop, carrier } };
     },
   };
 }

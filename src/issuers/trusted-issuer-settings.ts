@@ -7,4 +7,10 @@ export interface TrustedIssuerSettings {
   trustedIssuers: readonly ResolvedTrustedIssuer[];
   issuesTokens: boolean;
   clock: AuthClock;
+  /** Where the DPoP replay store lives when no Redis is given for it: the module's store, bounded like it. */
+  store:
+    | { type: 'memory' }
+    | { type: 'typeorm'; dataSource: string }
+    | { type: 'cache'; keyPrefix: string; sessions: 'memory' | 'typeorm'; dataSource: string };
+  revocation: { storeTimeoutMs: number };
 }

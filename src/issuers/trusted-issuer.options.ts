@@ -1,3 +1,6 @@
+import { DEFAULT_DPOP_ALGORITHMS } from '../dpop/dpop-proof.js';
+import { DpopNonces } from '../dpop/dpop-nonce.js';
+import type { DpopRedisLike } from '../dpop/dpop-replay.store.js';
 import { AuthConfigError } from '../errors/auth-error.js';
 import { ALGORITHMS } from '../tokens/algorithms.js';
 import { JWS_ALGORITHMS, type JwsAlgorithm } from '../tokens/token.types.js';
@@ -16,8 +19,14 @@ export interface TrustedIssuerOptions {
   algorithms?: JwsAlgorithm[];
   preset?: TrustedIssuerPreset;
   claims?: TrustedIssuerClaims;
-  /** Not available yet: refused at boot. */
+  /**
+   * DPoP (RFC 9449): `'required'`: only `Authorization: DPoP` with a valid proof; `'allowed'`: DPoP-bound tokens with
+   * their proof, and unbound tokens as bearer tokens. Without it a DPoP-bound token is refused.
+   */
   dpop?: 'required' | 'allowed';
+  dpopOptions?: TrustedIssuerDpopOptions;
+  /** Ask the provider (RFC 7662 token introspection) about opaque tokens, or about every token. */
+  introspection?: TrustedIssuerIntrospectionOptions;
   /**
    * The `typ` header accepted: `'at+jwt'` only (RFC 9068: an ID token or any other JWT of the provider is refused), or
    * `'JWT'`: `JWT`, `at+jwt` or none, as most providers still send ['JWT'].
@@ -29,6 +38,63 @@ export interface TrustedIssuerOptions {
   fetchTimeoutMs?: number;
   /** Longest `exp - iat` accepted, in seconds [86400]. */
   maxTokenLifetime?: number;
+}
+
+/** The details of DPoP for an issuer with `dpop` set. */
+export interface TrustedIssuerDpopOptions {
+  /** Algorithms a proof may be signed with; asymmetric only [ES256, ES384, ES512, RS256, PS256, EdDSA]. */
+  algorithms?: JwsAlgorithm[];
+  /** How old a proof's `iat` may be, in seconds [60]; also how long a used proof is remembered. */
+  proofMaxAgeSeconds?: number;
+  /**
+   * Server nonces (RFC 9449 §8): every proof must carry a nonce this app issued (`DPoP-Nonce`, `use_dpop_nonce`).
+   * Every instance must share the `secret` (32+ characters); a nonce lives one to two `lifetimeSeconds` [300].
+   */
+  nonce?: { secret: string | Buffer; lifetimeSeconds?: number };
+  /**
+   * Where used proofs are remembered: by default the module's `store` (memory; the `auth_dpop_proofs` table with
+   * TypeORM). A Redis URL or ioredis client shares them in Redis instead (needed with `store: 'cache'` unless
+   * its sessions are in TypeORM).
+   */
+  redis?: string | DpopRedisLike;
+  /** Prepended to the Redis keys ['nest-auth:dpop:']. */
+  redisKeyPrefix?: string;
+}
+
+/** Token introspection (RFC 7662) for one issuer: the API is a client of the provider. */
+export interface TrustedIssuerIntrospectionOptions {
+  /** The API's client at the provider, authenticated with client_secret_basic. */
+  clientId: string;
+  clientSecret: string;
+  /** Default: `introspection_endpoint` of the issuer's discovery document (on the issuer's origin). */
+  endpoint?: string;
+  /**
+   * `'opaque'` [default]: tokens that are not JWTs are introspected, JWTs are verified locally. `'all'`: JWTs are
+   * verified and then introspected too (the provider's revocation is seen within `cacheMaxSeconds`).
+   */
+  tokens?: 'opaque' | 'all';
+  /** The longest an answer is reused, in seconds [60]; never past the token's `exp`. */
+  cacheMaxSeconds?: number;
+  /** Answers kept at most [10000]; the oldest go first. */
+  cacheMaxEntries?: number;
+}
+
+export interface ResolvedIntrospection {
+  clientId: string;
+  clientSecret: string;
+  endpoint: string | undefined;
+  tokens: 'opaque' | 'all';
+  cacheMaxSeconds: number;
+  cacheMaxEntries: number;
+}
+
+export interface ResolvedDpop {
+  mode: 'required' | 'allowed';
+  algorithms: readonly JwsAlgorithm[];
+  maxAgeSeconds: number;
+  nonces: DpopNonces | undefined;
+  redis: string | DpopRedisLike | undefined;
+  redisKeyPrefix: string;
 }
 
 export interface ResolvedTrustedIssuer {
@@ -46,6 +112,9 @@ export interface ResolvedTrustedIssuer {
   onUnreachable: 'fail' | 'retry';
   fetchTimeoutMs: number;
   maxTokenLifetime: number;
+  /** Undefined: a DPoP-bound token (`cnf`) is refused. */
+  dpop: ResolvedDpop | undefined;
+  introspection: ResolvedIntrospection | undefined;
   /** Where options name this entry: `trustedIssuers[0]`. */
   option: string;
 }
@@ -59,6 +128,8 @@ const ENTRY_KEYS: ReadonlyArray<keyof Required<TrustedIssuerOptions>> = [
   'preset',
   'claims',
   'dpop',
+  'dpopOptions',
+  'introspection',
   'tokenType',
   'onUnreachable',
   'fetchTimeoutMs',
@@ -159,8 +230,8 @@ function resolveEntry(raw: unknown, option: string): ResolvedTrustedIssuer {
   if (raw.preset !== undefined && !(PRESET_NAMES as readonly unknown[]).includes(raw.preset)) {
     throw new AuthConfigError(`${option}.preset`, `must be one of ${PRESET_NAMES.join(', ')}`);
   }
-  if (raw.dpop !== undefined) {
-    throw new AuthConfigError(`${option}.dpop`, 'DPoP is not available in this version: remove the option (bearer tokens only)');
+  if (raw.dpop !== undefined && raw.dpop !== 'required' && raw.dpop !== 'allowed') {
+    throw new AuthConfigError(`${option}.dpop`, "must be 'required' or 'allowed'");
   }
   if (raw.tokenType !== undefined && raw.tokenType !== 'at+jwt' && raw.tokenType !== 'JWT') {
     throw new AuthConfigError(`${option}.tokenType`, "must be 'at+jwt' or 'JWT'");
@@ -172,7 +243,8 @@ function resolveEntry(raw: unknown, option: string): ResolvedTrustedIssuer {
   let jwksUri = raw.jwksUri === undefined ? preset?.jwksUri?.(issuer) : (raw.jwksUri as string);
   if (jwksUri !== undefined) jwksUri = checkProviderUrl(jwksUri, `${option}.jwksUri`).toString();
   // Discovery reads from the issuer's own URL; with jwksUri given the issuer may be any string (rare, but RFC 7519 allows it).
-  if (jwksUri === undefined) checkProviderUrl(issuer, `${option}.issuer`);
+  if (jwksUri === undefined || (isObject(raw.introspection) && raw.introspection.endpoint === undefined))
+    checkProviderUrl(issuer, `${option}.issuer`);
   return {
     issuer,
     audiences: audiences as string[],
@@ -187,7 +259,75 @@ function resolveEntry(raw: unknown, option: string): ResolvedTrustedIssuer {
     onUnreachable: (raw.onUnreachable as 'fail' | 'retry' | undefined) ?? 'retry',
     fetchTimeoutMs: positive(raw.fetchTimeoutMs, `${option}.fetchTimeoutMs`, 3000),
     maxTokenLifetime: positive(raw.maxTokenLifetime, `${option}.maxTokenLifetime`, 86_400),
+    dpop: resolveDpop(raw.dpop as 'required' | 'allowed' | undefined, raw.dpopOptions, option),
+    introspection: resolveIntrospection(raw.introspection, `${option}.introspection`),
     option,
+  };
+}
+
+const DPOP_KEYS: ReadonlyArray<keyof Required<TrustedIssuerDpopOptions>> = ['algorithms', 'proofMaxAgeSeconds', 'nonce', 'redis', 'redisKeyPrefix'];
+
+function resolveDpop(mode: 'required' | 'allowed' | undefined, raw: unknown, option: string): ResolvedDpop | undefined {
+  const at = `${option}.dpopOptions`;
+  if (mode === undefined) {
+    if (raw !== undefined) throw new AuthConfigError(at, "is set but dpop is not: set dpop: 'required' or 'allowed'");
+    return undefined;
+  }
+  if (raw !== undefined && !isObject(raw)) throw new AuthConfigError(at, 'must be an object');
+  const o = (raw ?? {}) as Record<string, unknown>;
+  for (const key of Object.keys(o)) if (!(DPOP_KEYS as readonly string[]).includes(key)) throw new AuthConfigError(`${at}.${key}`, 'unknown option');
+  const algorithms = o.algorithms === undefined ? [...DEFAULT_DPOP_ALGORITHMS] : resolveAlgorithms(o.algorithms, `${at}.algorithms`);
+  let nonces: DpopNonces | undefined;
+  if (o.nonce !== undefined) {
+    const n = o.nonce as Record<string, unknown>;
+    if (!isObject(n)) throw new AuthConfigError(`${at}.nonce`, 'must be { secret, lifetimeSeconds? }');
+    const secret = n.secret;
+    if (!((typeof secret === 'string' || Buffer.isBuffer(secret)) && secret.length >= 32)) {
+      throw new AuthConfigError(`${at}.nonce.secret`, 'must be a string or Buffer of 32 or more characters, the same on every instance');
+    }
+    nonces = new DpopNonces(secret, positive(n.lifetimeSeconds, `${at}.nonce.lifetimeSeconds`, 300));
+  }
+  const redis = o.redis;
+  if (redis !== undefined && !(typeof redis === 'string' && redis.length > 0) && !(isObject(redis) && typeof redis.set === 'function')) {
+    throw new AuthConfigError(`${at}.redis`, 'must be a redis:// URL or an ioredis client');
+  }
+  if (o.redisKeyPrefix !== undefined && typeof o.redisKeyPrefix !== 'string') throw new AuthConfigError(`${at}.redisKeyPrefix`, 'must be a string');
+  return {
+    mode,
+    algorithms,
+    maxAgeSeconds: positive(o.proofMaxAgeSeconds, `${at}.proofMaxAgeSeconds`, 60),
+    nonces,
+    redis: redis as string | DpopRedisLike | undefined,
+    redisKeyPrefix: (o.redisKeyPrefix as string | undefined) ?? 'nest-auth:dpop:',
+  };
+}
+
+const INTROSPECTION_KEYS: ReadonlyArray<keyof Required<TrustedIssuerIntrospectionOptions>> = [
+  'clientId',
+  'clientSecret',
+  'endpoint',
+  'tokens',
+  'cacheMaxSeconds',
+  'cacheMaxEntries',
+];
+
+function resolveIntrospection(raw: unknown, at: string): ResolvedIntrospection | undefined {
+  if (raw === undefined) return undefined;
+  if (!isObject(raw)) throw new AuthConfigError(at, 'must be { clientId, clientSecret, endpoint?, ... }');
+  for (const key of Object.keys(raw))
+    if (!(INTROSPECTION_KEYS as readonly string[]).includes(key)) throw new AuthConfigError(`${at}.${key}`, 'unknown option');
+  for (const name of ['clientId', 'clientSecret'] as const) {
+    if (typeof raw[name] !== 'string' || (raw[name] as string).length === 0) throw new AuthConfigError(`${at}.${name}`, 'must be a non-empty string');
+  }
+  if (raw.tokens !== undefined && raw.tokens !== 'opaque' && raw.tokens !== 'all')
+    throw new AuthConfigError(`${at}.tokens`, "must be 'opaque' or 'all'");
+  return {
+    clientId: raw.clientId as string,
+    clientSecret: raw.clientSecret as string,
+    endpoint: raw.endpoint === undefined ? undefined : checkProviderUrl(raw.endpoint, `${at}.endpoint`).toString(),
+    tokens: (raw.tokens as 'opaque' | 'all' | undefined) ?? 'opaque',
+    cacheMaxSeconds: positive(raw.cacheMaxSeconds, `${at}.cacheMaxSeconds`, 60),
+    cacheMaxEntries: positive(raw.cacheMaxEntries, `${at}.cacheMaxEntries`, 10_000),
   };
 }
 

@@ -1,22 +1,33 @@
-import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional, type OnApplicationShutdown, type OnModuleInit, type Type } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import type { DataSource } from 'typeorm';
 import { AUTH_OPTIONS } from '../auth.constants.js';
 import type { AuthContextData } from '../context/auth-context.js';
+import type { DpopPresentation } from '../credentials/credential.js';
+import { DpopProofError, verifyDpopProof, type DpopRequest } from '../dpop/dpop-proof.js';
+import { connectDpopRedis, InMemoryDpopReplayStore, RedisDpopReplayStore, replayKeyOf, type DpopReplayStore } from '../dpop/dpop-replay.store.js';
+import { DpopProofEntity } from '../dpop/dpop.entity.js';
 import { AuthConfigError, AuthError } from '../errors/auth-error.js';
 import type { TrustedIssuerSettings } from './trusted-issuer-settings.js';
+import { boundStore } from '../persistence/bounded-store.js';
 import { RevocationGate, type RevocationClaims } from '../revocation/revocation-gate.js';
 import { checkSegment, decodeSegment } from '../tokens/base64url.js';
 import { verifySignature } from '../tokens/jws.js';
 import type { RingKey } from '../tokens/key-ring.js';
 import { parseJsonObject } from '../tokens/strict-json.js';
 import type { JwsAlgorithm } from '../tokens/token.types.js';
+import { Introspector, type IntrospectionAnswer } from './introspection.js';
 import { RemoteKeySet } from './remote-key-set.js';
-import type { ResolvedTrustedIssuer } from './trusted-issuer.options.js';
+import type { ResolvedDpop, ResolvedTrustedIssuer } from './trusted-issuer.options.js';
 
 /** A provider's token that passed every check, with what the mapping made of it. */
 interface ExternalVerification {
   issuer: Issuer;
-  key: RingKey;
+  /** The provider's key that verified the token; undefined for an introspected (opaque) token. */
+  key: RingKey | undefined;
   claims: Readonly<Record<string, unknown>>;
+  /** `cnf.jkt`: the token is bound to this DPoP key (RFC 9449 §6.1). */
+  jkt: string | undefined;
   exp: number;
   gateClaims: RevocationClaims;
   userId: string;
@@ -29,6 +40,10 @@ interface ExternalVerification {
 interface Issuer {
   config: ResolvedTrustedIssuer;
   keys: RemoteKeySet;
+  /** With `dpop`: where used proofs are remembered (set when the module starts). */
+  replay?: DpopReplayStore;
+  /** With `introspection`. */
+  introspector?: Introspector;
 }
 
 /**
@@ -59,7 +74,7 @@ function isNumericDate(value: unknown): value is number {
  * revocation verdict is asked on every call.
  */
 @Injectable()
-export class TrustedIssuers implements OnModuleInit {
+export class TrustedIssuers implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('TrustedIssuers');
   private readonly issuers = new Map<string, Issuer>();
   /** Tokens that passed, in insertion order (the oldest goes first), within `jwt.verifiedTokenCacheMb` of their own. */
@@ -71,17 +86,37 @@ export class TrustedIssuers implements OnModuleInit {
   /** False when the app issues no tokens of its own: a token of no trusted issuer is then refused here. */
   private readonly ownTokens: boolean;
   private readonly failing = new Set<Issuer>();
+  /** The `algs` of the DPoP challenge: every algorithm a proof may use for some issuer. */
+  private readonly dpopAlgs: string;
+  private readonly closers: Array<() => Promise<void>> = [];
+  /** Issuers with `introspection`, in their order: an opaque token is theirs. */
+  private readonly introspecting: Issuer[] = [];
+  private readonly introspectionWarnedAt = new Map<Issuer, number>();
 
   constructor(
     private readonly gate: RevocationGate,
     @Inject(AUTH_OPTIONS) private readonly options: TrustedIssuerSettings,
+    @Optional() private readonly moduleRef?: ModuleRef,
   ) {
     const now = () => options.clock.now();
-    for (const config of options.trustedIssuers ?? []) this.issuers.set(config.issuer, { config, keys: new RemoteKeySet(config, now) });
+    for (const config of options.trustedIssuers ?? []) {
+      const issuer: Issuer = { config, keys: new RemoteKeySet(config, now) };
+      if (config.introspection !== undefined) {
+        issuer.introspector = new Introspector(config, config.introspection, now);
+        this.introspecting.push(issuer);
+      }
+      this.issuers.set(config.issuer, issuer);
+    }
     this.clockTolerance = options.jwt.clockTolerance;
     this.maxTokenLength = options.jwt.maxTokenLength;
     this.ownTokens = options.issuesTokens !== false;
     this.maxVerifiedBytes = Math.floor(options.jwt.verifiedTokenCacheMb * 1024 * 1024);
+    this.dpopAlgs = [...new Set((options.trustedIssuers ?? []).flatMap((c) => c.dpop?.algorithms ?? []))].join(' ');
+  }
+
+  /** Some issuer takes DPoP-bound tokens: the `DPoP` scheme means something to this app. */
+  get acceptsDpop(): boolean {
+    return this.dpopAlgs.length > 0;
   }
 
   get enabled(): boolean {
@@ -91,6 +126,7 @@ export class TrustedIssuers implements OnModuleInit {
   /** Reads every provider's keys: `onUnreachable: 'fail'` fails the boot when one cannot be read, `'retry'` logs and reads again on the first token. */
   async onModuleInit(): Promise<void> {
     if (!this.enabled) return;
+    await this.resolveReplayStores();
     if (!this.ownTokens) {
       this.logger.log(
         "trustedIssuers only (no jwt option): this app verifies its providers' tokens and issues none (login, refresh and createToken are off)",
@@ -113,21 +149,43 @@ export class TrustedIssuers implements OnModuleInit {
    * no trusted issuer and the app has tokens of its own (they verify it).
    * Synchronous when the key set is fresh and holds the token's key.
    */
-  authenticate(token: string): AuthContextData | Promise<AuthContextData> | undefined {
+  authenticate(token: string, dpop?: DpopPresentation): AuthContextData | Promise<AuthContextData> | undefined {
+    if (dpop === undefined) return this.authenticateToken(token, undefined);
+    // Sent with the DPoP scheme: every refusal answers a DPoP challenge (RFC 9449 §7.1).
+    try {
+      const result = this.authenticateToken(token, dpop);
+      if (result === undefined) invalid('DPoP scheme with a token of no trusted issuer');
+      return result instanceof Promise ? result.catch((err: unknown) => this.challenged(err, 'invalid_token')) : result;
+    } catch (err) {
+      return this.challenged(err, 'invalid_token');
+    }
+  }
+
+  private authenticateToken(token: string, dpop: DpopPresentation | undefined): AuthContextData | Promise<AuthContextData> | undefined {
     const nowMs = this.options.clock.now();
     const hit = this.verified.get(token);
     if (hit !== undefined) {
       const keys = hit.issuer.keys;
       // A stale set is read again first, unless a read just failed: then its keys keep working, from the cache too.
-      if (nowMs / 1000 - this.clockTolerance < hit.exp && keys.holds(hit.key) && (keys.isFresh(nowMs) || !keys.mayRead(nowMs))) {
-        return this.admit(hit);
+      if (
+        nowMs / 1000 - this.clockTolerance < hit.exp &&
+        hit.key !== undefined &&
+        keys.holds(hit.key) &&
+        (keys.isFresh(nowMs) || !keys.mayRead(nowMs))
+      ) {
+        return this.admit(hit, token, dpop, nowMs);
       }
       this.forget(token, hit.bytes);
+    }
+    if (this.introspecting.length > 0 && !isCompactJws(token)) {
+      if (token.length > this.maxTokenLength) invalid('Malformed token');
+      const answer = this.introspected(token, nowMs);
+      return answer instanceof Promise ? answer.then((v) => this.admit(v, token, dpop, nowMs)) : this.admit(answer, token, dpop, nowMs);
     }
     const parts = this.route(token);
     if (parts === undefined) return undefined;
     const verified = this.verify(token, parts, nowMs);
-    return verified instanceof Promise ? verified.then((v) => this.admit(v)) : this.admit(verified);
+    return verified instanceof Promise ? verified.then((v) => this.admit(v, token, dpop, nowMs)) : this.admit(verified, token, dpop, nowMs);
   }
 
   /**
@@ -148,8 +206,54 @@ export class TrustedIssuers implements OnModuleInit {
     }
   }
 
-  /** The revocation verdict (jti, per-subject cut-off), then a fresh context over the shared verification. */
-  private admit(v: ExternalVerification): AuthContextData | Promise<AuthContextData> {
+  /** The DPoP binding (its proof, once), the revocation verdict (jti, per-subject cut-off), then a fresh context over the shared verification. */
+  private admit(
+    v: ExternalVerification,
+    token: string,
+    dpop: DpopPresentation | undefined,
+    nowMs: number,
+  ): AuthContextData | Promise<AuthContextData> {
+    const introspection = v.issuer.config.introspection;
+    // `tokens: 'all'`: a verified JWT is still asked about (the provider may have revoked it).
+    if (introspection?.tokens === 'all' && v.key !== undefined) {
+      const answer = v.issuer.introspector!.introspect(token);
+      if (answer instanceof Promise) {
+        return answer.then(
+          (a) => this.afterIntrospection(a, v, token, dpop, nowMs),
+          (err: unknown) => {
+            this.noteIntrospectionFailure(v.issuer);
+            throw err;
+          },
+        );
+      }
+      return this.afterIntrospection(answer, v, token, dpop, nowMs);
+    }
+    return this.bindAndAdmit(v, token, dpop, nowMs);
+  }
+
+  private afterIntrospection(
+    answer: IntrospectionAnswer,
+    v: ExternalVerification,
+    token: string,
+    dpop: DpopPresentation | undefined,
+    nowMs: number,
+  ): AuthContextData | Promise<AuthContextData> {
+    if (!answer.active) invalid('Token not active (introspection)');
+    return this.bindAndAdmit(v, token, dpop, nowMs);
+  }
+
+  private bindAndAdmit(
+    v: ExternalVerification,
+    token: string,
+    dpop: DpopPresentation | undefined,
+    nowMs: number,
+  ): AuthContextData | Promise<AuthContextData> {
+    const proven = this.bind(v, token, dpop, nowMs);
+    if (proven !== undefined) return proven.then(() => this.admitVerdict(v));
+    return this.admitVerdict(v);
+  }
+
+  private admitVerdict(v: ExternalVerification): AuthContextData | Promise<AuthContextData> {
     const verdict = this.gate.check(v.gateClaims);
     if (verdict === null) return contextOf(v);
     if (typeof verdict === 'string') throw new AuthError(verdict, 'revocation_gate');
@@ -253,10 +357,38 @@ export class TrustedIssuers implements OnModuleInit {
     if (nowSeconds - tolerance >= exp) throw new AuthError('token_expired', 'The token has expired');
     if (!audienceMatches(claims, config)) invalid('Wrong audience');
     for (const [name, value] of Object.entries(config.requiredClaims)) if (claims[name] !== value) invalid(`Wrong ${name}`);
-    // A token bound to a key (RFC 9449 cnf.jkt, RFC 8705 cnf.x5t#S256) proves nothing without its proof: never a bearer token.
-    if (claims.cnf !== undefined) invalid('Sender-constrained token used as a bearer token');
+    // A token bound to a key (RFC 9449 cnf.jkt, RFC 8705 cnf.x5t#S256) proves nothing without its proof: never a
+    // bearer token. Only DPoP's binding can be checked here, and only for an issuer with `dpop`.
+    let jkt: string | undefined;
+    if (claims.cnf !== undefined) {
+      const cnf = claims.cnf as Record<string, unknown>;
+      if (config.dpop === undefined) invalid('Sender-constrained token used as a bearer token');
+      if (typeof cnf !== 'object' || cnf === null || Object.keys(cnf).length !== 1 || typeof cnf.jkt !== 'string' || cnf.jkt.length !== 43) {
+        invalid('Unsupported confirmation (cnf) of the token');
+      }
+      jkt = cnf.jkt;
+    }
 
     const frozen = Object.freeze(claims);
+    const v: ExternalVerification = {
+      issuer,
+      key,
+      claims: frozen,
+      jkt,
+      exp,
+      gateClaims: { jti: typeof jti === 'string' ? jti : '', sub, iat },
+      userId: sub,
+      ...this.mapped(config, frozen),
+    };
+    this.keep(token, v);
+    return v;
+  }
+
+  /** What the issuer's claim mapping makes of verified claims; a mapping that throws refuses the call. */
+  private mapped(
+    config: ResolvedTrustedIssuer,
+    frozen: Readonly<Record<string, unknown>>,
+  ): Pick<ExternalVerification, 'username' | 'isStaff' | 'isSuperuser' | 'permissions'> {
     let mapped: Pick<ExternalVerification, 'username' | 'isStaff' | 'isSuperuser' | 'permissions'>;
     try {
       const permissions = config.mapping.permissions(frozen);
@@ -273,17 +405,85 @@ export class TrustedIssuers implements OnModuleInit {
       invalid('Claims mapping failed');
     }
     Object.freeze(mapped.permissions);
-    const v: ExternalVerification = {
+    return mapped;
+  }
+
+  /**
+   * An opaque token: the introspecting issuers are asked in their order, and the first that calls it active
+   * (and names itself, when the answer has an `iss`) authenticates it; its answer is checked as a token's
+   * claims would be (audience, expiry, the binding) and mapped by that issuer's mapping.
+   */
+  private introspected(token: string, nowMs: number, from = 0): ExternalVerification | Promise<ExternalVerification> {
+    for (let i = from; i < this.introspecting.length; i++) {
+      const issuer = this.introspecting[i]!;
+      const answer = issuer.introspector!.introspect(token);
+      if (answer instanceof Promise) {
+        return answer.then(
+          (a) =>
+            a.active && this.names(a.claims, issuer)
+              ? this.fromAnswer(issuer, a.claims, this.options.clock.now())
+              : this.introspected(token, nowMs, i + 1),
+          (err: unknown) => {
+            this.noteIntrospectionFailure(issuer);
+            throw err;
+          },
+        );
+      }
+      if (answer.active && this.names(answer.claims, issuer)) return this.fromAnswer(issuer, answer.claims, nowMs);
+    }
+    return invalid('Token not active (introspection)');
+  }
+
+  private names(claims: Readonly<Record<string, unknown>>, issuer: Issuer): boolean {
+    return claims.iss === undefined || claims.iss === issuer.config.issuer;
+  }
+
+  /** An active introspection answer as a verification (RFC 7662 §2.2: only `active` is required; the rest is checked when present). */
+  private fromAnswer(issuer: Issuer, claims: Readonly<Record<string, unknown>>, nowMs: number): ExternalVerification {
+    const config = issuer.config;
+    const nowSeconds = nowMs / 1000;
+    const tolerance = this.clockTolerance;
+    const { exp, iat, nbf, jti, sub, client_id: clientId, token_type: tokenType } = claims;
+    if (exp !== undefined && !isNumericDate(exp)) invalid('exp must be a NumericDate');
+    if (iat !== undefined && !isNumericDate(iat)) invalid('iat must be a NumericDate');
+    if (nbf !== undefined && (!isNumericDate(nbf) || nbf > nowSeconds + tolerance)) invalid('Token not valid yet');
+    if (exp !== undefined && nowSeconds - tolerance >= exp) throw new AuthError('token_expired', 'The token has expired');
+    // An access token only (a refresh token the provider would also call active is not one).
+    if (tokenType !== undefined && (typeof tokenType !== 'string' || !['bearer', 'dpop', 'n_a'].includes(tokenType.toLowerCase()))) {
+      invalid('Not an access token (introspection)');
+    }
+    // A token for another API of the same provider is not for this one.
+    if (!audienceMatches(claims, config)) invalid('Wrong audience');
+    // A machine client's token (client_credentials) may name no subject: the client is the caller then.
+    const userId = typeof sub === 'string' && sub.length > 0 ? sub : typeof clientId === 'string' && clientId.length > 0 ? clientId : undefined;
+    if (userId === undefined) invalid('No sub or client_id (introspection)');
+    let jkt: string | undefined;
+    if (claims.cnf !== undefined) {
+      const cnf = claims.cnf as Record<string, unknown>;
+      if (config.dpop === undefined) invalid('Sender-constrained token used as a bearer token');
+      if (typeof cnf !== 'object' || cnf === null || Object.keys(cnf).length !== 1 || typeof cnf.jkt !== 'string' || cnf.jkt.length !== 43) {
+        invalid('Unsupported confirmation (cnf) of the token');
+      }
+      jkt = cnf.jkt;
+    }
+    return {
       issuer,
-      key,
-      claims: frozen,
-      exp,
-      gateClaims: { jti: typeof jti === 'string' ? jti : '', sub, iat },
-      userId: sub,
-      ...mapped,
+      key: undefined,
+      claims,
+      jkt,
+      exp: typeof exp === 'number' ? exp : Infinity,
+      // No iat: 0, so a per-subject cut-off refuses it (the safe side).
+      gateClaims: { jti: typeof jti === 'string' ? jti : '', sub: userId, iat: typeof iat === 'number' ? iat : 0 },
+      userId,
+      ...this.mapped(config, claims),
     };
-    this.keep(token, v);
-    return v;
+  }
+
+  private noteIntrospectionFailure(issuer: Issuer): void {
+    const now = this.options.clock.now();
+    if (now - (this.introspectionWarnedAt.get(issuer) ?? -Infinity) < 60_000) return;
+    this.introspectionWarnedAt.set(issuer, now);
+    this.logger.warn(`${issuer.config.issuer}: introspection failed (${issuer.introspector!.lastError ?? 'unavailable'}); its opaque tokens get 503`);
   }
 
   private keep(token: string, v: ExternalVerification): void {
@@ -304,6 +504,126 @@ export class TrustedIssuers implements OnModuleInit {
     this.verifiedBytes -= bytes;
   }
 
+  /**
+   * RFC 9449 §7: a bound token needs its proof (never bearer use); a `'required'` issuer takes no unbound token;
+   * a proof is verified against this request and this token, its key must be the token's, and its `jti` is
+   * claimed in the replay store (the promise). Undefined when nothing is left to wait for.
+   */
+  private bind(v: ExternalVerification, token: string, dpop: DpopPresentation | undefined, nowMs: number): Promise<void> | undefined {
+    const config = v.issuer.config.dpop;
+    if (dpop === undefined) {
+      if (v.jkt !== undefined) throw this.downgrade(new AuthError('token_invalid', 'dpop_bound_token_as_bearer'));
+      if (config?.mode === 'required') throw this.downgrade(new AuthError('token_invalid', 'dpop_required'));
+      return undefined;
+    }
+    if (config === undefined) invalid('DPoP scheme for an issuer without dpop');
+    if (v.jkt === undefined) invalid('DPoP scheme with a token not bound to a key');
+    const request = requestOf(dpop.carrier);
+    if (request === undefined) throw new DpopProofError('not_over_http');
+    const nowSeconds = nowMs / 1000;
+    const proof = verifyDpopProof(dpop.proof, request, token, nowSeconds, {
+      algorithms: config.algorithms,
+      maxAgeSeconds: config.maxAgeSeconds,
+      clockTolerance: this.clockTolerance,
+    });
+    if (proof.jkt !== v.jkt) throw new DpopProofError('jkt_mismatch');
+    if (config.nonces !== undefined && !config.nonces.accepts(proof.nonce, nowSeconds)) throw this.nonceNeeded(config, nowSeconds);
+    // Remembered until the proof would be refused as too old anyway.
+    const expiresAt = Math.ceil((proof.iat + config.maxAgeSeconds + this.clockTolerance + 1) * 1000);
+    const key = replayKeyOf(v.issuer.config.issuer, proof.jkt, proof.jti);
+    return v.issuer.replay!.claim(key, expiresAt).then((first) => {
+      if (!first) throw new DpopProofError('replayed');
+    });
+  }
+
+  /** A refusal of a DPoP call with its challenge: a bad proof is `invalid_dpop_proof`, a bad token `invalid_token`. */
+  private challenged(err: unknown, fallback: 'invalid_token'): never {
+    if (!(err instanceof AuthError) || (err.code !== 'token_invalid' && err.code !== 'token_expired' && err.code !== 'token_revoked')) throw err;
+    if ((err as { responseHeaders?: unknown }).responseHeaders !== undefined) throw err;
+    const error = err instanceof DpopProofError ? 'invalid_dpop_proof' : fallback;
+    throw withHeaders(err, { 'WWW-Authenticate': `DPoP error="${error}", algs="${this.dpopAlgs}"` });
+  }
+
+  /** A bound token as a bearer token, or an unbound one where DPoP is required: both challenges, so the client learns DPoP is expected. */
+  private downgrade(err: AuthError): AuthError {
+    return withHeaders(err, { 'WWW-Authenticate': `Bearer error="invalid_token", DPoP algs="${this.dpopAlgs}"` });
+  }
+
+  private nonceNeeded(config: ResolvedDpop, nowSeconds: number): AuthError {
+    return withHeaders(new DpopProofError('nonce_needed'), {
+      'WWW-Authenticate': `DPoP error="use_dpop_nonce", algs="${this.dpopAlgs}"`,
+      'DPoP-Nonce': config.nonces!.current(nowSeconds),
+    });
+  }
+
+  /**
+   * The replay store of each DPoP issuer: Redis when `dpopOptions.redis` says so, else the module's store (this
+   * instance's memory, or the `auth_dpop_proofs` table of its TypeORM DataSource). Bounded like every store: a
+   * store that fails or hangs is 503 `auth_unavailable`, and a proof is never accepted unclaimed.
+   */
+  private async resolveReplayStores(): Promise<void> {
+    const now = () => this.options.clock.now();
+    const timeoutMs = this.options.revocation.storeTimeoutMs;
+    let shared: DpopReplayStore | undefined;
+    for (const issuer of this.issuers.values()) {
+      const dpop = issuer.config.dpop;
+      if (dpop === undefined) continue;
+      let store: DpopReplayStore;
+      if (dpop.redis !== undefined) {
+        const owned = typeof dpop.redis === 'string';
+        let client;
+        try {
+          client = typeof dpop.redis === 'string' ? await connectDpopRedis(dpop.redis) : dpop.redis;
+        } catch {
+          throw new AuthConfigError(`${issuer.config.option}.dpopOptions.redis`, 'needs ioredis installed: npm install ioredis');
+        }
+        const redis = new RedisDpopReplayStore(client, dpop.redisKeyPrefix, now, owned);
+        this.closers.push(() => redis.close());
+        store = redis;
+      } else {
+        shared ??= await this.storeReplay(issuer.config.option);
+        store = shared;
+      }
+      issuer.replay = boundStore(store, timeoutMs, 'dpopReplay');
+    }
+  }
+
+  private async storeReplay(option: string): Promise<DpopReplayStore> {
+    const store = this.options.store;
+    const now = () => this.options.clock.now();
+    if (store.type === 'memory') return new InMemoryDpopReplayStore(now);
+    if (store.type === 'cache' && store.sessions !== 'typeorm') {
+      throw new AuthConfigError(
+        `${option}.dpopOptions.redis`,
+        "is needed with store: 'cache': a cache cannot claim a proof atomically, so set dpopOptions.redis (a Redis URL or client) for the DPoP replay store",
+      );
+    }
+    const dataSource = await this.dataSourceOf(store.dataSource);
+    if (!dataSource.hasMetadata(DpopProofEntity)) {
+      throw new AuthConfigError('store', 'the DataSource does not know the DPoP replay entity: add ...authEntities to its `entities`');
+    }
+    const { TypeOrmDpopReplayStore } = await import('../dpop/typeorm-dpop-replay.store.js');
+    return new TypeOrmDpopReplayStore(dataSource, now);
+  }
+
+  private async dataSourceOf(name: string): Promise<DataSource> {
+    let token: unknown;
+    try {
+      token = (await import('@nestjs/typeorm')).getDataSourceToken(name);
+    } catch {
+      throw new AuthConfigError('store', "'typeorm' needs @nestjs/typeorm installed and TypeOrmModule.forRoot() in the app");
+    }
+    try {
+      return this.moduleRef!.get(token as Type<DataSource>, { strict: false });
+    } catch {
+      throw new AuthConfigError('store', `'typeorm' needs the app's DataSource "${name}" (the DPoP replay store is there too)`);
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all(this.closers.map((close) => close()));
+  }
+
   private noteFailure(issuer: Issuer): void {
     if (this.failing.has(issuer)) return;
     this.failing.add(issuer);
@@ -315,6 +635,54 @@ export class TrustedIssuers implements OnModuleInit {
   private noteRecovery(issuer: Issuer): void {
     if (this.failing.delete(issuer)) this.logger.log(`${issuer.config.issuer}: keys read again`);
   }
+}
+
+/** Exactly two dots: a JWS (a JWT); anything else is an opaque token. */
+function isCompactJws(token: string): boolean {
+  const first = token.indexOf('.');
+  if (first < 0) return false;
+  const second = token.indexOf('.', first + 1);
+  return second >= 0 && token.indexOf('.', second + 1) === -1;
+}
+
+/** An AuthError that names the response headers of its refusal (the transports set them on HTTP). */
+function withHeaders(err: AuthError, headers: Record<string, string>): AuthError {
+  Object.defineProperty(err, 'responseHeaders', { value: Object.freeze(headers), enumerable: false });
+  return err;
+}
+
+/**
+ * The method and URL the proof must name (RFC 9449 §4.3), as the framework reports the request: Express's and
+ * Fastify's `protocol` and `host` read `X-Forwarded-Proto`/`-Host` only from a proxy the app trusts (`trust proxy`,
+ * `trustProxy`), else the socket and `Host` decide; the path is the original one (before any internal rewrite).
+ * Undefined off HTTP (a WebSocket message, an RPC): there is no request for a proof to name.
+ */
+function requestOf(carrier: DpopPresentation['carrier']): DpopRequest | undefined {
+  if (carrier.type !== 'http' && carrier.type !== 'graphql') return undefined;
+  const req = carrier.target as {
+    method?: unknown;
+    originalUrl?: unknown;
+    url?: unknown;
+    protocol?: unknown;
+    host?: unknown;
+    headers?: Record<string, unknown>;
+    socket?: { encrypted?: unknown };
+  };
+  if (typeof req.method !== 'string') return undefined;
+  const path = typeof req.originalUrl === 'string' ? req.originalUrl : req.url;
+  if (typeof path !== 'string' || !path.startsWith('/')) return undefined;
+  let protocol: unknown;
+  let host: unknown;
+  try {
+    protocol = req.protocol;
+    host = req.host;
+  } catch {
+    protocol = undefined;
+  }
+  if (typeof protocol !== 'string') protocol = req.socket?.encrypted === true ? 'https' : 'http';
+  if (typeof host !== 'string' || host.length === 0) host = req.headers?.host;
+  if (typeof host !== 'string' || host.length === 0) return undefined;
+  return { method: req.method, url: `${(protocol as string).replace(/:$/, '')}://${host}${path}` };
 }
 
 /** RFC 9068 §4: `at+jwt` (or `application/at+jwt`); `JWT` mode also takes `JWT` and no `typ`, as most providers send. */

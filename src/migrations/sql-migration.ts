@@ -2,7 +2,7 @@ import type { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
 import { tablePath } from '../persistence/table-path.js';
 
 /** A quoted name of one of the module's tables in the fixed SQL: `"auth_sessions"` or `` `auth_sessions` ``. */
-const TABLE = /(["`])(auth_(?:sessions|session_rotations|revoked_tokens|user_cutoffs|api_keys|revocation_log|throttle_counters))\1/g;
+const TABLE = /(["`])(auth_(?:sessions|session_rotations|revoked_tokens|user_cutoffs|api_keys|revocation_log|throttle_counters|dpop_proofs))\1/g;
 
 /**
  * A migration that runs fixed SQL: what each database gets is written out, never generated at run time. Only the

@@ -1,4 +1,5 @@
 import { ApiKeyEntity } from '../api-keys/api-key.entity.js';
+import { DpopProofEntity } from '../dpop/dpop.entity.js';
 import { RevocationLogEntity, RevokedTokenEntity, UserCutoffEntity } from '../revocation/revocation.entities.js';
 import { SessionEntity, SessionRotationEntity } from '../sessions/session.entity.js';
 import { ThrottleCounterEntity } from '../throttle/throttle.entity.js';
@@ -12,4 +13,5 @@ export const authEntities = [
   ApiKeyEntity,
   RevocationLogEntity,
   ThrottleCounterEntity,
+  DpopProofEntity,
 ];

@@ -107,7 +107,7 @@ describe('optional peers: the main entry needs none of them', () => {
       loginErrors: ['username'],
       swagger: 'ERR_MODULE_NOT_FOUND',
       typeorm: 'ERR_MODULE_NOT_FOUND',
-      entities: 7,
+      entities: 8,
       typeormStore: 'function',
       token: 'string',
     });

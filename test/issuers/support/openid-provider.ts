@@ -25,8 +25,12 @@ async function loadProvider(): Promise<typeof ProviderType> {
 }
 
 export const RESOURCE = 'https://api.example.test';
+/** A resource whose access tokens are opaque (the API must introspect them, RFC 7662). */
+export const OPAQUE_RESOURCE = 'https://opaque.example.test';
 const CLIENT_ID = 'reporting-service';
 const CLIENT_SECRET = 'a-client-secret-of-the-test-provider-0123456789';
+/** The API itself, as a client of the provider: it authenticates to the introspection endpoint. */
+export const INTROSPECTOR = { clientId: 'articles-api', clientSecret: 'the-api-introspection-secret-0123456789abcdef' };
 
 export interface ProviderKey {
   kid: string;
@@ -39,6 +43,8 @@ export class TestOpenIdProvider {
   private readonly sockets = new Set<Socket>();
   issuer = '';
   keys: ProviderKey[] = [];
+  /** Requests per path (the introspection tests count the provider's work). */
+  readonly hits = new Map<string, number>();
 
   /** A new private signing key (ES256 or RS256), not served until `useKeys`. */
   static newKey(alg: 'ES256' | 'RS256', kid: string): ProviderKey {
@@ -78,45 +84,79 @@ export class TestOpenIdProvider {
           scope: scopes,
           id_token_signed_response_alg: String(keys[0]!.jwk.alg),
         },
+        {
+          client_id: INTROSPECTOR.clientId,
+          client_secret: INTROSPECTOR.clientSecret,
+          grant_types: ['client_credentials'],
+          redirect_uris: [],
+          response_types: [],
+          token_endpoint_auth_method: 'client_secret_basic',
+          id_token_signed_response_alg: String(keys[0]!.jwk.alg),
+        },
       ],
       jwks: { keys: keys.map((k) => k.jwk) } as never,
       scopes: scopes.split(' '),
+      enabledJWA: { dPoPSigningAlgValues: ['ES256', 'RS256', 'PS256', 'EdDSA'] },
       features: {
         devInteractions: { enabled: false },
         clientCredentials: { enabled: true },
+        // A token requested with a DPoP proof is bound to its key (cnf.jkt); one without stays a bearer token.
+        dPoP: { enabled: true },
+        introspection: { enabled: true },
+        revocation: { enabled: true },
         resourceIndicators: {
           enabled: true,
           defaultResource: () => RESOURCE,
           useGrantedResource: () => true,
-          getResourceServerInfo: () => ({
+          getResourceServerInfo: (_ctx: unknown, resource: string) => ({
             scope: scopes,
-            audience: RESOURCE,
+            audience: resource,
             // An hour: the tests move their clock past the key set's 10 minutes.
             accessTokenTTL: 3600,
-            accessTokenFormat: 'jwt',
-            jwt: { sign: { alg: String(keys[0]!.jwk.alg) } },
+            ...(resource === OPAQUE_RESOURCE
+              ? { accessTokenFormat: 'opaque' }
+              : { accessTokenFormat: 'jwt', jwt: { sign: { alg: String(keys[0]!.jwk.alg) } } }),
           }),
         },
       },
     } as never);
     const callback = provider.callback();
     console.warn = warn;
-    this.handler = (req, res) => void callback(req, res);
+    this.handler = (req, res) => {
+      const path = new URL(req.url ?? '/', this.issuer).pathname;
+      this.hits.set(path, (this.hits.get(path) ?? 0) + 1);
+      void callback(req, res);
+    };
   }
 
   /** An access token for the resource, by the client_credentials grant (client_secret_basic). */
-  async accessToken(scope = 'articles:read'): Promise<string> {
-    const res = await fetch(`${this.issuer}/token`, {
+  async accessToken(scope = 'articles:read', options: { dpopProof?: (htu: string) => string; resource?: string } = {}): Promise<string> {
+    const url = `${this.issuer}/token`;
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString('base64')}`,
+        ...(options.dpopProof ? { dpop: options.dpopProof(url) } : {}),
+      },
+      body: new URLSearchParams({ grant_type: 'client_credentials', resource: options.resource ?? RESOURCE, scope }).toString(),
+    });
+    const body = (await res.json()) as { access_token?: string; error?: string; error_description?: string };
+    if (!body.access_token) throw new Error(`token endpoint: ${res.status} ${body.error} ${body.error_description}`);
+    return body.access_token;
+  }
+
+  /** Revokes a token at the provider (RFC 7009), as its client. */
+  async revoke(token: string): Promise<void> {
+    const res = await fetch(`${this.issuer}/token/revocation`, {
       method: 'POST',
       headers: {
         'content-type': 'application/x-www-form-urlencoded',
         authorization: `Basic ${Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString('base64')}`,
       },
-      body: new URLSearchParams({ grant_type: 'client_credentials', resource: RESOURCE, scope }).toString(),
+      body: new URLSearchParams({ token }).toString(),
     });
-    const body = (await res.json()) as { access_token?: string; error?: string; error_description?: string };
-    if (!body.access_token) throw new Error(`token endpoint: ${res.status} ${body.error} ${body.error_description}`);
-    return body.access_token;
+    if (res.status !== 200) throw new Error(`revocation endpoint: ${res.status}`);
   }
 
   async close(): Promise<void> {

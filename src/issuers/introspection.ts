@@ -1,0 +1,178 @@
+import { createHash } from 'node:crypto';
+import { AuthError } from '../errors/auth-error.js';
+import { parseJsonObject } from '../tokens/strict-json.js';
+import { fetchJson, ProviderReadError } from './fetch-json.js';
+import { KEY_READ_COOLDOWN_MS, MAX_DOCUMENT_BYTES } from './remote-key-set.js';
+import { checkProviderUrl, type ResolvedIntrospection, type ResolvedTrustedIssuer } from './trusted-issuer.options.js';
+
+/** What the provider said of a token: inactive, or active with its claims (RFC 7662 §2.2). */
+export type IntrospectionAnswer = { active: false } | { active: true; claims: Readonly<Record<string, unknown>> };
+
+interface Cached {
+  answer: IntrospectionAnswer;
+  /** Epoch ms after which the provider is asked again. */
+  until: number;
+}
+
+/** An answer is a small JSON object: anything larger is not one. */
+const MAX_ANSWER_BYTES = 64 * 1024;
+
+/**
+ * Asks the issuer's introspection endpoint (RFC 7662) about tokens it cannot
+ * verify locally (opaque ones), or about every token when configured. The
+ * client authenticates with client_secret_basic. Answers are kept, keyed by
+ * the token's digest, until the token's `exp` and at most `cacheMaxSeconds`,
+ * within `cacheMaxEntries` (the oldest go first); concurrent calls with one
+ * token share one request. A provider that cannot answer (down, slow, an
+ * error, a malformed answer) is `auth_unavailable`: never an acceptance.
+ */
+export class Introspector {
+  private readonly cache = new Map<string, Cached>();
+  private readonly pending = new Map<string, Promise<IntrospectionAnswer>>();
+  private endpoint: string | undefined;
+  private discovering: Promise<string> | undefined;
+  private discoveryFailedAt = -Infinity;
+  private readonly authorization: string;
+  /** The last failure, for the log (never with the token). */
+  lastError: string | undefined;
+
+  constructor(
+    private readonly issuer: ResolvedTrustedIssuer,
+    private readonly settings: ResolvedIntrospection,
+    private readonly now: () => number,
+  ) {
+    this.endpoint = settings.endpoint;
+    // RFC 6749 §2.3.1: the client id and secret are form-encoded before the Basic encoding.
+    const form = (s: string) => encodeURIComponent(s).replace(/%20/g, '+');
+    this.authorization = `Basic ${Buffer.from(`${form(settings.clientId)}:${form(settings.clientSecret)}`).toString('base64')}`;
+  }
+
+  /** The provider's answer, from the cache when it is still good. */
+  introspect(token: string): IntrospectionAnswer | Promise<IntrospectionAnswer> {
+    const key = createHash('sha256').update(token).digest('base64url');
+    const nowMs = this.now();
+    const hit = this.cache.get(key);
+    if (hit !== undefined) {
+      if (hit.until > nowMs) return hit.answer;
+      this.cache.delete(key);
+    }
+    const running = this.pending.get(key);
+    if (running !== undefined) return running;
+    const asked = this.ask(token).then((answer) => {
+      this.keep(key, answer);
+      return answer;
+    });
+    this.pending.set(key, asked);
+    void asked.then(
+      () => this.pending.delete(key),
+      () => this.pending.delete(key),
+    );
+    return asked;
+  }
+
+  private keep(key: string, answer: IntrospectionAnswer): void {
+    const nowMs = this.now();
+    let until = nowMs + this.settings.cacheMaxSeconds * 1000;
+    if (answer.active) {
+      const exp = answer.claims.exp;
+      if (typeof exp === 'number') until = Math.min(until, exp * 1000);
+    }
+    if (until <= nowMs) return;
+    while (this.cache.size >= this.settings.cacheMaxEntries) this.cache.delete(this.cache.keys().next().value!);
+    this.cache.set(key, { answer, until });
+  }
+
+  private async ask(token: string): Promise<IntrospectionAnswer> {
+    const endpoint = await this.endpointUrl();
+    const timeoutMs = this.issuer.fetchTimeoutMs;
+    const signal = AbortSignal.timeout(timeoutMs);
+    let body: Record<string, unknown>;
+    try {
+      const response = await fetch(endpoint, {
+        method: 'POST',
+        signal,
+        redirect: 'error',
+        headers: { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded', authorization: this.authorization },
+        body: new URLSearchParams({ token, token_type_hint: 'access_token' }).toString(),
+      });
+      if (response.status !== 200) {
+        // The provider's OAuth error code (invalid_client, ...) says what to fix; nothing else of the body is kept.
+        let code = '';
+        try {
+          const error = parseJsonObject(new Uint8Array(await boundedBody(response, endpoint))).error;
+          if (typeof error === 'string' && /^[\x20-\x7e]{1,64}$/.test(error)) code = ` ${error}`;
+        } catch {
+          await response.body?.cancel().catch(() => undefined);
+        }
+        throw new ProviderReadError(endpoint, `HTTP ${response.status}${code}`);
+      }
+      const bytes = new Uint8Array(await boundedBody(response, endpoint));
+      try {
+        body = parseJsonObject(bytes);
+      } catch {
+        throw new ProviderReadError(endpoint, 'not a JSON object (or a member twice, or nested too deeply)');
+      }
+    } catch (err) {
+      this.lastError =
+        err instanceof ProviderReadError ? err.message : `${endpoint}: ${signal.aborted ? `no answer within ${timeoutMs} ms` : 'unreachable'}`;
+      throw new AuthError('auth_unavailable', 'introspection_unavailable');
+    }
+    this.lastError = undefined;
+    // Only the boolean true is active (RFC 7662 §2.2); anything else, "true" included, is not.
+    if (body.active !== true) return { active: false };
+    return { active: true, claims: Object.freeze(body) };
+  }
+
+  /** The configured endpoint, or the discovery document's `introspection_endpoint`, which must be on the issuer's origin. */
+  private async endpointUrl(): Promise<string> {
+    if (this.endpoint !== undefined) return this.endpoint;
+    if (this.discovering) return this.discovering;
+    // A failed discovery is not repeated for every token: the cool-down of key reads applies.
+    if (this.now() - this.discoveryFailedAt < KEY_READ_COOLDOWN_MS) {
+      throw new AuthError('auth_unavailable', 'introspection_endpoint_unknown');
+    }
+    const url = this.issuer.discoveryUrl;
+    this.discovering = (async () => {
+      try {
+        const { body } = await fetchJson(url, this.issuer.fetchTimeoutMs, MAX_DOCUMENT_BYTES);
+        if (body.issuer !== this.issuer.issuer) throw new ProviderReadError(url, 'its "issuer" is not the configured issuer');
+        let endpoint: URL;
+        try {
+          endpoint = checkProviderUrl(body.introspection_endpoint, 'introspection_endpoint');
+        } catch {
+          throw new ProviderReadError(url, '"introspection_endpoint" is missing or not an https URL');
+        }
+        if (endpoint.origin !== new URL(this.issuer.issuer).origin) {
+          throw new ProviderReadError(url, `"introspection_endpoint" is on another origin (${endpoint.origin}); configure introspection.endpoint`);
+        }
+        this.endpoint = endpoint.toString();
+        return this.endpoint;
+      } catch (err) {
+        this.discoveryFailedAt = this.now();
+        this.lastError = err instanceof ProviderReadError ? err.message : `${url}: unreadable`;
+        throw new AuthError('auth_unavailable', 'introspection_endpoint_unknown');
+      } finally {
+        this.discovering = undefined;
+      }
+    })();
+    return this.discovering;
+  }
+}
+
+async function boundedBody(response: Response, url: string): Promise<Buffer> {
+  if (!response.body) return Buffer.alloc(0);
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > MAX_ANSWER_BYTES) {
+      await reader.cancel().catch(() => undefined);
+      throw new ProviderReadError(url, `answer over ${MAX_ANSWER_BYTES} bytes`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks, total);
+}

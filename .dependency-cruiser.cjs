@@ -15,10 +15,10 @@
  */
 const LAYERS = [
   ['errors', 'clock', 'auth.constants.ts'],
-  ['call', 'persistence'],
+  ['call', 'persistence', 'option-schema'],
   ['context', 'audit', 'tokens', 'users'],
   ['cookies', 'credentials', 'decorators', 'authorization'],
-  ['revocation', 'sessions', 'throttle', 'api-keys', 'issuers'],
+  ['revocation', 'sessions', 'throttle', 'api-keys', 'issuers', 'dpop'],
   ['store', 'migrations', 'authentication', 'login'],
   ['auth.service.ts'],
   ['guard', 'jwks', 'passport'],

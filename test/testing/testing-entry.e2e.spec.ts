@@ -84,9 +84,11 @@ describe.each(['express', 'fastify'] as const)('testing entry point on %s', (ada
   test('the clock: a token expires when the test moves time, without sleeping', async () => {
     const token = t.accessToken({ id: 'clock-user' }, { expiresIn: 60 });
     await t.as(token).get('/me').expect(200);
-    t.clock.advanceSeconds(59);
+    // The clock is real time plus the offset: leave the token a margin a loaded machine cannot eat (real seconds
+    // pass between the steps), then move past its end.
+    t.clock.advanceSeconds(50);
     await t.as(token).get('/me').expect(200);
-    t.clock.advanceSeconds(1);
+    t.clock.advanceSeconds(10);
     const res = await t.as(token).get('/me').expect(401);
     expect(res.body.code).toBe('token_expired');
     t.clock.reset();

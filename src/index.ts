@@ -93,4 +93,3 @@ export type { RevocationChannelOption } from './revocation/resolve-channel.js';
 // DPoP and introspection for trusted issuers (#26 items 6, 7).
 export type { TrustedIssuerDpopOptions, TrustedIssuerIntrospectionOptions } from './issuers/trusted-issuer.options.js';
 export type { DpopRedisLike } from './dpop/dpop-replay.store.js';
-export { DpopProofEntity } from './dpop/dpop.entity.js';

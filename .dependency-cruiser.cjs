@@ -15,14 +15,14 @@
  */
 const LAYERS = [
   ['errors', 'clock', 'auth.constants.ts'],
-  ['call', 'persistence', 'option-schema'],
+  ['call', 'persistence', 'option-schema', 'key-derivation'],
   ['context', 'audit', 'tokens', 'users'],
   ['cookies', 'credentials', 'decorators', 'authorization'],
   ['revocation', 'sessions', 'throttle', 'api-keys', 'issuers', 'dpop'],
   ['store', 'migrations', 'authentication', 'login'],
+  ['options'],
   ['auth.service.ts'],
   ['guard', 'jwks', 'passport'],
-  ['options'],
   ['auth.module.ts'],
   ['index.ts'],
 ];

@@ -4,6 +4,7 @@ import type { AuthenticationSettings } from '../authentication/authentication-se
 import type { TrustedIssuerSettings } from '../issuers/trusted-issuer-settings.js';
 import type { RevocationSettings } from '../revocation/revocation-settings.js';
 import type { SessionSettings } from '../sessions/session-settings.js';
+import type { StoreSettings } from '../store/store-settings.js';
 import type { ResolvedLoginThrottleOptions } from '../throttle/login-throttle.options.js';
 import type { JwtSettings, TokenIssuerSettings } from '../tokens/token-settings.js';
 import type { UserSettings } from '../users/user-settings.js';
@@ -27,5 +28,6 @@ export type SettingsCheck = [
   Satisfies<ResolvedAuthOptions, ApiKeySettings>,
   Satisfies<ResolvedAuthOptions, AuthenticationSettings>,
   Satisfies<ResolvedAuthOptions, TrustedIssuerSettings>,
+  Satisfies<ResolvedAuthOptions, StoreSettings>,
   Satisfies<ResolvedAuthOptions, { loginThrottle: ResolvedLoginThrottleOptions }>,
 ];

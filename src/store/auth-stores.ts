@@ -5,7 +5,6 @@ import { API_KEY_STORE, type ApiKeyStore } from '../api-keys/api-key.types.js';
 import { InMemoryApiKeyStore } from '../api-keys/api-key.stores.js';
 import { AUTH_OPTIONS } from '../auth.constants.js';
 import { AuthConfigError } from '../errors/auth-error.js';
-import type { ResolvedAuthOptions } from '../options/auth-options.js';
 import { CacheEntries, type CacheManagerLike } from '../persistence/cache-entries.js';
 import { CacheRevocationStore, CacheUserCutoffStore } from '../revocation/cache-revocation.store.js';
 import { InMemoryRevocationStore, InMemoryUserCutoffStore } from '../revocation/in-memory-revocation.store.js';
@@ -16,6 +15,7 @@ import { CacheEndedSessionStore } from '../sessions/cache-ended-session.store.js
 import { InMemorySessionStore } from '../sessions/in-memory-session.store.js';
 import { SESSION_STORE, type SessionStore } from '../sessions/session-store.js';
 import { boundStore } from '../persistence/bounded-store.js';
+import type { StoreSettings } from './store-settings.js';
 
 /** Injection tokens of the stores, for apps that read them (after the module has initialised); each feature declares its own. */
 export { SESSION_STORE, REVOCATION_STORE, USER_CUTOFF_STORE, API_KEY_STORE };
@@ -53,7 +53,7 @@ export class AuthStores {
   private readonly logger = new Logger('AuthModule');
 
   constructor(
-    @Inject(AUTH_OPTIONS) private readonly options: ResolvedAuthOptions,
+    @Inject(AUTH_OPTIONS) private readonly options: StoreSettings,
     private readonly moduleRef: ModuleRef,
   ) {}
 
@@ -105,7 +105,7 @@ export class AuthStores {
    * compare-and-swap that a Keyv cache cannot do) and API keys in this instance's memory, or in TypeORM with
    * `sessions: 'typeorm'`. No change log: the gate reads the cache per request (`strict`).
    */
-  private async cacheStores(store: Extract<ResolvedAuthOptions['store'], { type: 'cache' }>) {
+  private async cacheStores(store: Extract<StoreSettings['store'], { type: 'cache' }>) {
     let token: unknown;
     try {
       token = (await import('@nestjs/cache-manager')).CACHE_MANAGER;

@@ -5,7 +5,7 @@ import {
   ThrottleCountersMysql1764000000002,
   ThrottleCountersPostgres1764000000002,
   ThrottleCountersSqlite1764000000002,
-} from '../throttle/throttle.migrations.js';
+} from './throttle-counters.js';
 
 /**
  * The module's migrations, per database, oldest first: add the list to your

@@ -1,8 +1,6 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { AuditEmitter } from '../audit/audit.emitter.js';
 import { AUTH_OPTIONS } from '../auth.constants.js';
-import { currentContext } from '../context/request-context.js';
-import { CookieJar } from '../cookies/cookie-jar.js';
 import { TrustedIssuers } from '../issuers/trusted-issuers.js';
 import type { ResolvedAuthOptions } from '../options/auth-options.js';
 import { SessionService } from '../sessions/session.service.js';
@@ -18,7 +16,6 @@ export class RevocationService {
     private readonly sessions: SessionService,
     private readonly audit: AuditEmitter,
     @Inject(AUTH_OPTIONS) private readonly options: ResolvedAuthOptions,
-    private readonly cookies: CookieJar,
     @Optional() private readonly issuers?: TrustedIssuers,
   ) {}
 
@@ -42,15 +39,12 @@ export class RevocationService {
     this.audit.emit({ type: 'token.revoked', jti, userId, reason: 'revoked' });
   }
 
-  /** Refuses every token of the user issued before now and ends all their sessions. New logins work. */
+  /** Refuses every token of the user issued before now and ends all their sessions. New logins work. (The caller's own cookies are AuthService's to clear.) */
   async revokeAllForUser(userId: string): Promise<void> {
     if (typeof userId !== 'string' || userId.length === 0) throw new TypeError('revokeAllForUser: userId must be a non-empty string');
     await this.gate.cutOffUser(userId, new Date(this.options.clock.now()));
     await this.sessions.endAllForUser(userId, 'revoke_all');
     this.audit.emit({ type: 'token.revoked', userId, reason: 'revoke_all' });
-    // The caller signing themself out everywhere: this browser's cookies go too.
-    const context = currentContext();
-    if (context?.auth?.userId === userId) this.cookies.clear(context.carrier);
   }
 
   purgeExpired(): Promise<number> {

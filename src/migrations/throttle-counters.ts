@@ -1,6 +1,6 @@
-import { sqlMigration } from '../migrations/sql-migration.js';
+import { sqlMigration } from './sql-migration.js';
 
-/** The login throttle's counters: add each after the module's other migrations of its database. */
+/** The login throttle's counters (listed in `authMigrations`, with the module's other tables). */
 export const ThrottleCountersSqlite1764000000002 = sqlMigration(
   'ThrottleCountersSqlite1764000000002',
   [
@@ -26,10 +26,3 @@ export const ThrottleCountersMysql1764000000002 = sqlMigration(
   ],
   ['DROP TABLE `auth_throttle_counters`'],
 );
-
-/** Per database, as `authMigrations`: the lead appends these to its lists. */
-export const throttleMigrations = {
-  sqlite: [ThrottleCountersSqlite1764000000002],
-  postgres: [ThrottleCountersPostgres1764000000002],
-  mysql: [ThrottleCountersMysql1764000000002],
-};

@@ -83,7 +83,7 @@ export class LoginAttempt {
   async succeeded(): Promise<RememberedDevice | undefined> {
     if (this.throttle === null || !this.settle()) return undefined;
     await this.throttle.giveBack(this.reserved, true).catch(() => undefined);
-    return this.scope === undefined ? undefined : { account: this.scope.account, id: this.scope.device };
+    return this.scope === undefined || !this.throttle.remembersDevices ? undefined : { account: this.scope.account, id: this.scope.device };
   }
 
   async abandoned(): Promise<void> {
@@ -217,6 +217,11 @@ export class LoginThrottle implements OnModuleInit, OnApplicationShutdown {
     const ip = caller.address;
     if (!this.active(caller) || ip === undefined) return;
     await this.reserve([['refreshPerIp', this.options.refreshPerIp, () => `r:${this.fingerprints.of('i', normaliseIp(ip))}`]], undefined, ip);
+  }
+
+  /** `loginThrottle.deviceCookie` is on: a successful login names its device, to be remembered with the answer. */
+  get remembersDevices(): boolean {
+    return this.devices.perDevice !== undefined;
   }
 
   /** The fingerprint of a username's account (the key its counters are named by). */

@@ -168,13 +168,7 @@ export class SessionService {
    * and ends the session; for `refreshCurrentSessionToken` a lost race is only
    * refused.
    */
-  private async rotate(
-    sid: string,
-    userId: string,
-    fromJti: string,
-    presented: boolean,
-    ip: string | undefined,
-  ): Promise<IssuedSession> {
+  private async rotate(sid: string, userId: string, fromJti: string, presented: boolean, ip: string | undefined): Promise<IssuedSession> {
     const { sessions } = this.stores;
     const { jwt } = this.options;
     const session = await sessions.find(sid);

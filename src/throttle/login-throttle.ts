@@ -204,7 +204,13 @@ export class LoginThrottle implements OnModuleInit, OnApplicationShutdown {
     const { taken, over } = await this.take(plan);
     reserved.push(...taken);
     if (over === undefined) return true;
-    this.audit.emit({ type: 'login.throttled', username: shownAccount(scope.account), userId, ip: scope.address, reason: `${over}:resolved_account` });
+    this.audit.emit({
+      type: 'login.throttled',
+      username: shownAccount(scope.account),
+      userId,
+      ip: scope.address,
+      reason: `${over}:resolved_account`,
+    });
     return false;
   }
 

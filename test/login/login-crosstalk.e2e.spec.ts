@@ -81,7 +81,7 @@ class AnnounceController {
   }
 }
 
-describe.each(ADAPTERS)('login() cookies go on the call\'s own response only (%s)', (adapter) => {
+describe.each(ADAPTERS)("login() cookies go on the call's own response only (%s)", (adapter) => {
   let app: INestApplication;
   let url: string;
 

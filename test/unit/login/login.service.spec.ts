@@ -55,7 +55,8 @@ describe('LoginService and SessionService, called without a request', () => {
 
   test("failures count by the caller's address: refused there, another address still checked", async () => {
     const logins = app.get(LoginService);
-    for (let i = 0; i < 2; i++) await expect(logins.login('bob', 'wrong', caller('203.0.113.21'))).rejects.toMatchObject({ code: 'invalid_credentials' });
+    for (let i = 0; i < 2; i++)
+      await expect(logins.login('bob', 'wrong', caller('203.0.113.21'))).rejects.toMatchObject({ code: 'invalid_credentials' });
     await expect(logins.login('bob', 'wrong', caller('203.0.113.21'))).rejects.toBeInstanceOf(TooManyAttemptsException);
     await expect(logins.login('bob', PASSWORDS.bob, caller('198.51.100.21'))).resolves.toMatchObject({ session: expect.any(Object) });
   });
@@ -99,7 +100,11 @@ describe('PasswordChecks (the queue, the check, the rehash): plain objects, no r
   test('rehash on login stores a fresh hash for an outdated one, and never fails the login', async () => {
     const checks = new PasswordChecks({ max: 1 });
     const stored: Array<[string, string]> = [];
-    const users = { findByUsername: async () => null, findById: async () => null, updatePasswordHash: async (id: string, h: string) => void stored.push([id, h]) } as UserProvider;
+    const users = {
+      findByUsername: async () => null,
+      findById: async () => null,
+      updatePasswordHash: async (id: string, h: string) => void stored.push([id, h]),
+    } as UserProvider;
     const user = { id: 7, username: 'dave', passwordHash: 'v1:pw', permissions: [] } as AuthUserRecord;
     await expect(checks.rehashIfNeeded(hasher(), users, user, 'pw')).resolves.toBe(true);
     expect(stored).toEqual([['7', 'v2:pw']]);

@@ -7,7 +7,10 @@ import { NO_CALLER, type Caller } from '../../../src/call/caller.js';
 import { AuthModule } from '../../../src/index.js';
 import { LoginService } from '../../../src/login/login.service.js';
 import { PasswordChecks } from '../../../src/login/password-checks.js';
-import { SessionService } from '../../../src/sessions/session.service.js';
+import type { AuthContextData } from '../../../src/context/auth-context.js';
+import { grantCall, grantOf } from '../../../src/context/call-grant.js';
+import { SessionService, type SessionCall } from '../../../src/sessions/session.service.js';
+import { TokenIssuer } from '../../../src/tokens/token-issuer.js';
 import { AuthStores } from '../../../src/store/auth-stores.js';
 import { AuthBusyException, TooManyAttemptsException } from '../../../src/throttle/throttle-errors.js';
 import { HashWorkerError } from '../../../src/users/hash-workers.js';
@@ -68,6 +71,24 @@ describe('LoginService and SessionService, called without a request', () => {
     expect(rotated.sessionId).toBe(start.sessionId);
     await expect(sessions.refresh(start.pair.refreshToken, caller('203.0.113.23'))).rejects.toMatchObject({ code: 'token_revoked' });
     expect(events.filter((e) => e.type === 'refresh.reuse_detected').pop()).toMatchObject({ ip: '203.0.113.23', sessionId: start.sessionId });
+  });
+
+  test("the caller's sessions: listed and ended for the call passed in, with no request context", async () => {
+    const sessions = app.get(SessionService);
+    const start = await sessions.start(
+      { id: 2, username: 'bob', passwordHash: '', permissions: [] } as AuthUserRecord,
+      caller('203.0.113.24', 'cli/3'),
+    );
+    const claims = app.get(TokenIssuer).verify(start.pair.accessToken, 'access');
+    // What a guard makes of that token (a job keeps it from a call): the grant is what the session methods trust.
+    const auth = { userId: '2', sessionId: start.sessionId, backend: 'jwt', claims, permissions: [] } as unknown as AuthContextData;
+    grantCall(auth, { type: 'rpc', target: {}, headers: undefined, response: undefined });
+    const call: SessionCall = { grant: grantOf(auth)!, kept: true };
+    const listed = await sessions.list(call);
+    expect(listed).toContainEqual(expect.objectContaining({ id: start.sessionId, current: true, ip: '203.0.113.24', userAgent: 'cli/3' }));
+    await sessions.logout(call);
+    // Kept, the call is checked again on each use: its token was revoked by the logout.
+    await expect(sessions.list(call)).rejects.toMatchObject({ code: 'token_revoked' });
   });
 });
 

@@ -5,7 +5,7 @@ import {
   ThrottleCountersMysql1764000000002,
   ThrottleCountersPostgres1764000000002,
   ThrottleCountersSqlite1764000000002,
-} from '../throttle/throttle.migrations.js';
+} from './throttle-counters.js';
 import { DpopProofsMysql1767000000000, DpopProofsPostgres1767000000000, DpopProofsSqlite1767000000000 } from './dpop-proofs.js';
 
 /**

@@ -1,8 +1,6 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { AuditEmitter } from '../audit/audit.emitter.js';
 import { AUTH_OPTIONS } from '../auth.constants.js';
-import { currentContext } from '../context/request-context.js';
-import { CookieJar } from '../cookies/cookie-jar.js';
 import type { RevocationSettings } from './revocation-settings.js';
 import { TokenIssuer } from '../tokens/token-issuer.js';
 import { RevocationSync } from './revocation-sync.js';
@@ -27,7 +25,6 @@ export class RevocationService {
     private readonly tokens: TokenIssuer,
     private readonly audit: AuditEmitter,
     @Inject(AUTH_OPTIONS) private readonly options: RevocationSettings,
-    private readonly cookies: CookieJar,
     @Optional() @Inject(ISSUED_ELSEWHERE) private readonly issuers?: IssuedElsewhere,
   ) {}
 
@@ -51,15 +48,12 @@ export class RevocationService {
     this.audit.emit({ type: 'token.revoked', jti, userId, reason: 'revoked' });
   }
 
-  /** Refuses every token of the user issued before now and ends all their sessions, in one write. New logins work. */
+  /** Refuses every token of the user issued before now and ends all their sessions, in one write. New logins work. (The caller's own cookies are AuthService's to clear.) */
   async revokeAllForUser(userId: string): Promise<void> {
     if (typeof userId !== 'string' || userId.length === 0) throw new TypeError('revokeAllForUser: userId must be a non-empty string');
     const ended = await this.writer.cutOffUser(userId, new Date(this.options.clock.now()), 'revoke_all');
     for (const sid of ended) this.audit.emit({ type: 'session.ended', userId, sessionId: sid, reason: 'revoke_all' });
     this.audit.emit({ type: 'token.revoked', userId, reason: 'revoke_all' });
-    // The caller signing themself out everywhere: this browser's cookies go too.
-    const context = currentContext();
-    if (context?.auth?.userId === userId) this.cookies.clear(context.carrier);
   }
 
   purgeExpired(): Promise<number> {

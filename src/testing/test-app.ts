@@ -156,9 +156,9 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       if (!users) throw new Error('session(): the app has its own UserProvider; use login(username, password)');
       const password = `pw-${Math.random().toString(36).slice(2)}`;
       const record = await users.add({ ...user, password });
-      return authService.login(record.username, password);
+      return pairOf(authService.login(record.username, password));
     },
-    login: (username, password) => authService.login(username, password),
+    login: (username, password) => pairOf(authService.login(username, password)),
     as(user) {
       const token = typeof user === 'string' ? user : isPair(user) ? user.accessToken : accessToken(user);
       const value = credential(token);
@@ -182,4 +182,9 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
 
 function isPair(value: unknown): value is TokenPair {
   return typeof value === 'object' && value !== null && typeof (value as TokenPair).accessToken === 'string';
+}
+
+/** The kit logs in from test code, outside any request: no cookies are set there, so the answer is the pair itself. */
+async function pairOf(answer: ReturnType<AuthService['login']>): Promise<TokenPair> {
+  return (await answer) as TokenPair;
 }

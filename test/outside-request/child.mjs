@@ -55,7 +55,9 @@ const app = await NestFactory.createApplicationContext(App, { logger: false });
 await app.init();
 const auth = app.get(lib.AuthService);
 const keys = app.get(lib.ApiKeyService);
-const sessions = app.get(SessionService);
+const sessionService = app.get(SessionService);
+// A session as login() starts one, with no request around it (no client address or user agent to record).
+const sessions = { start: async (user) => (await sessionService.start(user, {})).pair };
 
 /** What the caller got back, without any token in it (only their shape). */
 const shape = (pair) => ({ access: typeof pair?.accessToken === 'string', refresh: typeof pair?.refreshToken === 'string' });

@@ -122,6 +122,18 @@ describe.each(ADAPTERS)('login throttle on %s', (adapter) => {
     expect(JSON.stringify(throttled).toLowerCase()).not.toContain('secret-typo-password');
   });
 
+  test('a login.throttled event carries the fingerprint of the login.failed events of the same name (one fingerprint)', async () => {
+    // An unknown name is never logged as text: both events show its keyed fingerprint, and it is the same one, so
+    // the refusal can be matched to the failures that led to it. Spelled differently each time: one account.
+    for (const typed of ['Mallory-Typo', 'mallory-typo', 'MALLORY-TYPO', 'Mallory-Typo']) await login(typed, 'wrong-password');
+    const failed = events.filter((e) => e.type === 'login.failed');
+    const throttled = events.filter((e) => (e.type as string) === 'login.throttled');
+    expect(failed).toHaveLength(3);
+    expect(throttled).toHaveLength(1);
+    expect(throttled[0].username).toMatch(/^fp:[A-Za-z0-9_-]{16}$/);
+    expect(failed.map((e) => e.username)).toEqual([throttled[0].username, throttled[0].username, throttled[0].username]);
+  });
+
   test('a successful login resets the account-and-IP counter', async () => {
     for (let i = 0; i < 2; i++) expect((await login('alice', 'wrong-password')).status).toBe(401);
     expect((await login('alice', PASSWORDS.alice)).status).toBe(200);

@@ -3,7 +3,8 @@ import { afterEach, describe, expect, test } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
 import { Agent, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { LoginThrottle, type AuthUserRecord } from '../../src/index.js';
+import type { AuthUserRecord } from '../../src/index.js';
+import { LoginService } from '../../src/login/login.service.js';
 import { ADAPTERS, SECRET } from '../support/app.js';
 import { ALL_CONTROLLERS } from '../support/controllers.js';
 import type { ThrottledAuthOptions } from '../support/throttle-app.js';
@@ -79,7 +80,7 @@ function serverSockets(app: INestApplication): Socket[] {
 }
 
 /** Answers the module holds right now. */
-const holding = (app: INestApplication) => app.get(LoginThrottle).pacing.holding;
+const holding = (app: INestApplication) => app.get(LoginService).pacing.holding;
 
 /** Counts user lookups: a refusal that needs none must make none. */
 class CountingUsers extends MemoryUsers {

@@ -40,7 +40,7 @@ class LoginResolver {
   @Public()
   @Mutation(() => String)
   async login(@Args('username') username: string, @Args('password') password: string): Promise<string> {
-    return (await this.auth.login(username, password)).accessToken;
+    return (await this.auth.login(username, password)).accessToken ?? '';
   }
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { RefusalPacing } from '../../src/throttle/refusal-pacing.js';
+import { RefusalPacing } from '../../../src/login/refusal-pacing.js';
 
 const addr = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
 const streaksOf = (pacing: RefusalPacing) => (pacing as unknown as { streaks: Map<string, unknown> }).streaks;

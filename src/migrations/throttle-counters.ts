@@ -1,6 +1,6 @@
-import { sqlMigration } from '../migrations/sql-migration.js';
+import { sqlMigration } from './sql-migration.js';
 
-/** The login throttle's counters: add each after the module's other migrations of its database. */
+/** The login throttle's counters (listed in `authMigrations`, with the module's other tables). */
 export const ThrottleCountersSqlite1764000000002 = sqlMigration(
   'ThrottleCountersSqlite1764000000002',
   [

@@ -81,6 +81,7 @@ function serverSockets(app: INestApplication): Socket[] {
 
 /** Answers the module holds right now. */
 const holding = (app: INestApplication) => app.get(LoginService).pacing.holding;
+const queued = (app: INestApplication) => (app.get(LoginService).checks as unknown as { queue: { queued: number } }).queue.queued;
 
 /** Counts user lookups: a refusal that needs none must make none. */
 class CountingUsers extends MemoryUsers {
@@ -292,7 +293,8 @@ describe.each(ADAPTERS)('pacing of refused clients on %s', (adapter) => {
       let bAnswered = false;
       const b = login(port, second, 'nobody', 'wrong').then((x) => ((bAnswered = true), x));
       await waitFor(() => sockets.length === 2);
-      await new Promise((r) => setTimeout(r, 50));
+      // nobody's check waits in the queue (not merely connected) before alice's is let go: else her place goes to no one.
+      await waitFor(() => queued(app!) === 1);
       hasher.release();
       // nobody's check ends with no one behind it: its 401 goes out while alice's (freed place taken) is held.
       expect((await b).status).toBe(401);

@@ -9,10 +9,11 @@ import { createPrivateKey, hkdfSync, KeyObject } from 'node:crypto';
 export const DERIVED_KEY_LABELS = {
   /** The HMAC key of the double-submit CSRF tokens (`cookies.csrf.secret` when not given). */
   csrf: 'csrf v1',
-  /** The key of the username and address fingerprints of the login throttle (`loginThrottle.fingerprintKey` when not given). */
+  /**
+   * The key of the username and address fingerprints (`loginThrottle.fingerprintKey` when not given): the throttle's
+   * counters and the `fp:` of every login audit event, so a throttled name matches its failed logins.
+   */
   loginThrottleFingerprint: 'login-throttle fingerprint v2',
-  /** The key of the username fingerprints in the login's audit events and logs. */
-  usernameFingerprint: 'username fingerprint v2',
 } as const;
 
 export type DerivedKeyUse = keyof typeof DERIVED_KEY_LABELS;

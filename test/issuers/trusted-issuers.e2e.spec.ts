@@ -11,6 +11,7 @@ import { ALL_CONTROLLERS } from '../support/controllers.js';
 import { CapturingLogger } from '../support/logger.js';
 import { AuthModule } from '../../src/index.js';
 import { TrustedIssuers } from '../../src/issuers/trusted-issuers.js';
+import { resolveAuthOptions } from '../../src/options/resolve-options.js';
 import { JwksServer } from './support/jwks-server.js';
 
 const get = (app: INestApplication, path: string, token?: string) => {
@@ -259,7 +260,11 @@ describe('trusted issuers only (no jwt option)', () => {
     expect({ status: garbage.status, code: garbage.body.code }).toEqual({ status: 401, code: 'token_invalid' });
   });
 
-  test('login, refresh and createToken throw an error that says why', async () => {
+  test('login, refresh and createToken throw an error that says why (issuesTokens: false, derived from no jwt option)', async () => {
+    // `issuesTokens` is not an option an app sets: the resolver derives it (trusted issuers and no `jwt`), and this
+    // is its effect. With `jwt` given beside the issuers it is true and login works (the mixed-mode suite above).
+    expect(resolveAuthOptions({ trustedIssuers: [{ issuer: provider.issuer, audience: 'api' }] }).issuesTokens).toBe(false);
+    expect(resolveAuthOptions({ jwt: { secret: SECRET }, trustedIssuers: [{ issuer: provider.issuer, audience: 'api' }] }).issuesTokens).toBe(true);
     const auth = app.get(AuthService);
     await expect(auth.login('alice', 'x')).rejects.toThrow(/issues no tokens/);
     await expect(auth.refresh('x')).rejects.toThrow(/issues no tokens/);

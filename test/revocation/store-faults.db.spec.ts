@@ -15,6 +15,7 @@ import { TcpProxy } from '../support/tcp-proxy.js';
 import { RevocationUnit, typeOrmGateStores } from '../support/gate-stores.js';
 
 const pgUrl = process.env.AUTH_TEST_POSTGRES_URL;
+// Skipped only without a PostgreSQL to cut through the TCP proxy (AUTH_TEST_POSTGRES_URL; .ci/run sets it).
 const describePg = pgUrl ? describe : describe.skip;
 const TIMEOUT = 300;
 

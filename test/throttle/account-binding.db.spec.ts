@@ -42,6 +42,7 @@ class TypeOrmUsers implements UserProvider {
 
 const url = process.env.AUTH_TEST_MYSQL_URL;
 if (!url) process.stdout.write('[account-binding.db] skipped: MariaDB/MySQL (set AUTH_TEST_MYSQL_URL)\n');
+// Skipped only without MariaDB (AUTH_TEST_MYSQL_URL; .ci/run sets it), with the line above saying so.
 const describeMysql = url ? describe : describe.skip;
 
 describeMysql('one account, one budget, on MariaDB with its default collation (TypeORM UserProvider)', () => {

@@ -56,6 +56,7 @@ const waitFor = async (cond: () => boolean, ms = 5000) => {
   for (let i = 0; i < ms / 10 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
 };
 
+// Skipped only where Debian's nginx is not installed (.ci/run installs it): the proxy under test is a real one.
 const describeNginx = NGINX ? describe : describe.skip;
 if (!NGINX) console.warn('behind-proxy.e2e: nginx is not installed (/usr/sbin/nginx), the reverse-proxy tests are skipped');
 

@@ -256,6 +256,7 @@ describe.each(ADAPTERS)('the login throttle over WebSocket transports, %s (behin
 
 const NATS_URL = process.env.AUTH_TEST_NATS_URL;
 if (!NATS_URL) process.stdout.write('[throttle transports] NATS skipped (set AUTH_TEST_NATS_URL)\n');
+// Skipped only without a NATS server (AUTH_TEST_NATS_URL; .ci/run sets it), with the line above saying so.
 const describeNats = NATS_URL ? describe : describe.skip;
 
 describeNats('the login throttle over NATS (no address of its own)', () => {

@@ -11,6 +11,7 @@ import { Argon2PasswordHasher } from '../../../src/index.js';
 import { HashWorkerError, HashWorkerPool, hashWorkerPool } from '../../../src/users/hash-workers.js';
 
 const linux = process.platform === 'linux';
+// Skipped off Linux only: these tests read the worker threads' niceness from /proc, which only Linux has.
 const onLinux = linux ? test : test.skip;
 
 /** Per thread of this process: niceness (field 19 of /proc/self/task/<tid>/stat) and CPU ticks (utime + stime). */

@@ -1,6 +1,5 @@
-import { Inject, Injectable, Logger, Optional, type OnApplicationShutdown, type OnModuleInit, type Type } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import type { DataSource } from 'typeorm';
 import { AUTH_OPTIONS } from '../auth.constants.js';
 import type { AuthContextData } from '../context/auth-context.js';
 import type { DpopPresentation } from '../credentials/credential.js';
@@ -10,6 +9,7 @@ import { DpopProofEntity } from '../dpop/dpop.entity.js';
 import { AuthConfigError, AuthError } from '../errors/auth-error.js';
 import type { TrustedIssuerSettings } from './trusted-issuer-settings.js';
 import { boundStore } from '../persistence/bounded-store.js';
+import { appDataSource } from '../persistence/app-data-source.js';
 import { RevocationGate, type RevocationClaims } from '../revocation/revocation-gate.js';
 import { checkSegment, decodeSegment } from '../tokens/base64url.js';
 import { verifySignature } from '../tokens/jws.js';
@@ -598,26 +598,14 @@ export class TrustedIssuers implements OnModuleInit, OnApplicationShutdown {
         "is needed with store: 'cache': a cache cannot claim a proof atomically, so set dpopOptions.redis (a Redis URL or client) for the DPoP replay store",
       );
     }
-    const dataSource = await this.dataSourceOf(store.dataSource);
-    if (!dataSource.hasMetadata(DpopProofEntity)) {
-      throw new AuthConfigError('store', 'the DataSource does not know the DPoP replay entity: add ...authEntities to its `entities`');
-    }
+    const dataSource = await appDataSource(this.moduleRef!, {
+      name: store.dataSource,
+      option: 'store',
+      holds: "DPoP proofs' ids (the replay store)",
+      entity: DpopProofEntity,
+    });
     const { TypeOrmDpopReplayStore } = await import('../dpop/typeorm-dpop-replay.store.js');
     return new TypeOrmDpopReplayStore(dataSource, now);
-  }
-
-  private async dataSourceOf(name: string): Promise<DataSource> {
-    let token: unknown;
-    try {
-      token = (await import('@nestjs/typeorm')).getDataSourceToken(name);
-    } catch {
-      throw new AuthConfigError('store', "'typeorm' needs @nestjs/typeorm installed and TypeOrmModule.forRoot() in the app");
-    }
-    try {
-      return this.moduleRef!.get(token as Type<DataSource>, { strict: false });
-    } catch {
-      throw new AuthConfigError('store', `'typeorm' needs the app's DataSource "${name}" (the DPoP replay store is there too)`);
-    }
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -46,7 +46,9 @@ export class LoginService implements OnModuleDestroy {
       maxQueued: options.passwordChecks.maxQueued,
       retryAfterSeconds: options.passwordChecks.retryAfterSeconds,
     });
-    this.pacing = new RefusalPacing(options.pacingMs);
+    // A crowd: more answers held at once than 4 × the queue's places (its running and waiting checks).
+    const places = options.passwordChecks.concurrency + options.passwordChecks.maxQueued;
+    this.pacing = new RefusalPacing(options.pacingMs, Math.max(8, 4 * places));
   }
 
   /** Before the HTTP server closes: held refusals are answered now, not at the end of their pause. */

@@ -66,7 +66,15 @@ export class RefusalPacing {
   private readonly streaks = new Map<string, Streak>();
   private readonly held = new Set<() => void>();
 
-  constructor(private readonly pacingMs: number) {}
+  /**
+   * @param crowd Answers held at once beyond which the refusals are a crowd's (a flood from many addresses, where
+   * no one address re-sends early enough to be backed off): from `crowd` held answers every new hold is doubled,
+   * from 2 × `crowd` × 4, from 4 × `crowd` × 8 (`LoginService` gives 4 × the password-check queue's places).
+   */
+  constructor(
+    private readonly pacingMs: number,
+    private readonly crowd = Infinity,
+  ) {}
 
   get enabled(): boolean {
     return this.pacingMs > 0;
@@ -87,7 +95,7 @@ export class RefusalPacing {
   async refusal(carrier: Carrier | undefined, ip: string | undefined, retryAfterSeconds: number, retryAfterGrows: boolean): Promise<number> {
     if (!this.enabled) return retryAfterSeconds;
     const count = ip === undefined ? 1 : this.nextCount(ip);
-    const factor = 2 ** (count - 1);
+    const factor = Math.max(2 ** (count - 1), this.crowdFactor());
     const retryAfter = retryAfterGrows ? retryAfterSeconds * factor : retryAfterSeconds;
     const holdMs = Math.min(this.pacingMs * factor, retryAfter * 1000, MAX_HOLD_MS);
     // Its Retry-After counts from the answer, which goes out after the hold.
@@ -96,9 +104,26 @@ export class RefusalPacing {
     return retryAfter;
   }
 
-  /** After a failed login while others wait for a password check: its answer is held `pacingMs` (jittered), no streak. */
+  /**
+   * After a failed login while others wait for a password check: its answer is held `pacingMs` (jittered; longer
+   * while a crowd is held), no streak.
+   */
   async failure(carrier: Carrier | undefined): Promise<void> {
-    if (this.enabled) await this.hold(carrier, Math.min(this.pacingMs, MAX_HOLD_MS));
+    if (this.enabled) await this.hold(carrier, Math.min(this.pacingMs * this.crowdFactor(), MAX_HOLD_MS));
+  }
+
+  /**
+   * 1, or 2, 4, 8 while a crowd of answers is held. The per-address streak cannot see a flood from many addresses
+   * (each address refused once in a while, none early), and a hold of 1 × `pacingMs` lets hundreds of connections
+   * re-send several times a second; the number held at once is what such a flood cannot hide (one per open
+   * connection of it, whatever the hold), so longer holds while it lasts slow its re-sends, leave the password
+   * checks to the logins that are not its, and end by themselves when it stops. A crowd's holds are bounded like
+   * any (`Retry-After`, `MAX_HOLD_MS`) and delay nothing but the held answers.
+   */
+  private crowdFactor(): number {
+    const n = this.held.size;
+    if (n < this.crowd) return 1;
+    return n < 2 * this.crowd ? 2 : n < 4 * this.crowd ? 4 : 8;
   }
 
   /** A login from this client succeeded: its next refusal backs off from 1 again. */

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type Type } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import type { DataSource } from 'typeorm';
 import { API_KEY_STORE, type ApiKeyStore } from '../api-keys/api-key.types.js';
@@ -15,6 +15,7 @@ import { CacheEndedSessionStore } from '../sessions/cache-ended-session.store.js
 import { InMemorySessionStore } from '../sessions/in-memory-session.store.js';
 import { SESSION_STORE, type SessionStore } from '../sessions/session-store.js';
 import { boundStore } from '../persistence/bounded-store.js';
+import { appDataSource } from '../persistence/app-data-source.js';
 import type { StoreSettings } from './store-settings.js';
 
 /** Injection tokens of the stores, for apps that read them (after the module has initialised); each feature declares its own. */
@@ -156,25 +157,7 @@ export class AuthStores {
   }
 
   private async resolveDataSource(name: string): Promise<DataSource> {
-    let token: unknown;
-    try {
-      const nestTypeorm = await import('@nestjs/typeorm');
-      token = nestTypeorm.getDataSourceToken(name);
-    } catch {
-      throw new AuthConfigError('store', "'typeorm' needs typeorm and @nestjs/typeorm installed, and TypeOrmModule.forRoot() in the app");
-    }
-    let dataSource: DataSource | undefined;
-    try {
-      dataSource = this.moduleRef.get(token as Type<DataSource>, { strict: false });
-    } catch {
-      dataSource = undefined;
-    }
-    if (!dataSource) {
-      throw new AuthConfigError(
-        'store',
-        `'typeorm' needs the app's DataSource "${name}" (TypeOrmModule.forRoot(${name === 'default' ? '' : `{ name: '${name}' }`}) with authEntities among its entities)`,
-      );
-    }
+    const dataSource = await appDataSource(this.moduleRef, { name, option: 'store', holds: 'sessions and revocations' });
     this.logger.debug(`sessions and revocations in DataSource "${name}"`);
     return dataSource;
   }

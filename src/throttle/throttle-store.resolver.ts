@@ -1,7 +1,6 @@
-import { Logger, type Type } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
 import type { ModuleRef } from '@nestjs/core';
-import type { DataSource } from 'typeorm';
-import { AuthConfigError } from '../errors/auth-error.js';
+import { appDataSource } from '../persistence/app-data-source.js';
 import { InMemoryThrottleStore } from './in-memory-throttle.store.js';
 import type { ResolvedLoginThrottleOptions } from './login-throttle.options.js';
 import { connectRedis, RedisThrottleStore } from './redis-throttle.store.js';
@@ -21,25 +20,13 @@ export async function resolveThrottleStore(options: ResolvedLoginThrottleOptions
     const client = redis!.client ?? (await connectRedis(redis!.url!, 'loginThrottle.redis'));
     return new RedisThrottleStore(client, { keyPrefix: redis!.keyPrefix, ownsClient: !redis!.client });
   }
-  const dataSource = await dataSourceOf(options.dataSource, moduleRef);
-  if (!dataSource.hasMetadata(ThrottleCounterEntity)) {
-    throw new AuthConfigError('loginThrottle.store', "the DataSource does not know the throttle's entity: add ...authEntities to its `entities`");
-  }
+  const dataSource = await appDataSource(moduleRef, {
+    name: options.dataSource,
+    option: 'loginThrottle.store',
+    holds: "the login throttle's counters",
+    entity: ThrottleCounterEntity,
+  });
   new Logger('AuthModule').debug(`login throttle counters in DataSource "${options.dataSource}"`);
   const { TypeOrmThrottleStore } = await import('./typeorm-throttle.store.js');
   return new TypeOrmThrottleStore(dataSource);
-}
-
-async function dataSourceOf(name: string, moduleRef: ModuleRef): Promise<DataSource> {
-  let token: unknown;
-  try {
-    token = (await import('@nestjs/typeorm')).getDataSourceToken(name);
-  } catch {
-    throw new AuthConfigError('loginThrottle.store', "'typeorm' needs @nestjs/typeorm installed and TypeOrmModule.forRoot() in the app");
-  }
-  try {
-    return moduleRef.get(token as Type<DataSource>, { strict: false });
-  } catch {
-    throw new AuthConfigError('store', `'typeorm' needs the app's DataSource "${name}" (the login throttle counts there too)`);
-  }
 }

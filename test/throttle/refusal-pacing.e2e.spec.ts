@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { afterEach, describe, expect, test } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
-import { Agent, request as httpRequest, type Server } from 'node:http';
+import { Agent, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { AuthUserRecord } from '../../src/index.js';
 import { LoginService } from '../../src/login/login.service.js';
@@ -10,65 +10,12 @@ import { ALL_CONTROLLERS } from '../support/controllers.js';
 import type { ThrottledAuthOptions } from '../support/throttle-app.js';
 import { bootTrustingProxy } from '../support/trusted-proxy-app.js';
 import { GatedHasher } from '../support/gated-hasher.js';
+import { rawLogin as login, type Answer } from '../support/raw-login.js';
 import { MemoryUsers, PASSWORDS } from '../support/users.js';
 
 const PACING_MS = 400;
 /** The pause is jittered between half of pacingMs and all of it: half is the module's guaranteed lower bound. */
 const AT_LEAST_MS = PACING_MS / 2 - 5;
-
-interface Answer {
-  status: number;
-  body: Record<string, unknown>;
-  retryAfter: string | undefined;
-  reusedSocket: boolean;
-  /** When the answer was complete (performance.now()). */
-  at: number;
-  /** When the request went out. */
-  sentAt: number;
-}
-
-/**
- * One login over `agent` (keep-alive, one socket: every call after the first reuses the same connection), from
- * the client address `from` (given in X-Forwarded-For to the app, which trusts the loopback as its proxy: every
- * machine has 127.0.0.1 only) or 127.0.0.1.
- */
-function login(port: number, agent: Agent, username: string, password: string, from?: string): Promise<Answer> {
-  const body = JSON.stringify({ username, password });
-  const sentAt = performance.now();
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      {
-        host: '127.0.0.1',
-        port,
-        agent,
-        path: '/auth/login',
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(body),
-          ...(from === undefined ? {} : { 'x-forwarded-for': from }),
-        },
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (text += d));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            body: JSON.parse(text) as Record<string, unknown>,
-            retryAfter: res.headers['retry-after'] as string | undefined,
-            reusedSocket: req.reusedSocket,
-            at: performance.now(),
-            sentAt,
-          }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 const portOf = (app: INestApplication) => ((app.getHttpServer() as Server).address() as AddressInfo).port;
 

@@ -11,6 +11,7 @@ import { REQUEST_CONTEXT_MODE, type RequestContextMode } from '../context/reques
 import { readCredential, type Credential, type CredentialSource } from '../credentials/credential.js';
 import { CookieJar } from '../cookies/cookie-jar.js';
 import { AuthError } from '../errors/auth-error.js';
+import { TrustedIssuers } from '../issuers/trusted-issuers.js';
 import type { ResolvedAuthOptions } from '../options/auth-options.js';
 import type { Carrier } from '../call/carrier.js';
 import { markGuarded } from '../call/record.js';
@@ -29,6 +30,8 @@ export class AuthPipeline {
   /** False with `requestContext: false`: no call is marked, so no context interceptor (another app's) binds one. */
   private readonly marksCalls: boolean;
   private readonly logger = new Logger('NestAuthGuard');
+  /** Set when some trusted issuer takes DPoP: a call with no credential is challenged for that scheme too. */
+  private readonly issuers: TrustedIssuers | undefined;
 
   constructor(
     private readonly authenticator: Authenticator,
@@ -36,7 +39,9 @@ export class AuthPipeline {
     @Inject(AUTH_OPTIONS) options: ResolvedAuthOptions,
     private readonly cookies: CookieJar,
     @Optional() @Inject(REQUEST_CONTEXT_MODE) contextMode?: RequestContextMode,
+    @Optional() issuers?: TrustedIssuers,
   ) {
+    this.issuers = issuers?.acceptsDpop === true ? issuers : undefined;
     this.rejectInvalidOnPublic = options.publicRoutes.invalidToken === 'reject';
     this.marksCalls = contextMode !== false;
   }
@@ -54,7 +59,9 @@ export class AuthPipeline {
     }
     if (credential === undefined) {
       if (policy.isPublic) return this.admitGuest(handler, carrier, policy);
-      throw failureFor(carrier, new AuthError('token_missing', 'no_credentials'), false);
+      const missing = new AuthError('token_missing', 'no_credentials');
+      // With a DPoP issuer the challenge names that scheme too (RFC 9449 §7.1).
+      throw failureFor(carrier, this.issuers === undefined ? missing : this.issuers.challengeMissing(missing), false);
     }
     const bearer = credential.kind !== 'api_key';
     const fromCookie = credential.kind === 'cookie';

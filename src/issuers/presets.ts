@@ -94,16 +94,18 @@ export function mappingOf(
   permissionMap?: ReadonlyMap<string, readonly string[]>,
 ): ClaimMapping {
   const source = explicit.permissions ?? preset?.permissions ?? permissionsFrom(['scope']);
+  // The words the source can yield, when its layout fixes them (a preset's); undefined: the provider's claims decide.
+  const words = explicit.permissions === undefined ? preset?.grantable : undefined;
+  let grantable = words;
+  if (permissionMap !== undefined) {
+    const granted = words === undefined ? [...permissionMap.values()] : words.map((word) => permissionMap.get(word) ?? []);
+    grantable = [...new Set(granted.flat())];
+  }
   return {
     permissions: permissionMap === undefined ? source : mappedPermissions(source, permissionMap),
     username: explicit.username ?? preset?.username ?? (() => undefined),
     isStaff: explicit.isStaff ?? (() => false),
     isSuperuser: explicit.isSuperuser ?? (() => false),
-    grantable:
-      permissionMap !== undefined
-        ? [...new Set([...permissionMap.values()].flat())]
-        : explicit.permissions === undefined
-          ? preset?.grantable
-          : undefined,
+    grantable,
   };
 }

@@ -153,6 +153,9 @@ describe('assertPermissionsInCatalog with trusted issuers', () => {
     const google = { issuer: other.issuer, audience: 'orders-api', preset: 'google' };
     const app = await boot({ trustedIssuers: [google] }, [OrdersController]);
     expect(check(app)).toThrow(/OrdersController\.list requires "orders:read".*trustedIssuers\[0\] grants none/);
+    // A map over words the preset never yields grants nothing either.
+    const mapped = await boot({ trustedIssuers: [{ ...google, claims: { permissionMap: { staff: 'orders:read' } } }] }, [OrdersController]);
+    expect(check(mapped)).toThrow(/trustedIssuers\[0\] grants none/);
   });
 
   test("where it cannot know, it does not guess: an issuer whose claims decide, the app's own tokens, API keys", async () => {

@@ -123,7 +123,8 @@ describe.each(ADAPTERS)('DPoP server nonces across rotations (RFC 9449 §8.2, §
   const client = new DpopClient('ES256');
   const clock = new TestClock();
   const SLOT = 60;
-  let app: INestApplication;
+  /** Two instances sharing the secret and the clock: the client's calls alternate between them. */
+  const apps: INestApplication[] = [];
   let base: string;
   let bound: string;
   let unbound: string;
@@ -133,24 +134,27 @@ describe.each(ADAPTERS)('DPoP server nonces across rotations (RFC 9449 §8.2, §
     bound = await op.accessToken('articles:read', { dpopProof: client.forTokenEndpoint() });
     unbound = await op.accessToken('articles:read');
     const nonce = { secret: 'a-dpop-nonce-secret-shared-by-all-instances', lifetimeSeconds: SLOT };
-    app = await bootApp(
-      {
-        clock,
-        trustedIssuers: [{ issuer: op.issuer, audience: RESOURCE, tokenType: 'at+jwt', dpop: 'allowed', dpopOptions: { nonce } }],
-      },
-      { adapter, controllers: ALL_CONTROLLERS },
-    );
-    await app.listen(0, '127.0.0.1');
-    base = urlOf(app);
+    for (let i = 0; i < 2; i++) {
+      const app = await bootApp(
+        {
+          clock,
+          trustedIssuers: [{ issuer: op.issuer, audience: RESOURCE, tokenType: 'at+jwt', dpop: 'allowed', dpopOptions: { nonce } }],
+        },
+        { adapter, controllers: ALL_CONTROLLERS },
+      );
+      await app.listen(0, '127.0.0.1');
+      apps.push(app);
+    }
+    base = urlOf(apps[0]!);
   });
   afterAll(async () => {
-    await app.close();
+    for (const app of apps) await app.close();
     await op.close();
   });
 
-  /** A DPoP call at the app's time, with the client's current nonce. */
-  const call = (path: string, nonce: string | undefined) => {
-    const url = `${base}${path}`;
+  /** A DPoP call at the app's time, with the client's current nonce (to the first instance, or to `at`). */
+  const call = (path: string, nonce: string | undefined, at = base) => {
+    const url = `${at}${path}`;
     const iat = Math.floor(clock.now() / 1000);
     return send(url, {
       authorization: `DPoP ${bound}`,
@@ -168,9 +172,9 @@ describe.each(ADAPTERS)('DPoP server nonces across rotations (RFC 9449 §8.2, §
     expect(nonce).toMatch(/^[A-Za-z0-9_-]+$/);
 
     const offered: number[] = [];
-    // 12 steps of 25 s: five rotations of a 60 s nonce, two or three calls in each slot.
+    // 12 steps of 25 s: five rotations of a 60 s nonce, two or three calls in each slot, to either instance.
     for (let step = 0; step < 12; step++) {
-      const res = await call('/private', nonce);
+      const res = await call('/private', nonce, urlOf(apps[step % 2]!));
       expect({ step, status: res.status, challenge: res.challenge }).toEqual({ step, status: 200, challenge: null });
       if (res.nonce !== null) {
         expect(res.nonce).not.toBe(nonce);

@@ -30,7 +30,7 @@ export class AuthPipeline {
   /** False with `requestContext: false`: no call is marked, so no context interceptor (another app's) binds one. */
   private readonly marksCalls: boolean;
   private readonly logger = new Logger('NestAuthGuard');
-  /** Set when some trusted issuer takes DPoP: a call with no credential is challenged for that scheme too. */
+  /** Set when some trusted issuer takes DPoP: a refused call is challenged for that scheme too. */
   private readonly issuers: TrustedIssuers | undefined;
 
   constructor(
@@ -59,9 +59,7 @@ export class AuthPipeline {
     }
     if (credential === undefined) {
       if (policy.isPublic) return this.admitGuest(handler, carrier, policy);
-      const missing = new AuthError('token_missing', 'no_credentials');
-      // With a DPoP issuer the challenge names that scheme too (RFC 9449 §7.1).
-      throw failureFor(carrier, this.issuers === undefined ? missing : this.issuers.challengeMissing(missing), false);
+      throw failureFor(carrier, this.challenged(new AuthError('token_missing', 'no_credentials'), false), false);
     }
     const bearer = credential.kind !== 'api_key';
     const fromCookie = credential.kind === 'cookie';
@@ -134,7 +132,12 @@ export class AuthPipeline {
   private refuse(handler: Function | undefined, carrier: Carrier, policy: RoutePolicy, err: unknown, tokenPresented: boolean): true {
     const failure = err instanceof AuthError ? err : this.unexpected(err);
     if (policy.isPublic && !this.rejectInvalidOnPublic) return this.admitGuest(handler, carrier, policy);
-    throw failureFor(carrier, failure, tokenPresented);
+    throw failureFor(carrier, this.challenged(failure, tokenPresented), tokenPresented);
+  }
+
+  /** With a DPoP issuer, a 401's challenge names that scheme too (RFC 9449 §7.2). */
+  private challenged(failure: AuthError, tokenPresented: boolean): AuthError {
+    return this.issuers === undefined ? failure : this.issuers.challenge(failure, tokenPresented);
   }
 
   private unexpected(err: unknown): AuthError {

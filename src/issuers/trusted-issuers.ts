@@ -57,6 +57,9 @@ const entryBytes = (token: string) => ENTRY_OVERHEAD_BYTES + 2 * token.length;
 /** Header members that would carry or point to a key: the key is always the provider's, never the token's. */
 const KEY_CARRYING_HEADERS = ['jwk', 'jku', 'x5u', 'x5c'];
 
+/** The 401 codes a challenge goes with (RFC 6750 §3). */
+const CHALLENGED_CODES = new Set(['token_missing', 'token_invalid', 'token_expired', 'token_revoked']);
+
 function invalid(reason: string): never {
   throw new AuthError('token_invalid', reason);
 }
@@ -121,22 +124,22 @@ export class TrustedIssuers implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
-   * The refusal of a call that sent no credential at all (401 `token_missing`) where some issuer takes DPoP: its
-   * challenge names the DPoP scheme and its `algs` (RFC 9449 §7.1), after `Bearer` while bearer tokens are still
-   * taken (own tokens, or an issuer whose DPoP is only `'allowed'`): RFC 9110 §11.6.1 allows several challenges,
-   * and RFC 6750 §3.1 no `error` when the request carried no credential. Without DPoP: the refusal as it is.
+   * A refusal's challenge where some issuer takes DPoP (RFC 9449 §7.2, RFC 9110 §11.6.1 allows several): a call with
+   * no credential at all gets `Bearer, DPoP algs="..."` with no `error` (RFC 6750 §3.1; `DPoP algs` alone when no
+   * bearer token is taken: every issuer requires DPoP and the app issues none); a bearer credential that failed gets
+   * `Bearer error="invalid_token", DPoP algs="..."`: the error on the scheme the call used, the other one offered.
+   * A refusal that names its own challenge (a DPoP call's), another code, or an app without DPoP: as it is.
    */
-  challengeMissing(err: AuthError): AuthError {
-    if (!this.acceptsDpop) return err;
-    this.missingChallenge ??= `${this.takesBearer() ? 'Bearer, ' : ''}DPoP algs="${this.dpopAlgs}"`;
-    return withHeaders(err, { 'WWW-Authenticate': this.missingChallenge });
+  challenge(err: AuthError, tokenPresented: boolean): AuthError {
+    if (!this.acceptsDpop || !CHALLENGED_CODES.has(err.code) || (err as { responseHeaders?: unknown }).responseHeaders !== undefined) return err;
+    const dpop = `DPoP algs="${this.dpopAlgs}"`;
+    if (tokenPresented) return withHeaders(err, { 'WWW-Authenticate': `Bearer error="invalid_token", ${dpop}` });
+    this.takesBearer ??= this.ownTokens || [...this.issuers.values()].some((issuer) => issuer.config.dpop?.mode !== 'required');
+    return withHeaders(err, { 'WWW-Authenticate': this.takesBearer ? `Bearer, ${dpop}` : dpop });
   }
 
-  private missingChallenge: string | undefined;
-
-  private takesBearer(): boolean {
-    return this.ownTokens || [...this.issuers.values()].some((issuer) => issuer.config.dpop?.mode !== 'required');
-  }
+  /** Whether any bearer token is taken here (computed once). */
+  private takesBearer: boolean | undefined;
 
   get enabled(): boolean {
     return this.issuers.size > 0;
@@ -518,8 +521,12 @@ export class TrustedIssuers implements OnModuleInit, OnApplicationShutdown {
     const key = replayKeyOf(v.issuer.config.issuer, proof.jkt, proof.jti);
     return v.issuer.replay!.claim(key, expiresAt).then((first) => {
       if (!first) throw new DpopProofError('replayed');
-      // RFC 9449 §8.2, §9: the next nonce in any response, here before the client's one goes stale (and only to DPoP calls).
-      if (nonce === 'ageing') setResponseHeader(dpop.carrier.response, 'DPoP-Nonce', config.nonces!.current(nowSeconds));
+      // RFC 9449 §8.2, §9: the next nonce in any response, here before the client's one goes stale (and only to DPoP
+      // calls), in a response no cache keeps (the app's own Cache-Control, set later by its handler, wins).
+      if (nonce === 'ageing') {
+        setResponseHeader(dpop.carrier.response, 'DPoP-Nonce', config.nonces!.current(nowSeconds));
+        setResponseHeader(dpop.carrier.response, 'Cache-Control', 'no-store');
+      }
     });
   }
 
@@ -540,6 +547,7 @@ export class TrustedIssuers implements OnModuleInit, OnApplicationShutdown {
     return withHeaders(new DpopProofError('nonce_needed'), {
       'WWW-Authenticate': `DPoP error="use_dpop_nonce", algs="${this.dpopAlgs}"`,
       'DPoP-Nonce': config.nonces!.current(nowSeconds),
+      'Cache-Control': 'no-store',
     });
   }
 

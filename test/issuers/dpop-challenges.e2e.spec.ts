@@ -85,6 +85,20 @@ describe.each(ADAPTERS)('DPoP challenges (RFC 9449 §7) on %s', (adapter: Adapte
     expect(open).toMatchObject({ status: 200, challenge: null });
   });
 
+  test.each<[string, string]>([
+    ['allowed', `Bearer error="invalid_token", DPoP algs="${DEFAULT_ALGS}"`],
+    ['required', 'Bearer error="invalid_token", DPoP algs="ES256"'],
+    ['requiredWithOwn', 'Bearer error="invalid_token", DPoP algs="ES256 EdDSA"'],
+    ['noDpop', 'Bearer error="invalid_token"'],
+  ])('a bearer token that fails in the %s app: the error on Bearer, DPoP offered (RFC 9449 §7.2, Figure 18): %s', async (name, expected) => {
+    const base = urlOf(apps[name]!);
+    // A token of no issuer (the app's own verifier or the issuers refuse it), and a malformed Authorization value.
+    for (const authorization of ['Bearer not.a.token', 'Bearer two tokens']) {
+      const res = await send(`${base}/private`, { authorization });
+      expect({ authorization, status: res.status, challenge: res.challenge }).toEqual({ authorization, status: 401, challenge: expected });
+    }
+  });
+
   test("every DPoP refusal's challenge: the scheme, a registered error code and the algs (RFC 9449 §7.1, §12.2)", async () => {
     const base = urlOf(apps.required!);
     const url = `${base}/private`;
@@ -178,6 +192,8 @@ describe.each(ADAPTERS)('DPoP server nonces across rotations (RFC 9449 §8.2, §
       expect({ step, status: res.status, challenge: res.challenge }).toEqual({ step, status: 200, challenge: null });
       if (res.nonce !== null) {
         expect(res.nonce).not.toBe(nonce);
+        // RFC 9449 §8.2: a response with a DPoP-Nonce is not to be cached.
+        expect(res.cacheControl).toBe('no-store');
         nonce = res.nonce;
         offered.push(step);
       }

@@ -84,6 +84,7 @@ export interface Answer {
   code: string | undefined;
   challenge: string | null;
   nonce: string | null;
+  cacheControl: string | null;
   body: Record<string, unknown>;
 }
 
@@ -103,6 +104,7 @@ export async function send(
     code: body.code as string | undefined,
     challenge: res.headers.get('www-authenticate'),
     nonce: res.headers.get('dpop-nonce'),
+    cacheControl: res.headers.get('cache-control'),
     body,
   };
 }

@@ -175,13 +175,13 @@ describe('assertPermissionsInCatalog with trusted issuers', () => {
   });
 
   test.each<[string, unknown, RegExp]>([
-    ['an empty map', {}, /trustedIssuers\[0\]\.claims\.permissionMap: must be an object mapping/],
-    ['a list', ['orders:read'], /trustedIssuers\[0\]\.claims\.permissionMap: must be an object mapping/],
-    ['a number for a word', { 'orders-admin': 3 }, /trustedIssuers\[0\]\.claims\.permissionMap\.orders-admin: must be a permission/],
+    ['an empty map', {}, /trustedIssuers\[0\]\.claims\.permissionMap": must be an object mapping/],
+    ['a list', ['orders:read'], /trustedIssuers\[0\]\.claims\.permissionMap": must be an object mapping/],
+    ['a number for a word', { 'orders-admin': 3 }, /trustedIssuers\[0\]\.claims\.permissionMap\.orders-admin": must be a permission/],
     [
       'an empty permission',
       { 'orders-admin': ['orders:read', ' '] },
-      /trustedIssuers\[0\]\.claims\.permissionMap\.orders-admin: must be a permission/,
+      /trustedIssuers\[0\]\.claims\.permissionMap\.orders-admin": must be a permission/,
     ],
   ])('a malformed permissionMap fails the boot: %s', async (_name, permissionMap, message) => {
     const error = await initError([AuthModule.forRoot({ trustedIssuers: [keycloak({ permissionMap })] } as never)]);

@@ -220,6 +220,46 @@ describe.each(ADAPTERS)('DPoP server nonces across rotations (RFC 9449 §8.2, §
     expect(dpop.nonce).not.toBe(nonce);
   });
 
+  test("an instance whose clock runs a little behind takes the next slot's nonce within jwt.clockTolerance", async () => {
+    const ahead = new TestClock();
+    const behind = new TestClock();
+    const boundary = (Math.floor(ahead.now() / 1000 / SLOT) + 2) * SLOT * 1000;
+    ahead.set(boundary + 1000);
+    behind.set(boundary - 2000);
+    const nonce = { secret: 'a-dpop-nonce-secret-shared-by-all-instances', lifetimeSeconds: SLOT };
+    const entry = { issuer: op.issuer, audience: RESOURCE, tokenType: 'at+jwt' as const, dpop: 'allowed' as const, dpopOptions: { nonce } };
+    const [a, b, strict] = await Promise.all(
+      [
+        { clock: ahead, jwt: { secret: SECRET, clockTolerance: 5 } },
+        { clock: behind, jwt: { secret: SECRET, clockTolerance: 5 } },
+        { clock: behind, jwt: { secret: SECRET } },
+      ].map(async (options) => {
+        const app = await bootApp({ ...options, trustedIssuers: [entry] }, { adapter, controllers: ALL_CONTROLLERS });
+        await app.listen(0, '127.0.0.1');
+        apps.push(app);
+        return urlOf(app);
+      }),
+    );
+    const proofAt = (at: string, clockOf: TestClock, value?: string) =>
+      send(`${at}/private`, {
+        authorization: `DPoP ${bound}`,
+        dpop: client.proof({
+          htm: 'GET',
+          htu: `${at}/private`,
+          token: bound,
+          iat: Math.floor(clockOf.now() / 1000),
+          ...(value ? { nonce: value } : {}),
+        }),
+      });
+    // The nonce of the slot that has just begun on the instance ahead ...
+    const next = (await proofAt(a!, ahead)).nonce!;
+    // ... is taken 2 s before that slot begins on one within its 5 s tolerance, and refused with none.
+    expect((await proofAt(b!, behind, next)).status).toBe(200);
+    const refused = await proofAt(strict!, behind, next);
+    expect(refused).toMatchObject({ status: 401, code: 'token_invalid' });
+    expect(refused.challenge).toMatch(/^DPoP error="use_dpop_nonce"/);
+  });
+
   test('a nonce of as many characters but non-ASCII is use_dpop_nonce, not a server error', async () => {
     const real = (await call('/private', undefined)).nonce!;
     const res = await call('/private', 'é'.repeat(real.length));

@@ -11,6 +11,7 @@ import { REQUEST_CONTEXT_MODE, type RequestContextMode } from '../context/reques
 import { readCredential, type Credential, type CredentialSource } from '../credentials/credential.js';
 import { CookieJar } from '../cookies/cookie-jar.js';
 import { AuthError } from '../errors/auth-error.js';
+import { TrustedIssuers } from '../issuers/trusted-issuers.js';
 import type { ResolvedAuthOptions } from '../options/auth-options.js';
 import type { Carrier } from '../call/carrier.js';
 import { markGuarded } from '../call/record.js';
@@ -29,6 +30,8 @@ export class AuthPipeline {
   /** False with `requestContext: false`: no call is marked, so no context interceptor (another app's) binds one. */
   private readonly marksCalls: boolean;
   private readonly logger = new Logger('NestAuthGuard');
+  /** Set when some trusted issuer takes DPoP: a refused call is challenged for that scheme too. */
+  private readonly issuers: TrustedIssuers | undefined;
 
   constructor(
     private readonly authenticator: Authenticator,
@@ -36,7 +39,9 @@ export class AuthPipeline {
     @Inject(AUTH_OPTIONS) options: ResolvedAuthOptions,
     private readonly cookies: CookieJar,
     @Optional() @Inject(REQUEST_CONTEXT_MODE) contextMode?: RequestContextMode,
+    @Optional() issuers?: TrustedIssuers,
   ) {
+    this.issuers = issuers?.acceptsDpop === true ? issuers : undefined;
     this.rejectInvalidOnPublic = options.publicRoutes.invalidToken === 'reject';
     this.marksCalls = contextMode !== false;
   }
@@ -54,7 +59,7 @@ export class AuthPipeline {
     }
     if (credential === undefined) {
       if (policy.isPublic) return this.admitGuest(handler, carrier, policy);
-      throw failureFor(carrier, new AuthError('token_missing', 'no_credentials'), false);
+      throw failureFor(carrier, this.challenged(new AuthError('token_missing', 'no_credentials'), false), false);
     }
     const bearer = credential.kind !== 'api_key';
     const fromCookie = credential.kind === 'cookie';
@@ -127,7 +132,12 @@ export class AuthPipeline {
   private refuse(handler: Function | undefined, carrier: Carrier, policy: RoutePolicy, err: unknown, tokenPresented: boolean): true {
     const failure = err instanceof AuthError ? err : this.unexpected(err);
     if (policy.isPublic && !this.rejectInvalidOnPublic) return this.admitGuest(handler, carrier, policy);
-    throw failureFor(carrier, failure, tokenPresented);
+    throw failureFor(carrier, this.challenged(failure, tokenPresented), tokenPresented);
+  }
+
+  /** With a DPoP issuer, a 401's challenge names that scheme too (RFC 9449 §7.2). */
+  private challenged(failure: AuthError, tokenPresented: boolean): AuthError {
+    return this.issuers === undefined ? failure : this.issuers.challenge(failure, tokenPresented);
   }
 
   private unexpected(err: unknown): AuthError {

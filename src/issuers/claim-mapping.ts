@@ -10,14 +10,22 @@ export interface TrustedIssuerClaims {
   /** A path to a boolean claim (true only when it is `true`), or a predicate. */
   isStaff?: string | ClaimsOf<boolean>;
   isSuperuser?: string | ClaimsOf<boolean>;
+  /**
+   * The app's permissions for each word the permissions source yields (a role, group or scope of the provider):
+   * `{ 'orders-admin': ['orders:read', 'orders:write'], 'orders-viewer': 'orders:read' }`. With it a word the map
+   * does not name grants nothing, and what the issuer can grant is known (`assertPermissionsInCatalog` checks it).
+   */
+  permissionMap?: Readonly<Record<string, string | readonly string[]>>;
 }
 
-/** The mapping, compiled once at boot: four functions of the claims. */
+/** The mapping, compiled once at boot: four functions of the claims, and what the permissions can be when that is known. */
 export interface ClaimMapping {
   permissions: ClaimsOf<string[]>;
   username: ClaimsOf<string | undefined>;
   isStaff: ClaimsOf<boolean>;
   isSuperuser: ClaimsOf<boolean>;
+  /** Every permission the mapping can yield, or undefined when the provider's claims decide (paths or a function without a map). */
+  grantable: readonly string[] | undefined;
 }
 
 /**
@@ -78,3 +86,17 @@ export function trueAt(path: string): ClaimsOf<boolean> {
 export const NO_PERMISSIONS: ClaimsOf<string[]> = () => [];
 export const NO_USERNAME: ClaimsOf<string | undefined> = () => undefined;
 export const NEVER: ClaimsOf<boolean> = () => false;
+
+/**
+ * `permissions` through a `permissionMap`: each word the source yields becomes the app's permissions the map gives
+ * it; a word the map does not name yields none. The map is copied into a Map, so a word such as `constructor` or
+ * `__proto__` is only ever a key, never a member inherited by a plain object.
+ */
+export function mappedPermissions(source: ClaimsOf<string[]>, map: ReadonlyMap<string, readonly string[]>): ClaimsOf<string[]> {
+  return (claims) => {
+    const out = new Set<string>();
+    const words = source(claims);
+    if (Array.isArray(words)) for (const word of words) for (const permission of map.get(word) ?? []) out.add(permission);
+    return [...out];
+  };
+}

@@ -17,23 +17,38 @@ export interface FetchedJson {
   maxAgeSeconds: number | undefined;
 }
 
+/** A request other than the plain GET: introspection POSTs a form with the client's credentials. */
+export interface JsonRequest {
+  method: 'POST';
+  headers: Record<string, string>;
+  body: string;
+}
+
 /**
- * GET of a provider's JSON document (discovery, JWK Set) with Node's own
- * fetch: one deadline for the whole exchange (headers and body), a bound on
- * the body read as it streams (a huge or endless answer is cut, never
- * buffered), no redirect followed (a redirect could point anywhere), a 200
- * only, and our strict JSON parser (a member twice is refused, as in tokens).
+ * A read of a provider's JSON document (discovery, JWK Set, an introspection
+ * answer) with Node's own fetch: one deadline for the whole exchange (headers
+ * and body), a bound on the body read as it streams (a huge or endless answer
+ * is cut, never buffered), no redirect followed (a redirect could point
+ * anywhere, another host included), a 200 only, and our strict JSON parser (a
+ * member twice is refused, as in tokens). A non-200 names the provider's OAuth
+ * `error` code (`invalid_client`) when its body has one: the log says what to fix.
  */
-export async function fetchJson(url: string, timeoutMs: number, maxBytes: number): Promise<FetchedJson> {
+export async function fetchJson(url: string, timeoutMs: number, maxBytes: number, request?: JsonRequest): Promise<FetchedJson> {
   const signal = AbortSignal.timeout(timeoutMs);
   let response: Response;
   try {
-    response = await fetch(url, { signal, redirect: 'error', headers: { accept: 'application/json' } });
+    response = await fetch(url, {
+      method: request?.method ?? 'GET',
+      signal,
+      redirect: 'error',
+      headers: { accept: 'application/json', ...request?.headers },
+      ...(request === undefined ? {} : { body: request.body }),
+    });
   } catch (err) {
     throw new ProviderReadError(url, signal.aborted ? `no answer within ${timeoutMs} ms` : `unreachable (${causeOf(err)})`);
   }
   try {
-    if (response.status !== 200) throw new ProviderReadError(url, `HTTP ${response.status}`);
+    if (response.status !== 200) throw new ProviderReadError(url, `HTTP ${response.status}${await oauthErrorOf(response, maxBytes, url)}`);
     const declared = Number(response.headers.get('content-length'));
     if (Number.isFinite(declared) && declared > maxBytes)
       throw new ProviderReadError(url, `body of ${declared} bytes is over the ${maxBytes}-byte bound`);
@@ -51,6 +66,16 @@ export async function fetchJson(url: string, timeoutMs: number, maxBytes: number
   } finally {
     // Whatever is left unread is dropped with the connection's stream.
     if (response.body && !response.bodyUsed) await response.body.cancel().catch(() => undefined);
+  }
+}
+
+/** ` invalid_client` from an OAuth error body (RFC 6749 §5.2), or '': nothing else of the body is kept. */
+async function oauthErrorOf(response: Response, maxBytes: number, url: string): Promise<string> {
+  try {
+    const error = parseJsonObject(await readBounded(response, maxBytes, url)).error;
+    return typeof error === 'string' && /^[\x20-\x7e]{1,64}$/.test(error) ? ` ${error}` : '';
+  } catch {
+    return '';
   }
 }
 

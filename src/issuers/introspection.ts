@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { AuthError } from '../errors/auth-error.js';
-import { parseJsonObject } from '../tokens/strict-json.js';
+import { discoveredEndpoint } from './discovery.js';
 import { fetchJson, ProviderReadError } from './fetch-json.js';
-import { KEY_READ_COOLDOWN_MS, MAX_DOCUMENT_BYTES } from './remote-key-set.js';
-import { checkProviderUrl, type ResolvedIntrospection, type ResolvedTrustedIssuer } from './trusted-issuer.options.js';
+import { KEY_READ_COOLDOWN_MS } from './remote-key-set.js';
+import type { ResolvedIntrospection, ResolvedTrustedIssuer } from './trusted-issuer.options.js';
 
 /** What the provider said of a token: inactive, or active with its claims (RFC 7662 §2.2). */
 export type IntrospectionAnswer = { active: false } | { active: true; claims: Readonly<Record<string, unknown>> };
@@ -84,37 +84,15 @@ export class Introspector {
 
   private async ask(token: string): Promise<IntrospectionAnswer> {
     const endpoint = await this.endpointUrl();
-    const timeoutMs = this.issuer.fetchTimeoutMs;
-    const signal = AbortSignal.timeout(timeoutMs);
     let body: Record<string, unknown>;
     try {
-      const response = await fetch(endpoint, {
+      ({ body } = await fetchJson(endpoint, this.issuer.fetchTimeoutMs, MAX_ANSWER_BYTES, {
         method: 'POST',
-        signal,
-        redirect: 'error',
-        headers: { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded', authorization: this.authorization },
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: this.authorization },
         body: new URLSearchParams({ token, token_type_hint: 'access_token' }).toString(),
-      });
-      if (response.status !== 200) {
-        // The provider's OAuth error code (invalid_client, ...) says what to fix; nothing else of the body is kept.
-        let code = '';
-        try {
-          const error = parseJsonObject(new Uint8Array(await boundedBody(response, endpoint))).error;
-          if (typeof error === 'string' && /^[\x20-\x7e]{1,64}$/.test(error)) code = ` ${error}`;
-        } catch {
-          await response.body?.cancel().catch(() => undefined);
-        }
-        throw new ProviderReadError(endpoint, `HTTP ${response.status}${code}`);
-      }
-      const bytes = new Uint8Array(await boundedBody(response, endpoint));
-      try {
-        body = parseJsonObject(bytes);
-      } catch {
-        throw new ProviderReadError(endpoint, 'not a JSON object (or a member twice, or nested too deeply)');
-      }
+      }));
     } catch (err) {
-      this.lastError =
-        err instanceof ProviderReadError ? err.message : `${endpoint}: ${signal.aborted ? `no answer within ${timeoutMs} ms` : 'unreachable'}`;
+      this.lastError = err instanceof ProviderReadError ? err.message : `${endpoint}: unreadable`;
       throw new AuthError('auth_unavailable', 'introspection_unavailable');
     }
     this.lastError = undefined;
@@ -131,25 +109,13 @@ export class Introspector {
     if (this.now() - this.discoveryFailedAt < KEY_READ_COOLDOWN_MS) {
       throw new AuthError('auth_unavailable', 'introspection_endpoint_unknown');
     }
-    const url = this.issuer.discoveryUrl;
     this.discovering = (async () => {
       try {
-        const { body } = await fetchJson(url, this.issuer.fetchTimeoutMs, MAX_DOCUMENT_BYTES);
-        if (body.issuer !== this.issuer.issuer) throw new ProviderReadError(url, 'its "issuer" is not the configured issuer');
-        let endpoint: URL;
-        try {
-          endpoint = checkProviderUrl(body.introspection_endpoint, 'introspection_endpoint');
-        } catch {
-          throw new ProviderReadError(url, '"introspection_endpoint" is missing or not an https URL');
-        }
-        if (endpoint.origin !== new URL(this.issuer.issuer).origin) {
-          throw new ProviderReadError(url, `"introspection_endpoint" is on another origin (${endpoint.origin}); configure introspection.endpoint`);
-        }
-        this.endpoint = endpoint.toString();
+        this.endpoint = await discoveredEndpoint(this.issuer, 'introspection_endpoint', 'introspection.endpoint');
         return this.endpoint;
       } catch (err) {
         this.discoveryFailedAt = this.now();
-        this.lastError = err instanceof ProviderReadError ? err.message : `${url}: unreadable`;
+        this.lastError = err instanceof ProviderReadError ? err.message : `${this.issuer.discoveryUrl}: unreadable`;
         throw new AuthError('auth_unavailable', 'introspection_endpoint_unknown');
       } finally {
         this.discovering = undefined;
@@ -157,22 +123,4 @@ export class Introspector {
     })();
     return this.discovering;
   }
-}
-
-async function boundedBody(response: Response, url: string): Promise<Buffer> {
-  if (!response.body) return Buffer.alloc(0);
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > MAX_ANSWER_BYTES) {
-      await reader.cancel().catch(() => undefined);
-      throw new ProviderReadError(url, `answer over ${MAX_ANSWER_BYTES} bytes`);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks, total);
 }

@@ -1,4 +1,4 @@
-import { claimAt, permissionsFrom, stringAt, wordsOf, type ClaimMapping, type ClaimsOf } from './claim-mapping.js';
+import { claimAt, mappedPermissions, permissionsFrom, stringAt, wordsOf, type ClaimMapping, type ClaimsOf } from './claim-mapping.js';
 
 export const PRESET_NAMES = ['keycloak', 'auth0', 'cognito', 'entra', 'zitadel', 'google'] as const;
 export type TrustedIssuerPreset = (typeof PRESET_NAMES)[number];
@@ -11,6 +11,8 @@ export interface PresetDefaults {
   audienceClaims?: readonly string[];
   /** Claims that must hold exactly this value (Cognito's `token_use: 'access'`, so an ID token is refused). */
   requiredClaims?: Readonly<Record<string, string>>;
+  /** What the preset's permissions can be, when its layout fixes it (Google's tokens carry none); undefined: the provider's claims decide. */
+  grantable?: readonly string[];
   /** A key set URL on another host, known from the provider's documentation (Google's). */
   jwksUri?: (issuer: string) => string | undefined;
 }
@@ -73,6 +75,7 @@ export function presetDefaults(name: TrustedIssuerPreset, audiences: readonly st
     case 'google':
       return {
         permissions: () => [],
+        grantable: [],
         username: stringAt('email'),
         // Google's discovery document names a key set on www.googleapis.com: another host, so it is configured, not taken.
         jwksUri: (issuer) =>
@@ -81,12 +84,28 @@ export function presetDefaults(name: TrustedIssuerPreset, audiences: readonly st
   }
 }
 
-/** The mapping of an issuer entry: its own `claims` first, then the preset's, then nothing. */
-export function mappingOf(explicit: Partial<ClaimMapping>, preset: PresetDefaults | undefined): ClaimMapping {
+/**
+ * The mapping of an issuer entry: its own `claims` first, then the preset's, then nothing; a `permissionMap` turns
+ * whatever words that yields into the app's permissions, and makes what the issuer can grant known.
+ */
+export function mappingOf(
+  explicit: Partial<Omit<ClaimMapping, 'grantable'>>,
+  preset: PresetDefaults | undefined,
+  permissionMap?: ReadonlyMap<string, readonly string[]>,
+): ClaimMapping {
+  const source = explicit.permissions ?? preset?.permissions ?? permissionsFrom(['scope']);
+  // The words the source can yield, when its layout fixes them (a preset's); undefined: the provider's claims decide.
+  const words = explicit.permissions === undefined ? preset?.grantable : undefined;
+  let grantable = words;
+  if (permissionMap !== undefined) {
+    const granted = words === undefined ? [...permissionMap.values()] : words.map((word) => permissionMap.get(word) ?? []);
+    grantable = [...new Set(granted.flat())];
+  }
   return {
-    permissions: explicit.permissions ?? preset?.permissions ?? permissionsFrom(['scope']),
+    permissions: permissionMap === undefined ? source : mappedPermissions(source, permissionMap),
     username: explicit.username ?? preset?.username ?? (() => undefined),
     isStaff: explicit.isStaff ?? (() => false),
     isSuperuser: explicit.isSuperuser ?? (() => false),
+    grantable,
   };
 }

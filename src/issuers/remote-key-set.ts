@@ -3,15 +3,15 @@ import { ALGORITHMS } from '../tokens/algorithms.js';
 import { importJwk, type RingKey } from '../tokens/key-ring.js';
 import type { JwsAlgorithm } from '../tokens/token.types.js';
 import { fetchJson, ProviderReadError } from './fetch-json.js';
-import { checkProviderUrl, type ResolvedTrustedIssuer } from './trusted-issuer.options.js';
+import { discoveredEndpoint, MAX_DOCUMENT_BYTES } from './discovery.js';
+import type { ResolvedTrustedIssuer } from './trusted-issuer.options.js';
 
 /** Bounds on the provider's `Cache-Control: max-age` (API.md), and the age when it sends none. */
 export const MIN_KEY_SET_AGE_MS = 30_000;
 export const MAX_KEY_SET_AGE_MS = 600_000;
 /** A read for a `kid` the set does not hold, or after a failed read, at most this often. */
 export const KEY_READ_COOLDOWN_MS = 10_000;
-/** Bounds on what a provider may send: a discovery document or a key set larger than this is refused. */
-export const MAX_DOCUMENT_BYTES = 256 * 1024;
+/** A key set with more keys than this is refused. */
 export const MAX_KEYS = 100;
 
 const KTY_OF: Readonly<Record<string, string>> = { rsa: 'RSA', 'rsa-pss': 'RSA', ec: 'EC', eddsa: 'OKP' };
@@ -89,7 +89,7 @@ export class RemoteKeySet {
 
   private async read(): Promise<void> {
     const { fetchTimeoutMs: timeout } = this.issuer;
-    if (this.jwksUri === undefined) this.jwksUri = await this.discover();
+    if (this.jwksUri === undefined) this.jwksUri = await discoveredEndpoint(this.issuer, 'jwks_uri', 'jwksUri');
     const { body, maxAgeSeconds } = await fetchJson(this.jwksUri, timeout, MAX_DOCUMENT_BYTES);
     const keys = keysOf(body, this.issuer.algorithms, this.jwksUri);
     const byKid = new Map<string, RingKey[]>();
@@ -106,24 +106,6 @@ export class RemoteKeySet {
     const ageMs = maxAgeSeconds === undefined ? MAX_KEY_SET_AGE_MS : maxAgeSeconds * 1000;
     this.maxAgeMs = Math.min(MAX_KEY_SET_AGE_MS, Math.max(MIN_KEY_SET_AGE_MS, ageMs));
     this.loaded = true;
-  }
-
-  /** `jwks_uri` of the discovery document, which must name this issuer and stay on its origin. */
-  private async discover(): Promise<string> {
-    const url = this.issuer.discoveryUrl;
-    const { body } = await fetchJson(url, this.issuer.fetchTimeoutMs, MAX_DOCUMENT_BYTES);
-    if (body.issuer !== this.issuer.issuer) throw new ProviderReadError(url, 'its "issuer" is not the configured issuer');
-    let jwks: URL;
-    try {
-      jwks = checkProviderUrl(body.jwks_uri, 'jwks_uri');
-    } catch {
-      throw new ProviderReadError(url, '"jwks_uri" is missing or not an https URL');
-    }
-    // Nothing a provider sends may make the module contact another host: a key set elsewhere is configured with jwksUri.
-    if (jwks.origin !== new URL(this.issuer.issuer).origin) {
-      throw new ProviderReadError(url, `"jwks_uri" is on another origin (${jwks.origin}); configure jwksUri to trust it`);
-    }
-    return jwks.toString();
   }
 }
 

@@ -1,6 +1,7 @@
 import { DEFAULT_DPOP_ALGORITHMS } from '../dpop/dpop-proof.js';
 import { DpopNonces } from '../dpop/dpop-nonce.js';
 import type { DpopRedisLike } from '../dpop/dpop-replay.store.js';
+import type { PermissionGrantor } from '../authorization/route-table.js';
 import { AuthConfigError } from '../errors/auth-error.js';
 import { ALGORITHMS } from '../tokens/algorithms.js';
 import { JWS_ALGORITHMS, type JwsAlgorithm } from '../tokens/token.types.js';
@@ -97,7 +98,8 @@ export interface ResolvedDpop {
   redisKeyPrefix: string;
 }
 
-export interface ResolvedTrustedIssuer {
+/** A `PermissionGrantor` too: the catalog check (`assertPermissionsInCatalog`) reads what its mapping can grant. */
+export interface ResolvedTrustedIssuer extends PermissionGrantor {
   issuer: string;
   audiences: readonly string[];
   /** Configured (any host), or undefined: then from discovery, on the issuer's origin only. */
@@ -135,7 +137,7 @@ const ENTRY_KEYS: ReadonlyArray<keyof Required<TrustedIssuerOptions>> = [
   'fetchTimeoutMs',
   'maxTokenLifetime',
 ];
-const CLAIM_KEYS: ReadonlyArray<keyof Required<TrustedIssuerClaims>> = ['permissions', 'username', 'isStaff', 'isSuperuser'];
+const CLAIM_KEYS: ReadonlyArray<keyof Required<TrustedIssuerClaims>> = ['permissions', 'username', 'isStaff', 'isSuperuser', 'permissionMap'];
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -179,7 +181,9 @@ function pathOrFunction<T>(value: unknown, option: string, ofPath: (path: string
   throw new AuthConfigError(option, 'must be a claim path (a non-empty string) or a function of the claims');
 }
 
-function resolveClaims(raw: unknown, option: string): Partial<ClaimMapping> {
+type ExplicitClaims = Partial<Omit<ClaimMapping, 'grantable'>> & { permissionMap?: ReadonlyMap<string, readonly string[]> };
+
+function resolveClaims(raw: unknown, option: string): ExplicitClaims {
   if (raw === undefined) return {};
   if (!isObject(raw)) throw new AuthConfigError(option, 'must be an object');
   for (const key of Object.keys(raw))
@@ -195,7 +199,28 @@ function resolveClaims(raw: unknown, option: string): Partial<ClaimMapping> {
     ...optional('username', pathOrFunction(raw.username, `${option}.username`, stringAt)),
     ...optional('isStaff', pathOrFunction(raw.isStaff, `${option}.isStaff`, trueAt)),
     ...optional('isSuperuser', pathOrFunction(raw.isSuperuser, `${option}.isSuperuser`, trueAt)),
+    ...optional('permissionMap', resolvePermissionMap(raw.permissionMap, `${option}.permissionMap`)),
   };
+}
+
+/** `{ word: permission | permission[] }` as a Map of non-empty strings (a Map: no inherited member can be a word). */
+function resolvePermissionMap(raw: unknown, option: string): Map<string, readonly string[]> | undefined {
+  if (raw === undefined) return undefined;
+  if (!isObject(raw) || Object.keys(raw).length === 0) {
+    throw new AuthConfigError(
+      option,
+      "must be an object mapping the provider's words to the app's permissions: { 'orders-admin': ['orders:write'] }",
+    );
+  }
+  const map = new Map<string, readonly string[]>();
+  for (const [word, value] of Object.entries(raw)) {
+    const permissions = typeof value === 'string' ? [value] : value;
+    if (word.length === 0 || !Array.isArray(permissions) || !permissions.every((p) => typeof p === 'string' && p.trim().length > 0)) {
+      throw new AuthConfigError(`${option}.${word}`, 'must be a permission (a non-empty string) or a list of them');
+    }
+    map.set(word, Object.freeze([...new Set(permissions as string[])]));
+  }
+  return map;
 }
 
 function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
@@ -240,6 +265,7 @@ function resolveEntry(raw: unknown, option: string): ResolvedTrustedIssuer {
     throw new AuthConfigError(`${option}.onUnreachable`, "must be 'fail' or 'retry'");
   }
   const preset = raw.preset === undefined ? undefined : presetDefaults(raw.preset as TrustedIssuerPreset, audiences as string[]);
+  const claims = resolveClaims(raw.claims, `${option}.claims`);
   let jwksUri = raw.jwksUri === undefined ? preset?.jwksUri?.(issuer) : (raw.jwksUri as string);
   if (jwksUri !== undefined) jwksUri = checkProviderUrl(jwksUri, `${option}.jwksUri`).toString();
   // Discovery reads from the issuer's own URL; with jwksUri given the issuer may be any string (rare, but RFC 7519 allows it).
@@ -253,7 +279,7 @@ function resolveEntry(raw: unknown, option: string): ResolvedTrustedIssuer {
     algorithms: resolveAlgorithms(raw.algorithms, `${option}.algorithms`),
     tokenType: (raw.tokenType as 'at+jwt' | 'JWT' | undefined) ?? 'JWT',
     preset: raw.preset as TrustedIssuerPreset | undefined,
-    mapping: mappingOf(resolveClaims(raw.claims, `${option}.claims`), preset),
+    mapping: mappingOf(claims, preset, claims.permissionMap),
     audienceClaims: preset?.audienceClaims ?? ['aud'],
     requiredClaims: preset?.requiredClaims ?? {},
     onUnreachable: (raw.onUnreachable as 'fail' | 'retry' | undefined) ?? 'retry',

@@ -16,6 +16,7 @@ import { verifySignature } from '../tokens/jws.js';
 import type { RingKey } from '../tokens/key-ring.js';
 import { parseJsonObject } from '../tokens/strict-json.js';
 import type { JwsAlgorithm } from '../tokens/token.types.js';
+import { setResponseHeader } from '../call/response.js';
 import { Introspector, type IntrospectionAnswer } from './introspection.js';
 import { RemoteKeySet } from './remote-key-set.js';
 import type { ResolvedDpop, ResolvedTrustedIssuer } from './trusted-issuer.options.js';
@@ -55,6 +56,9 @@ const ENTRY_OVERHEAD_BYTES = 700;
 const entryBytes = (token: string) => ENTRY_OVERHEAD_BYTES + 2 * token.length;
 /** Header members that would carry or point to a key: the key is always the provider's, never the token's. */
 const KEY_CARRYING_HEADERS = ['jwk', 'jku', 'x5u', 'x5c'];
+
+/** The 401 codes a challenge goes with (RFC 6750 §3). */
+const CHALLENGED_CODES = new Set(['token_missing', 'token_invalid', 'token_expired', 'token_revoked']);
 
 function invalid(reason: string): never {
   throw new AuthError('token_invalid', reason);
@@ -118,6 +122,24 @@ export class TrustedIssuers implements OnModuleInit, OnApplicationShutdown {
   get acceptsDpop(): boolean {
     return this.dpopAlgs.length > 0;
   }
+
+  /**
+   * A refusal's challenge where some issuer takes DPoP (RFC 9449 §7.2, RFC 9110 §11.6.1 allows several): a call with
+   * no credential at all gets `Bearer, DPoP algs="..."` with no `error` (RFC 6750 §3.1; `DPoP algs` alone when no
+   * bearer token is taken: every issuer requires DPoP and the app issues none); a bearer credential that failed gets
+   * `Bearer error="invalid_token", DPoP algs="..."`: the error on the scheme the call used, the other one offered.
+   * A refusal that names its own challenge (a DPoP call's), another code, or an app without DPoP: as it is.
+   */
+  challenge(err: AuthError, tokenPresented: boolean): AuthError {
+    if (!this.acceptsDpop || !CHALLENGED_CODES.has(err.code) || (err as { responseHeaders?: unknown }).responseHeaders !== undefined) return err;
+    const dpop = `DPoP algs="${this.dpopAlgs}"`;
+    if (tokenPresented) return withHeaders(err, { 'WWW-Authenticate': `Bearer error="invalid_token", ${dpop}` });
+    this.takesBearer ??= this.ownTokens || [...this.issuers.values()].some((issuer) => issuer.config.dpop?.mode !== 'required');
+    return withHeaders(err, { 'WWW-Authenticate': this.takesBearer ? `Bearer, ${dpop}` : dpop });
+  }
+
+  /** Whether any bearer token is taken here (computed once). */
+  private takesBearer: boolean | undefined;
 
   get enabled(): boolean {
     return this.issuers.size > 0;
@@ -216,29 +238,17 @@ export class TrustedIssuers implements OnModuleInit, OnApplicationShutdown {
     const introspection = v.issuer.config.introspection;
     // `tokens: 'all'`: a verified JWT is still asked about (the provider may have revoked it).
     if (introspection?.tokens === 'all' && v.key !== undefined) {
+      const afterAnswer = (answer: IntrospectionAnswer) => {
+        if (!answer.active) invalid('Token not active (introspection)');
+        return this.bindAndAdmit(v, token, dpop, nowMs);
+      };
       const answer = v.issuer.introspector!.introspect(token);
-      if (answer instanceof Promise) {
-        return answer.then(
-          (a) => this.afterIntrospection(a, v, token, dpop, nowMs),
-          (err: unknown) => {
-            this.noteIntrospectionFailure(v.issuer);
-            throw err;
-          },
-        );
-      }
-      return this.afterIntrospection(answer, v, token, dpop, nowMs);
+      if (!(answer instanceof Promise)) return afterAnswer(answer);
+      return answer.then(afterAnswer, (err: unknown) => {
+        this.noteIntrospectionFailure(v.issuer);
+        throw err;
+      });
     }
-    return this.bindAndAdmit(v, token, dpop, nowMs);
-  }
-
-  private afterIntrospection(
-    answer: IntrospectionAnswer,
-    v: ExternalVerification,
-    token: string,
-    dpop: DpopPresentation | undefined,
-    nowMs: number,
-  ): AuthContextData | Promise<AuthContextData> {
-    if (!answer.active) invalid('Token not active (introspection)');
     return this.bindAndAdmit(v, token, dpop, nowMs);
   }
 
@@ -348,26 +358,13 @@ export class TrustedIssuers implements OnModuleInit, OnApplicationShutdown {
     const tolerance = this.clockTolerance;
     const { exp, iat, nbf, jti, sub } = claims;
     if (!isNumericDate(exp) || !isNumericDate(iat)) invalid('exp and iat must be NumericDates');
-    if (nbf !== undefined && !isNumericDate(nbf)) invalid('nbf must be a NumericDate');
     if (typeof sub !== 'string' || sub.length === 0) invalid('sub must be a non-empty string');
     if (jti !== undefined && (typeof jti !== 'string' || jti.length === 0 || jti.length > 255)) invalid('jti must be a non-empty string');
     if (exp < iat || exp - iat > config.maxTokenLifetime) invalid('Token lifetime out of bounds');
     if (iat > nowSeconds + tolerance) invalid('Token issued in the future');
-    if (nbf !== undefined && nbf > nowSeconds + tolerance) invalid('Token not valid yet');
-    if (nowSeconds - tolerance >= exp) throw new AuthError('token_expired', 'The token has expired');
-    if (!audienceMatches(claims, config)) invalid('Wrong audience');
+    checkValidity(claims, config, nbf, exp, nowSeconds, tolerance);
     for (const [name, value] of Object.entries(config.requiredClaims)) if (claims[name] !== value) invalid(`Wrong ${name}`);
-    // A token bound to a key (RFC 9449 cnf.jkt, RFC 8705 cnf.x5t#S256) proves nothing without its proof: never a
-    // bearer token. Only DPoP's binding can be checked here, and only for an issuer with `dpop`.
-    let jkt: string | undefined;
-    if (claims.cnf !== undefined) {
-      const cnf = claims.cnf as Record<string, unknown>;
-      if (config.dpop === undefined) invalid('Sender-constrained token used as a bearer token');
-      if (typeof cnf !== 'object' || cnf === null || Object.keys(cnf).length !== 1 || typeof cnf.jkt !== 'string' || cnf.jkt.length !== 43) {
-        invalid('Unsupported confirmation (cnf) of the token');
-      }
-      jkt = cnf.jkt;
-    }
+    const jkt = boundKeyOf(claims, config);
 
     const frozen = Object.freeze(claims);
     const v: ExternalVerification = {
@@ -446,26 +443,16 @@ export class TrustedIssuers implements OnModuleInit, OnApplicationShutdown {
     const { exp, iat, nbf, jti, sub, client_id: clientId, token_type: tokenType } = claims;
     if (exp !== undefined && !isNumericDate(exp)) invalid('exp must be a NumericDate');
     if (iat !== undefined && !isNumericDate(iat)) invalid('iat must be a NumericDate');
-    if (nbf !== undefined && (!isNumericDate(nbf) || nbf > nowSeconds + tolerance)) invalid('Token not valid yet');
-    if (exp !== undefined && nowSeconds - tolerance >= exp) throw new AuthError('token_expired', 'The token has expired');
     // An access token only (a refresh token the provider would also call active is not one).
     if (tokenType !== undefined && (typeof tokenType !== 'string' || !['bearer', 'dpop', 'n_a'].includes(tokenType.toLowerCase()))) {
       invalid('Not an access token (introspection)');
     }
-    // A token for another API of the same provider is not for this one.
-    if (!audienceMatches(claims, config)) invalid('Wrong audience');
+    // The validity window and the audience, as for a JWT.
+    checkValidity(claims, config, nbf, exp, nowSeconds, tolerance);
     // A machine client's token (client_credentials) may name no subject: the client is the caller then.
     const userId = typeof sub === 'string' && sub.length > 0 ? sub : typeof clientId === 'string' && clientId.length > 0 ? clientId : undefined;
     if (userId === undefined) invalid('No sub or client_id (introspection)');
-    let jkt: string | undefined;
-    if (claims.cnf !== undefined) {
-      const cnf = claims.cnf as Record<string, unknown>;
-      if (config.dpop === undefined) invalid('Sender-constrained token used as a bearer token');
-      if (typeof cnf !== 'object' || cnf === null || Object.keys(cnf).length !== 1 || typeof cnf.jkt !== 'string' || cnf.jkt.length !== 43) {
-        invalid('Unsupported confirmation (cnf) of the token');
-      }
-      jkt = cnf.jkt;
-    }
+    const jkt = boundKeyOf(claims, config);
     return {
       issuer,
       key: undefined,
@@ -527,12 +514,19 @@ export class TrustedIssuers implements OnModuleInit, OnApplicationShutdown {
       clockTolerance: this.clockTolerance,
     });
     if (proof.jkt !== v.jkt) throw new DpopProofError('jkt_mismatch');
-    if (config.nonces !== undefined && !config.nonces.accepts(proof.nonce, nowSeconds)) throw this.nonceNeeded(config, nowSeconds);
+    const nonce = config.nonces?.standing(proof.nonce, nowSeconds, this.clockTolerance);
+    if (nonce === 'refused') throw this.nonceNeeded(config, nowSeconds);
     // Remembered until the proof would be refused as too old anyway.
     const expiresAt = Math.ceil((proof.iat + config.maxAgeSeconds + this.clockTolerance + 1) * 1000);
     const key = replayKeyOf(v.issuer.config.issuer, proof.jkt, proof.jti);
     return v.issuer.replay!.claim(key, expiresAt).then((first) => {
       if (!first) throw new DpopProofError('replayed');
+      // RFC 9449 §8.2, §9: the next nonce in any response, here before the client's one goes stale (and only to DPoP
+      // calls), in a response no cache keeps (the app's own Cache-Control, set later by its handler, wins).
+      if (nonce === 'ageing') {
+        setResponseHeader(dpop.carrier.response, 'DPoP-Nonce', config.nonces!.current(nowSeconds));
+        setResponseHeader(dpop.carrier.response, 'Cache-Control', 'no-store');
+      }
     });
   }
 
@@ -553,6 +547,7 @@ export class TrustedIssuers implements OnModuleInit, OnApplicationShutdown {
     return withHeaders(new DpopProofError('nonce_needed'), {
       'WWW-Authenticate': `DPoP error="use_dpop_nonce", algs="${this.dpopAlgs}"`,
       'DPoP-Nonce': config.nonces!.current(nowSeconds),
+      'Cache-Control': 'no-store',
     });
   }
 
@@ -680,6 +675,35 @@ function typeAccepted(typ: unknown, mode: 'at+jwt' | 'JWT'): boolean {
   const t = typ.toLowerCase();
   if (t === 'at+jwt' || t === 'application/at+jwt') return true;
   return mode === 'JWT' && t === 'jwt';
+}
+
+/** `nbf` and `exp` (when present) with the module's leeway, then the audience: a token for another API of the provider is not for this one. */
+function checkValidity(
+  claims: Record<string, unknown>,
+  config: ResolvedTrustedIssuer,
+  nbf: unknown,
+  exp: number | undefined,
+  nowSeconds: number,
+  tolerance: number,
+): void {
+  if (nbf !== undefined && (!isNumericDate(nbf) || nbf > nowSeconds + tolerance)) invalid('Token not valid yet');
+  if (exp !== undefined && nowSeconds - tolerance >= exp) throw new AuthError('token_expired', 'The token has expired');
+  if (!audienceMatches(claims, config)) invalid('Wrong audience');
+}
+
+/**
+ * The DPoP key a token is bound to (`cnf.jkt`, RFC 9449 §6), or undefined for an unbound token. A token bound to a
+ * key (DPoP's cnf.jkt, mTLS's cnf.x5t#S256, RFC 8705) proves nothing without its proof: never a bearer token. Only
+ * DPoP's binding can be checked here, and only for an issuer with `dpop`.
+ */
+function boundKeyOf(claims: Record<string, unknown>, config: ResolvedTrustedIssuer): string | undefined {
+  if (claims.cnf === undefined) return undefined;
+  const cnf = claims.cnf as Record<string, unknown>;
+  if (config.dpop === undefined) invalid('Sender-constrained token used as a bearer token');
+  if (typeof cnf !== 'object' || cnf === null || Object.keys(cnf).length !== 1 || typeof cnf.jkt !== 'string' || cnf.jkt.length !== 43) {
+    invalid('Unsupported confirmation (cnf) of the token');
+  }
+  return cnf.jkt;
 }
 
 function audienceMatches(claims: Record<string, unknown>, config: ResolvedTrustedIssuer): boolean {

@@ -6,43 +6,13 @@ import 'reflect-metadata';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
 import { createHash } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { AuthModule } from '../../src/index.js';
 import { ADAPTERS, bootApp, initError, SECRET, type Adapter } from '../support/app.js';
 import { ALL_CONTROLLERS } from '../support/controllers.js';
 import { bootTrustingProxy } from '../support/trusted-proxy-app.js';
-import { DpopClient, type ProofOptions } from './support/dpop-client.js';
+import { DpopClient, send, urlOf, type ProofOptions } from './support/dpop-client.js';
 import { OP_CLIENT_ID, RESOURCE, TestOpenIdProvider } from './support/openid-provider.js';
-
-const urlOf = (app: INestApplication) => `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
-
-interface Answer {
-  status: number;
-  code: string | undefined;
-  challenge: string | null;
-  nonce: string | null;
-  body: Record<string, unknown>;
-}
-
-async function send(
-  url: string,
-  init: { method?: string; authorization?: string; dpop?: string; headers?: Record<string, string> },
-): Promise<Answer> {
-  const headers: Record<string, string> = { ...(init.headers ?? {}) };
-  if (init.authorization !== undefined) headers.authorization = init.authorization;
-  if (init.dpop !== undefined) headers.dpop = init.dpop;
-  const res = await fetch(url, { method: init.method ?? 'GET', headers });
-  const text = await res.text();
-  const body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-  return {
-    status: res.status,
-    code: body.code as string | undefined,
-    challenge: res.headers.get('www-authenticate'),
-    nonce: res.headers.get('dpop-nonce'),
-    body,
-  };
-}
 
 const claimsOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
 

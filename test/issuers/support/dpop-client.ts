@@ -3,7 +3,9 @@
  * signed with node:crypto, with every member overridable so the attack tests
  * can forge exactly one thing wrong.
  */
+import type { INestApplication } from '@nestjs/common';
 import { createHash, createHmac, generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
@@ -72,4 +74,37 @@ export class DpopClient {
   forTokenEndpoint(): (htu: string) => string {
     return (htu) => this.proof({ htm: 'POST', htu });
   }
+}
+
+export const urlOf = (app: INestApplication) => `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+
+/** What a test reads of an answer: the status, the body's code, the challenge and the server's nonce. */
+export interface Answer {
+  status: number;
+  code: string | undefined;
+  challenge: string | null;
+  nonce: string | null;
+  cacheControl: string | null;
+  body: Record<string, unknown>;
+}
+
+/** One real HTTP request with Node's fetch (every header as given, nothing added). */
+export async function send(
+  url: string,
+  init: { method?: string; authorization?: string; dpop?: string; headers?: Record<string, string> },
+): Promise<Answer> {
+  const headers: Record<string, string> = { ...(init.headers ?? {}) };
+  if (init.authorization !== undefined) headers.authorization = init.authorization;
+  if (init.dpop !== undefined) headers.dpop = init.dpop;
+  const res = await fetch(url, { method: init.method ?? 'GET', headers });
+  const text = await res.text();
+  const body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  return {
+    status: res.status,
+    code: body.code as string | undefined,
+    challenge: res.headers.get('www-authenticate'),
+    nonce: res.headers.get('dpop-nonce'),
+    cacheControl: res.headers.get('cache-control'),
+    body,
+  };
 }

@@ -2,16 +2,7 @@ import type { DataSource } from 'typeorm';
 import { tablePath } from '../persistence/table-path.js';
 import { DpopProofEntity } from './dpop.entity.js';
 import type { DpopReplayStore } from './dpop-replay.store.js';
-
-type Dialect = 'postgres' | 'sqlite' | 'mysql';
-
-function dialectOf(dataSource: DataSource): Dialect {
-  const type = dataSource.options.type as string;
-  if (type === 'postgres' || type === 'cockroachdb') return 'postgres';
-  if (type === 'mysql' || type === 'mariadb') return 'mysql';
-  if (type === 'better-sqlite3' || type === 'sqlite' || type === 'sqljs' || type === 'capacitor' || type === 'expo') return 'sqlite';
-  throw new Error(`the DPoP replay store: unsupported database type "${type}" (PostgreSQL, MySQL/MariaDB or SQLite)`);
-}
+import { sqlDialectOf, type SqlDialect } from '../persistence/sql-dialect.js';
 
 /** Expired rows are deleted at most this often, by the instance that claims next. */
 const PURGE_EVERY_MS = 60_000;
@@ -24,7 +15,7 @@ const PURGE_EVERY_MS = 60_000;
  * INSERT IGNORE, whose primary key admits one).
  */
 export class TypeOrmDpopReplayStore implements DpopReplayStore {
-  private readonly dialect: Dialect;
+  private readonly dialect: SqlDialect;
   private readonly table: string;
   private purgedAt = 0;
 
@@ -32,7 +23,7 @@ export class TypeOrmDpopReplayStore implements DpopReplayStore {
     private readonly dataSource: DataSource,
     private readonly now: () => number = Date.now,
   ) {
-    this.dialect = dialectOf(dataSource);
+    this.dialect = sqlDialectOf(dataSource, 'the DPoP replay store');
     this.table = tablePath(dataSource, DpopProofEntity);
   }
 

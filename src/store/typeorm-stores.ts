@@ -12,13 +12,7 @@ import {
 import { SessionEntity } from '../sessions/session.entity.js';
 import { TypeOrmSessionStore } from '../sessions/typeorm-session.store.js';
 import { rawTablePath } from '../persistence/table-path.js';
-
-/** The migration set of each database TypeORM may be on. */
-function migrationsFor(type: string): string {
-  if (type === 'postgres') return 'authMigrations.postgres';
-  if (type === 'mysql' || type === 'mariadb') return 'authMigrations.mysql';
-  return 'authMigrations.sqlite';
-}
+import { sqlDialectOf } from '../persistence/sql-dialect.js';
 
 /** Fails the boot, naming the migrations to run, when a table of the module is missing. */
 export async function checkTables(dataSource: DataSource, name: string): Promise<void> {
@@ -30,7 +24,7 @@ export async function checkTables(dataSource: DataSource, name: string): Promise
       if (!(await runner.hasTable(table))) {
         throw new AuthConfigError(
           'store',
-          `the table ${table} is missing in DataSource "${name}": add ${migrationsFor(dataSource.options.type)} to its migrations and run them (or synchronize, in development)`,
+          `the table ${table} is missing in DataSource "${name}": add authMigrations.${sqlDialectOf(dataSource, 'store')} to its migrations and run them (or synchronize, in development)`,
         );
       }
     }

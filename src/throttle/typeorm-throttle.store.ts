@@ -3,16 +3,7 @@ import { exclusive, inTransaction } from '../persistence/transactions.js';
 import { tablePath } from '../persistence/table-path.js';
 import { ThrottleCounterEntity } from './throttle.entity.js';
 import type { ThrottleHit, ThrottleStore } from './throttle-store.js';
-
-type Dialect = 'postgres' | 'sqlite' | 'mysql';
-
-function dialectOf(dataSource: DataSource): Dialect {
-  const type = dataSource.options.type as string;
-  if (type === 'postgres' || type === 'cockroachdb') return 'postgres';
-  if (type === 'mysql' || type === 'mariadb') return 'mysql';
-  if (type === 'better-sqlite3' || type === 'sqlite' || type === 'sqljs' || type === 'capacitor' || type === 'expo') return 'sqlite';
-  throw new Error(`TypeOrmThrottleStore: unsupported database type "${type}" (PostgreSQL, MySQL/MariaDB or SQLite)`);
-}
+import { sqlDialectOf, type SqlDialect } from '../persistence/sql-dialect.js';
 
 /**
  * Counters in the app's database: one row per counter, incremented by a single
@@ -20,11 +11,11 @@ function dialectOf(dataSource: DataSource): Dialect {
  * The SQL is written out per dialect: the upsert-and-read is what makes it atomic.
  */
 export class TypeOrmThrottleStore implements ThrottleStore {
-  private readonly dialect: Dialect;
+  private readonly dialect: SqlDialect;
   private readonly table: string;
 
   constructor(private readonly dataSource: DataSource) {
-    this.dialect = dialectOf(dataSource);
+    this.dialect = sqlDialectOf(dataSource, 'TypeOrmThrottleStore');
     if (!dataSource.hasMetadata(ThrottleCounterEntity)) {
       throw new Error('TypeOrmThrottleStore: the DataSource does not know ThrottleCounterEntity: add ...authEntities to its `entities`');
     }

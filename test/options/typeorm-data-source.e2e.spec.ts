@@ -45,6 +45,13 @@ describe("store: 'typeorm' finds the app's DataSource, or the boot says which op
     expect(err!.message).toMatch(/does not know the entity of the login throttle's counters: add \.\.\.authEntities/);
   });
 
+  test("tables not created yet: the boot names the migration set of the DataSource's dialect", async () => {
+    const unsynced = TypeOrmModule.forRoot({ type: 'better-sqlite3', database: ':memory:', entities: [...authEntities] as never[] });
+    const err = await initError([unsynced, await auth({ store: 'typeorm' })]);
+    expect((err as AuthConfigError).option).toBe('store');
+    expect(err!.message).toMatch(/is missing in DataSource "default": add authMigrations\.sqlite to its migrations/);
+  });
+
   test('with every entity the same boot succeeds (the failures above are the missing pieces, nothing else)', async () => {
     const err = await initError([sqlite([...authEntities]), await auth({ store: 'typeorm', loginThrottle: { store: 'typeorm' } })]);
     expect(err).toBeUndefined();

@@ -56,7 +56,10 @@ class OptionsModule {}
 
 describe('forRootAsync takes useFactory, useClass and useExisting', () => {
   test.each([
-    ['useFactory', () => AuthModule.forRootAsync({ useFactory: async () => withUsersHasher({ jwt: { secret: SECRET }, users: await MemoryUsers.create() }) })],
+    [
+      'useFactory',
+      () => AuthModule.forRootAsync({ useFactory: async () => withUsersHasher({ jwt: { secret: SECRET }, users: await MemoryUsers.create() }) }),
+    ],
     ['useClass', () => AuthModule.forRootAsync({ useClass: AuthOptionsFactory })],
     ['useExisting', () => AuthModule.forRootAsync({ imports: [OptionsModule], useExisting: AuthOptionsFactory })],
   ])('%s', async (_name, make) => {

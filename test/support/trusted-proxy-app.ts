@@ -19,7 +19,10 @@ export async function bootTrustingProxy(
   extra: { logger?: LoggerService; trust?: string } = {},
 ): Promise<INestApplication> {
   const trust = extra.trust ?? 'loopback';
-  const moduleRef = await Test.createTestingModule({ imports: [AuthModule.forRoot(withUsersHasher(options))], controllers: ALL_CONTROLLERS }).compile();
+  const moduleRef = await Test.createTestingModule({
+    imports: [AuthModule.forRoot(withUsersHasher(options))],
+    controllers: ALL_CONTROLLERS,
+  }).compile();
   const app =
     adapter === 'fastify'
       ? moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter({ trustProxy: trust }))

@@ -17,7 +17,7 @@ import { AuthModule, type AuditEvent, type AuthModuleOptions } from '../../src/i
 import { ADAPTERS, SECRET, type Adapter } from '../support/app.js';
 import { ALL_CONTROLLERS } from '../support/controllers.js';
 import { cookieNamed } from '../support/cookies.js';
-import { MemoryUsers, PASSWORDS } from '../support/users.js';
+import { MemoryUsers, PASSWORDS, withUsersHasher } from '../support/users.js';
 
 const HOST = 'app.test:8443';
 const HTTPS_OWN = `https://${HOST}`;
@@ -27,12 +27,14 @@ async function boot(adapter: Adapter, trustProxy: boolean, cookies: Partial<NonN
   const moduleRef = await Test.createTestingModule({
     controllers: ALL_CONTROLLERS,
     imports: [
-      AuthModule.forRoot({
-        jwt: { secret: SECRET },
-        users: await MemoryUsers.create(),
-        audit: { emit: (e) => void events.push(e) },
-        cookies: { enabled: true, ...cookies },
-      }),
+      AuthModule.forRoot(
+        withUsersHasher({
+          jwt: { secret: SECRET },
+          users: await MemoryUsers.create(),
+          audit: { emit: (e) => void events.push(e) },
+          cookies: { enabled: true, ...cookies },
+        }),
+      ),
     ],
   }).compile();
   let app: INestApplication;

@@ -9,7 +9,7 @@ import { bootApp, initError, SECRET } from '../support/app.js';
 import { ALL_CONTROLLERS } from '../support/controllers.js';
 import { enabledDatabases } from '../support/databases.js';
 import { CapturingLogger } from '../support/logger.js';
-import { MemoryUsers } from '../support/users.js';
+import { MemoryUsers, withUsersHasher } from '../support/users.js';
 
 describe('a configuration a new user gets wrong fails at boot and says how to fix it', () => {
   test('secret: process.env.JWT_SECRET with the variable unset says the value is empty', async () => {
@@ -47,7 +47,7 @@ describe('a configuration a new user gets wrong fails at boot and says how to fi
 @Injectable()
 class AuthOptionsFactory {
   async createAuthOptions(): Promise<AuthModuleOptions> {
-    return { jwt: { secret: SECRET }, users: await MemoryUsers.create() };
+    return withUsersHasher({ jwt: { secret: SECRET }, users: await MemoryUsers.create() });
   }
 }
 
@@ -56,7 +56,10 @@ class OptionsModule {}
 
 describe('forRootAsync takes useFactory, useClass and useExisting', () => {
   test.each([
-    ['useFactory', () => AuthModule.forRootAsync({ useFactory: async () => ({ jwt: { secret: SECRET }, users: await MemoryUsers.create() }) })],
+    [
+      'useFactory',
+      () => AuthModule.forRootAsync({ useFactory: async () => withUsersHasher({ jwt: { secret: SECRET }, users: await MemoryUsers.create() }) }),
+    ],
     ['useClass', () => AuthModule.forRootAsync({ useClass: AuthOptionsFactory })],
     ['useExisting', () => AuthModule.forRootAsync({ imports: [OptionsModule], useExisting: AuthOptionsFactory })],
   ])('%s', async (_name, make) => {

@@ -33,7 +33,7 @@ import { AuthTransportsModule } from '../../src/transports/index.js';
 import { SECRET } from '../support/app.js';
 import { enabledDatabases, uniqueTestName, type DbTarget } from '../support/databases.js';
 import { serviceUrl } from '../support/services.js';
-import { MemoryUsers, PASSWORDS } from '../support/users.js';
+import { MemoryUsers, PASSWORDS, withUsersHasher } from '../support/users.js';
 import { allPairKeys, pairsOf, pairwise } from './pairwise.js';
 import { CALL_SITES, siteClasses, siteClient, type Out, type SiteClient } from './sites.js';
 
@@ -110,7 +110,7 @@ async function bootRow(row: Config, options: AuthModuleForRootOptions, imports: 
   const extra: unknown[] = [];
   if (row.callSite === 'graphql') extra.push(GraphQLModule.forRoot<ApolloDriverConfig>({ driver: ApolloDriver, autoSchemaFile: true }));
   const moduleRef = await Test.createTestingModule({
-    imports: [...(imports as never[]), ...(extra as never[]), AuthModule.forRoot(options), AuthTransportsModule.forRoot()],
+    imports: [...(imports as never[]), ...(extra as never[]), AuthModule.forRoot(withUsersHasher(options)), AuthTransportsModule.forRoot()],
     controllers,
     providers,
   }).compile();

@@ -3,6 +3,7 @@ import { ValidationPipe, type INestApplication, type LoggerService, type ModuleM
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import { AuthModule, type AuthModuleForRootOptions as AuthModuleOptions } from '../../src/index.js';
+import { withUsersHasher } from './users.js';
 
 export type Adapter = 'express' | 'fastify';
 export const ADAPTERS: Adapter[] = ['express', 'fastify'];
@@ -16,10 +17,13 @@ export interface BootOptions extends ModuleMetadata {
   logger?: LoggerService;
 }
 
-/** Boots a real Nest app with AuthModule.forRoot(options) and the given controllers, listening on an ephemeral port. */
+/**
+ * Boots a real Nest app with AuthModule.forRoot(options) and the given controllers, listening on an ephemeral port.
+ * With `MemoryUsers` and no `passwordHasher`, the app verifies with the hasher the users were made with.
+ */
 export async function bootApp(options: AuthModuleOptions, extra: BootOptions = {}): Promise<INestApplication> {
   const { adapter = 'express', imports = [], logger, ...metadata } = extra;
-  const moduleRef = await Test.createTestingModule({ ...metadata, imports: [...imports, AuthModule.forRoot(options)] }).compile();
+  const moduleRef = await Test.createTestingModule({ ...metadata, imports: [...imports, AuthModule.forRoot(withUsersHasher(options))] }).compile();
   const app =
     adapter === 'fastify' ? moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter()) : moduleRef.createNestApplication();
   app.useLogger(logger ?? false);

@@ -5,6 +5,7 @@ import { Test } from '@nestjs/testing';
 import { AuthModule, AuthService, type AuthModuleOptions, type AuthUserRecord } from '../../src/index.js';
 import { AuthTransportsModule, type AuthTransportsOptions } from '../../src/transports/index.js';
 import type { Adapter } from './app.js';
+import { withUsersHasher } from './users.js';
 
 export interface TransportBootOptions extends ModuleMetadata {
   adapter?: Adapter;
@@ -16,7 +17,8 @@ export interface TransportBootOptions extends ModuleMetadata {
 
 /**
  * Boots a real app with AuthModule (its own global guard) and
- * AuthTransportsModule, listening on an ephemeral port of 127.0.0.1.
+ * AuthTransportsModule, listening on an ephemeral port of 127.0.0.1. With `MemoryUsers` and no
+ * `passwordHasher`, the app verifies with the hasher the users were made with.
  */
 export async function bootTransportApp(
   options: AuthModuleOptions,
@@ -25,7 +27,7 @@ export async function bootTransportApp(
   const { adapter = 'express', imports = [], providers = [], transports, logger, configure, ...metadata } = extra;
   const moduleRef = await Test.createTestingModule({
     ...metadata,
-    imports: [...imports, AuthModule.forRoot(options), AuthTransportsModule.forRoot(transports)],
+    imports: [...imports, AuthModule.forRoot(withUsersHasher(options)), AuthTransportsModule.forRoot(transports)],
     providers,
   }).compile();
   const app =

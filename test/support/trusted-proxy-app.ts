@@ -6,10 +6,12 @@ import { Test } from '@nestjs/testing';
 import { AuthModule, type AuthModuleForRootOptions } from '../../src/index.js';
 import type { Adapter } from './app.js';
 import { ALL_CONTROLLERS } from './controllers.js';
+import { withUsersHasher } from './users.js';
 
 /**
  * A real app that trusts a proxy on the loopback, as the README says to run one behind nginx: Express's
  * `trust proxy`, Fastify's `trustProxy` (given to its adapter at construction). Listening on 127.0.0.1:0.
+ * With `MemoryUsers` and no `passwordHasher`, the app verifies with the hasher the users were made with.
  */
 export async function bootTrustingProxy(
   adapter: Adapter,
@@ -17,7 +19,10 @@ export async function bootTrustingProxy(
   extra: { logger?: LoggerService; trust?: string } = {},
 ): Promise<INestApplication> {
   const trust = extra.trust ?? 'loopback';
-  const moduleRef = await Test.createTestingModule({ imports: [AuthModule.forRoot(options)], controllers: ALL_CONTROLLERS }).compile();
+  const moduleRef = await Test.createTestingModule({
+    imports: [AuthModule.forRoot(withUsersHasher(options))],
+    controllers: ALL_CONTROLLERS,
+  }).compile();
   const app =
     adapter === 'fastify'
       ? moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter({ trustProxy: trust }))

@@ -2,7 +2,8 @@ import 'reflect-metadata';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
-import { Argon2PasswordHasher, type AuditEvent, type AuthUserRecord } from '../../src/index.js';
+import type { AuditEvent, AuthUserRecord } from '../../src/index.js';
+import { TestPasswordHasher } from '../../src/testing/index.js';
 import { ADAPTERS, SECRET } from '../support/app.js';
 import { ALL_CONTROLLERS } from '../support/controllers.js';
 import { bootThrottledApp } from '../support/throttle-app.js';
@@ -12,19 +13,13 @@ import { MemoryUsers, PASSWORDS } from '../support/users.js';
 const fold = (name: string) => name.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
 
 class FoldingUsers extends MemoryUsers {
-  static async make(): Promise<FoldingUsers> {
-    const users = new FoldingUsers();
-    for (const [id, u] of (await MemoryUsers.create()).byId) users.byId.set(id, u);
-    return users;
-  }
   override async findByUsername(username: string): Promise<AuthUserRecord | null> {
-    for (const user of this.byId.values()) if (fold(user.username) === fold(username)) return user;
-    return null;
+    return this.all().find((user) => fold(user.username) === fold(username)) ?? null;
   }
 }
 
 /** Counts password checks: an account over its limit must cost the same work as an unknown name. */
-class CountingHasher extends Argon2PasswordHasher {
+class CountingHasher extends TestPasswordHasher {
   verifies = 0;
   override verify(hash: string, plain: string) {
     this.verifies++;
@@ -42,7 +37,7 @@ describe.each(ADAPTERS)('one account, one budget, whatever its spelling, on %s (
     app = await bootThrottledApp(
       {
         jwt: { secret: SECRET },
-        users: await FoldingUsers.make(),
+        users: await FoldingUsers.create(),
         passwordHasher: hasher,
         audit: { emit: (e: AuditEvent) => void events.push(e) },
         loginThrottle: { perAccountAndIp: { limit: 3, windowSeconds: 60 }, perAccount: { limit: 6, windowSeconds: 60 }, perIp: false },

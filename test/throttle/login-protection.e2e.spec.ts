@@ -6,7 +6,7 @@ import { hash as argon2Hash } from '@node-rs/argon2';
 import { request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
-import { Argon2PasswordHasher, type AuthUserRecord } from '../../src/index.js';
+import { Argon2PasswordHasher } from '../../src/index.js';
 import { ConcurrencyLimit } from '../../src/login/concurrency-limit.js';
 import { hashWorkerPool } from '../../src/users/hash-workers.js';
 import { SECRET } from '../support/app.js';
@@ -14,22 +14,15 @@ import { ALL_CONTROLLERS } from '../support/controllers.js';
 import { CapturingLogger } from '../support/logger.js';
 import { bootThrottledApp } from '../support/throttle-app.js';
 import { GatedHasher } from '../support/gated-hasher.js';
-import { MemoryUsers, PASSWORDS } from '../support/users.js';
+import { MemoryUsers, MODULE_DEFAULT_HASHER, PASSWORDS } from '../support/users.js';
 
 class RehashingUsers extends MemoryUsers {
   updates: Array<{ id: string; hash: string }> = [];
   failUpdates = false;
-  static async make(): Promise<RehashingUsers> {
-    const base = await MemoryUsers.create();
-    const users = new RehashingUsers();
-    for (const [id, u] of base.byId) users.byId.set(id, u);
-    return users;
-  }
   async updatePasswordHash(userId: string, newHash: string): Promise<void> {
     if (this.failUpdates) throw new Error(`duplicate value ${newHash} for column password_hash`);
     this.updates.push({ id: userId, hash: newHash });
-    const user = this.byId.get(userId)!;
-    this.byId.set(userId, { ...user, passwordHash: newHash });
+    (await this.findById(userId))!.passwordHash = newHash;
   }
 }
 
@@ -127,10 +120,10 @@ describe('load shedding: the bounded password-check queue', () => {
 describe('a hashing thread that dies under a login', () => {
   let app: INestApplication;
   beforeAll(async () => {
-    const users = await MemoryUsers.create();
+    // The module's own hasher (argon2id on its hash workers) is the subject: the worker under a login dies.
+    const users = await MemoryUsers.create(MODULE_DEFAULT_HASHER);
     // A hash with many passes: its check lasts long enough to kill the worker under it.
-    const alice = [...users.byId.values()].find((u) => u.username === 'alice')!;
-    users.byId.set(String(alice.id), { ...alice, passwordHash: await argon2Hash(PASSWORDS.alice, { memoryCost: 19456, timeCost: 60 }) });
+    users.get('alice').passwordHash = await argon2Hash(PASSWORDS.alice, { memoryCost: 19456, timeCost: 60 });
     app = await bootThrottledApp({ jwt: { secret: SECRET }, users }, { controllers: ALL_CONTROLLERS });
     await app.listen(0, '127.0.0.1');
   });
@@ -161,14 +154,14 @@ describe('rehash on login and bcrypt migration', () => {
   const hasher = new Argon2PasswordHasher();
 
   beforeAll(async () => {
-    users = await RehashingUsers.make();
+    // The module's default hasher (argon2id) is the subject: what it takes over from bcrypt and what it finds outdated.
+    users = await RehashingUsers.create(MODULE_DEFAULT_HASHER);
     app = await bootThrottledApp({ jwt: { secret: SECRET }, users }, { controllers: ALL_CONTROLLERS, logger });
   });
   afterAll(() => app.close());
 
   const set = (username: string, passwordHash: string) => {
-    const u = users.get(username) as AuthUserRecord;
-    users.byId.set(String(u.id), { ...u, passwordHash });
+    users.get(username).passwordHash = passwordHash;
   };
   const login = (username: string, password: string) => request(app.getHttpServer()).post('/auth/login').send({ username, password });
 

@@ -10,7 +10,7 @@ import { ALL_CONTROLLERS } from '../support/controllers.js';
 import { CapturingLogger } from '../support/logger.js';
 import { bootThrottledApp, type ThrottledAuthOptions } from '../support/throttle-app.js';
 import { MemoryUsers, PASSWORDS } from '../support/users.js';
-import { Argon2PasswordHasher } from '../../src/users/argon2-password-hasher.js';
+import { TestPasswordHasher } from '../../src/testing/index.js';
 
 /** An app with its own throttling: the module's counters stay out of its way. */
 @Controller('own')
@@ -27,7 +27,7 @@ class OwnThrottleController {
 }
 
 /** Counts the password checks, to show what a throttled answer does (nothing) without measuring time. */
-class CountingHasher extends Argon2PasswordHasher {
+class CountingHasher extends TestPasswordHasher {
   verifies = 0;
   override verify(hash: string, plain: string) {
     this.verifies++;

@@ -11,7 +11,7 @@ import type { ThrottledAuthOptions } from '../support/throttle-app.js';
 import { bootTrustingProxy } from '../support/trusted-proxy-app.js';
 import { GatedHasher } from '../support/gated-hasher.js';
 import { rawLogin as login, type Answer } from '../support/raw-login.js';
-import { MemoryUsers, PASSWORDS } from '../support/users.js';
+import { MemoryUsers, PASSWORDS, withUsersHasher } from '../support/users.js';
 
 const PACING_MS = 400;
 /** The pause is jittered between half of pacingMs and all of it: half is the module's guaranteed lower bound. */
@@ -33,12 +33,6 @@ const queued = (app: INestApplication) => (app.get(LoginService).checks as unkno
 /** Counts user lookups: a refusal that needs none must make none. */
 class CountingUsers extends MemoryUsers {
   lookups = 0;
-  static async make(): Promise<CountingUsers> {
-    const base = await MemoryUsers.create();
-    const users = new CountingUsers();
-    for (const [id, u] of base.byId) users.byId.set(id, u);
-    return users;
-  }
   override async findByUsername(username: string): Promise<AuthUserRecord | null> {
     this.lookups++;
     return super.findByUsername(username);
@@ -115,7 +109,7 @@ describe.each(ADAPTERS)('pacing of refused clients on %s', (adapter) => {
 
   test('a full password-check queue is 503 auth_busy with no user lookup, held before it goes out', async () => {
     const hasher = new GatedHasher();
-    const users = await CountingUsers.make();
+    const users = await CountingUsers.create();
     app = await boot(adapter, { passwordChecks: { concurrency: 1, maxQueued: 0 }, pacingMs: PACING_MS }, { users, passwordHasher: hasher });
     const port = portOf(app);
     hasher.hold();
@@ -310,11 +304,13 @@ describe('pacing over HTTP/2 (Fastify, one session for two users, as a proxy spe
     const { AuthModule } = await import('../../src/index.js');
     const moduleRef = await Test.createTestingModule({
       imports: [
-        AuthModule.forRoot({
-          jwt: { secret: SECRET },
-          users: await MemoryUsers.create(),
-          loginThrottle: { perAccountAndIp: { limit: 1, windowSeconds: 60 }, pacingMs: 10_000 },
-        }),
+        AuthModule.forRoot(
+          withUsersHasher({
+            jwt: { secret: SECRET },
+            users: await MemoryUsers.create(),
+            loginThrottle: { perAccountAndIp: { limit: 1, windowSeconds: 60 }, pacingMs: 10_000 },
+          }),
+        ),
       ],
       controllers: ALL_CONTROLLERS,
     }).compile();

@@ -19,7 +19,7 @@ import { AuthModule, AuthService, Public, type AuditEvent, type AuthModuleForRoo
 import { AuthTransportsModule, TransportAuth, type WsClient } from '../../src/transports/index.js';
 import { ADAPTERS, SECRET, type Adapter } from '../support/app.js';
 import { uniqueTestName } from '../support/databases.js';
-import { MemoryUsers, PASSWORDS } from '../support/users.js';
+import { MemoryUsers, PASSWORDS, withUsersHasher } from '../support/users.js';
 
 /** Every transport's login answers this: what came back, or the error the transport delivered (its shape is not this suite's). */
 type Outcome = { ok: true } | { ok: false; error: unknown };
@@ -110,12 +110,14 @@ async function boot(
   const moduleRef = await Test.createTestingModule({
     imports: [
       ...(metadata.imports ?? []),
-      AuthModule.forRoot({
-        jwt: { secret: SECRET },
-        users: await MemoryUsers.create(),
-        audit: { emit: (e: AuditEvent) => void events.push(e) },
-        ...options,
-      }),
+      AuthModule.forRoot(
+        withUsersHasher({
+          jwt: { secret: SECRET },
+          users: await MemoryUsers.create(),
+          audit: { emit: (e: AuditEvent) => void events.push(e) },
+          ...options,
+        }),
+      ),
       AuthTransportsModule.forRoot(),
     ],
     providers: metadata.providers ?? [],

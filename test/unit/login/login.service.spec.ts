@@ -16,7 +16,7 @@ import { AuthBusyException, TooManyAttemptsException } from '../../../src/thrott
 import { HashWorkerError } from '../../../src/users/hash-workers.js';
 import type { AuthUserRecord, PasswordHasher, UserProvider } from '../../../src/users/user.types.js';
 import { SECRET } from '../../support/app.js';
-import { MemoryUsers, PASSWORDS } from '../../support/users.js';
+import { MemoryUsers, PASSWORDS, withUsersHasher } from '../../support/users.js';
 
 /**
  * Issue 24 item 2: the services below AuthService take the call as a parameter. The login and the session it
@@ -33,12 +33,14 @@ describe('LoginService and SessionService, called without a request', () => {
   beforeAll(async () => {
     @Module({
       imports: [
-        AuthModule.forRoot({
-          jwt: { secret: SECRET },
-          users: await MemoryUsers.create(),
-          audit: { emit: (e) => void events.push(e) },
-          loginThrottle: { perAccountAndIp: { limit: 2, windowSeconds: 60 }, pacingMs: false },
-        }),
+        AuthModule.forRoot(
+          withUsersHasher({
+            jwt: { secret: SECRET },
+            users: await MemoryUsers.create(),
+            audit: { emit: (e) => void events.push(e) },
+            loginThrottle: { perAccountAndIp: { limit: 2, windowSeconds: 60 }, pacingMs: false },
+          }),
+        ),
       ],
     })
     class App {}

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, Optional, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
+import { hash } from 'node:crypto';
 import { AUTH_OPTIONS } from '../auth.constants.js';
 import type { AuthContextData } from '../context/auth-context.js';
 import type { DpopPresentation } from '../credentials/credential.js';
@@ -53,7 +54,20 @@ interface Issuer {
  * as much again as its characters. An estimate, as the module's own cache's.
  */
 const ENTRY_OVERHEAD_BYTES = 700;
-const entryBytes = (token: string) => ENTRY_OVERHEAD_BYTES + 2 * token.length;
+/**
+ * A kept verification is found by a SHA-256 of the whole token, never by the token itself: a provider's RS256
+ * token is 700 characters or more, and keyed by its text 20,000 of them outgrew the default bound, so that
+ * round robin over them never hit. A different token, in any byte, has another key (up to a 2^-128 chance).
+ */
+const keyOf = (token: string): string => hash('sha256', token, 'base64url');
+const KEY_CHARS = 43;
+/** What a kept verification costs: its key, the objects, the claims (about twice their encoded characters). */
+function entryBytes(token: string): number {
+  const start = token.indexOf('.');
+  const end = start < 0 ? -1 : token.indexOf('.', start + 1);
+  const claimChars = end > start ? end - start - 1 : token.length;
+  return ENTRY_OVERHEAD_BYTES + KEY_CHARS + 2 * claimChars;
+}
 /** Header members that would carry or point to a key: the key is always the provider's, never the token's. */
 const KEY_CARRYING_HEADERS = ['jwk', 'jku', 'x5u', 'x5c'];
 
@@ -81,7 +95,7 @@ function isNumericDate(value: unknown): value is number {
 export class TrustedIssuers implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('TrustedIssuers');
   private readonly issuers = new Map<string, Issuer>();
-  /** Tokens that passed, in insertion order (the oldest goes first), within `jwt.verifiedTokenCacheMb` of their own. */
+  /** Tokens that passed, by `keyOf`, in insertion order (the oldest goes first), within `jwt.verifiedTokenCacheMb` of their own. */
   private readonly verified = new Map<string, ExternalVerification & { bytes: number }>();
   private verifiedBytes = 0;
   private readonly maxVerifiedBytes: number;
@@ -185,7 +199,8 @@ export class TrustedIssuers implements OnModuleInit, OnApplicationShutdown {
 
   private authenticateToken(token: string, dpop: DpopPresentation | undefined): AuthContextData | Promise<AuthContextData> | undefined {
     const nowMs = this.options.clock.now();
-    const hit = this.verified.get(token);
+    const cacheKey = keyOf(token);
+    const hit = this.verified.get(cacheKey);
     if (hit !== undefined) {
       const keys = hit.issuer.keys;
       // A stale set is read again first, unless a read just failed: then its keys keep working, from the cache too.
@@ -197,7 +212,7 @@ export class TrustedIssuers implements OnModuleInit, OnApplicationShutdown {
       ) {
         return this.admit(hit, token, dpop, nowMs);
       }
-      this.forget(token, hit.bytes);
+      this.forget(cacheKey, hit.bytes);
     }
     if (this.introspecting.length > 0 && !isCompactJws(token)) {
       if (token.length > this.maxTokenLength) invalid('Malformed token');
@@ -476,18 +491,19 @@ export class TrustedIssuers implements OnModuleInit, OnApplicationShutdown {
   private keep(token: string, v: ExternalVerification): void {
     const bytes = entryBytes(token);
     if (bytes > this.maxVerifiedBytes) return;
-    const held = this.verified.get(token);
-    if (held !== undefined) this.forget(token, held.bytes);
+    const key = keyOf(token);
+    const held = this.verified.get(key);
+    if (held !== undefined) this.forget(key, held.bytes);
     while (this.verifiedBytes + bytes > this.maxVerifiedBytes) {
       const [oldest, entry] = this.verified.entries().next().value!;
       this.forget(oldest, entry.bytes);
     }
-    this.verified.set(token, { ...v, bytes });
+    this.verified.set(key, { ...v, bytes });
     this.verifiedBytes += bytes;
   }
 
-  private forget(token: string, bytes: number): void {
-    this.verified.delete(token);
+  private forget(key: string, bytes: number): void {
+    this.verified.delete(key);
     this.verifiedBytes -= bytes;
   }
 

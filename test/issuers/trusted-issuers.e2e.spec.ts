@@ -1,6 +1,7 @@
 // Trusted issuers on a real app (Express and Fastify): a provider's access tokens authenticate on the same guard and
 // decorators, mapped to a principal; the module's own tokens keep working beside them; local revocation applies.
 import 'reflect-metadata';
+import { createHash } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
@@ -176,6 +177,9 @@ describe.each(ADAPTERS)('trusted issuers on %s', (adapter) => {
   });
 });
 
+/** The key the module files a verified provider token under: a SHA-256 of the whole token. */
+const cacheKey = (token: string) => createHash('sha256').update(token).digest('base64url');
+
 describe('the cache of verified provider tokens', () => {
   test('stays within jwt.verifiedTokenCacheMb (oldest out first), and 0 turns it off', async () => {
     const provider = await new JwksServer().start();
@@ -198,13 +202,42 @@ describe('the cache of verified provider tokens', () => {
       expect(held(small).verified.size).toBeGreaterThan(0);
       expect(held(small).verified.size).toBeLessThan(40);
       // The newest stayed, the oldest went.
-      expect(held(small).verified.has(tokens[39]!)).toBe(true);
-      expect(held(small).verified.has(tokens[0]!)).toBe(false);
+      expect(held(small).verified.has(cacheKey(tokens[39]!))).toBe(true);
+      expect(held(small).verified.has(cacheKey(tokens[0]!))).toBe(false);
       expect(held(off).verified.size).toBe(0);
       expect((await get(off, '/private', tokens[0]!)).status).toBe(200);
     } finally {
       await small.close();
       await off.close();
+      await provider.close();
+    }
+  });
+});
+
+describe('the cache counts what it keeps, not the token text', () => {
+  test("40 RS256 tokens (a 342-character signature each) all stay within 0.05 MB: the key is the token's digest", async () => {
+    const provider = await new JwksServer().start();
+    provider.addKey('RS256');
+    const app = await bootApp(
+      { jwt: { secret: SECRET, verifiedTokenCacheMb: 0.05 }, trustedIssuers: [{ issuer: provider.issuer, audience: 'api' }] },
+      { controllers: ALL_CONTROLLERS },
+    );
+    try {
+      const held = app.get(TrustedIssuers) as unknown as { verified: Map<string, unknown>; verifiedBytes: number };
+      const tokens = await Promise.all(Array.from({ length: 40 }, () => provider.sign(provider.claims('api'))));
+      expect(tokens[0]!.length).toBeGreaterThan(550);
+      for (const token of tokens) expect((await get(app, '/private', token)).status).toBe(200);
+      // Keyed by the token's text with its characters counted twice, 27 of these fitted and round robin over 40
+      // never hit; by its digest, every one is held, and each is found again.
+      expect(held.verified.size).toBe(40);
+      expect(held.verifiedBytes).toBeLessThanOrEqual(0.05 * 1024 * 1024);
+      expect([...held.verified.keys()].every((k) => k.length === 43)).toBe(true);
+      for (const token of tokens) expect(held.verified.has(cacheKey(token))).toBe(true);
+      // A token that differs in one byte of its signature is not found under another's key.
+      const tampered = tokens[5]!.slice(0, -2) + (tokens[5]!.endsWith('A') ? 'BA' : 'AA');
+      expect((await get(app, '/private', tampered)).status).toBe(401);
+    } finally {
+      await app.close();
       await provider.close();
     }
   });

@@ -128,6 +128,7 @@ async function bootRow(row: Config, options: AuthModuleForRootOptions, imports: 
 }
 
 describe.each(rows.map((row) => [name(row), row] as const))('%s', (_name, row) => {
+  // Skipped only for a row on PostgreSQL, MariaDB or Redis whose URL is not set (.ci/run sets them all); the line above says so.
   const run = runnable(row) ? test : test.skip;
   // A job passes its caller explicitly: it needs no request context (README, Streams, gateways and event code).
   const contextual = row.requestContext !== 'false' || row.callSite === 'job';

@@ -132,6 +132,8 @@ export class VerifiedTokenCache {
   private lastShape = -1;
   /** The digest of the last token looked up, so the add() after a miss does not hash it again. */
   private lastToken: string | undefined;
+  /** A token the last get() found no entry for, while the index has not changed since: add() need not look again. */
+  private absent: string | undefined;
   private d0 = 0;
   private d1 = 0;
   private d2 = 0;
@@ -187,9 +189,12 @@ export class VerifiedTokenCache {
     if (this.maxBytes === 0) return undefined;
     this.digest(token);
     this.touch();
-    if (this.count === 0) return undefined;
     const slot = this.find(this.d0, this.d1, this.d2, this.d3);
-    if (slot < 0) return undefined;
+    if (slot < 0) {
+      this.absent = token;
+      return undefined;
+    }
+    this.absent = undefined;
     if (this.now() - this.clockTolerance >= this.exps[slot]) {
       this.remove(slot);
       return undefined;
@@ -219,7 +224,9 @@ export class VerifiedTokenCache {
       this.touch();
     }
     const { d0, d1, d2, d3 } = this;
-    const held = this.find(d0, d1, d2, d3);
+    // The same token again replaces its entry; right after a get() that missed it, there is none.
+    const held = token === this.absent ? -1 : this.find(d0, d1, d2, d3);
+    this.absent = undefined;
     if (held >= 0) this.remove(held);
     // Admission before any encoding: when full, a newcomer asked for less than the victim goes no further.
     if (!this.admit()) return { claims, permissions: frozenStrings(claims.permissions) };
@@ -365,6 +372,7 @@ export class VerifiedTokenCache {
       }
     }
     table[i] = 0;
+    this.absent = undefined;
     // The slot will hold another token: its built entry must never be served for it.
     if (this.builtPos[slot] >= 0) this.dropBuilt(slot);
     this.values[slot] = undefined;
@@ -394,9 +402,10 @@ export class VerifiedTokenCache {
       if (this.builtHand >= this.builtEntries.length) this.builtHand = 0;
       this.dropBuilt(this.builtSlots[this.builtHand]);
     }
-    const candidate = this.frequency(this.d1, this.d2, this.d3);
+    let candidate = -1;
     while (this.freeHead === 0 || this.estimatedBytes + size > this.maxBytes) {
       if (this.count === 0) return false;
+      if (candidate < 0) candidate = this.frequency(this.d1, this.d2, this.d3);
       const victim = this.victim();
       const k = victim * 4;
       const expired = this.now() - this.clockTolerance >= this.exps[victim];
@@ -517,9 +526,11 @@ export class VerifiedTokenCache {
   /** The interned list for a `permissions` claim of strings (or NO_PERMISSIONS / PERMISSIONS_IN_VALUES). */
   private permissionsId(value: unknown): number {
     if (value === undefined) return NO_PERMISSIONS;
-    if (!Array.isArray(value) || !value.every((p) => typeof p === 'string')) return PERMISSIONS_IN_VALUES;
-    // Most tokens in a row carry the list the last one did: compared without building its key.
+    if (!Array.isArray(value)) return PERMISSIONS_IN_VALUES;
+    // Most tokens in a row carry the list the last one did: compared without building its key (equal
+    // to a list of strings, so strings too).
     if (this.lastPerms !== -1 && sameStrings(this.permLists[this.lastPerms], value as string[])) return this.lastPerms;
+    for (let i = 0; i < value.length; i++) if (typeof value[i] !== 'string') return PERMISSIONS_IN_VALUES;
     const key = JSON.stringify(value);
     let id = this.permIds.get(key);
     if (id === undefined) {

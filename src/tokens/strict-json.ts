@@ -59,14 +59,34 @@ function flatObject(text: string): Record<string, unknown> | undefined {
   if (n === 2) return out;
   // No backslash anywhere: every quote opens or closes a string.
   let i = 1;
-  for (;;) {
+  // The names so far are lastNames' first ones, in order (so distinct); `names` is built only once they differ.
+  let same = true;
+  let names: string[] | undefined;
+  let k = 0;
+  for (; ; k++) {
     if (text.charCodeAt(i) !== 0x22 /* " */) return undefined;
-    const nameEnd = text.indexOf('"', i + 1);
-    if (nameEnd < 0 || text.charCodeAt(nameEnd + 1) !== 0x3a /* : */) return undefined;
-    const name = text.slice(i + 1, nameEnd);
-    // A name twice goes to the strict path, which refuses it. A name the prototype has (`__proto__`, `toString`…) too:
-    // JSON.parse defines an own property where `=` would call a setter or fail on a frozen prototype.
-    if (name in OBJECT_PROTOTYPE || Object.prototype.hasOwnProperty.call(out, name)) return undefined;
+    let name: string;
+    let nameEnd: number;
+    const known = same && k < lastNames.length ? lastNames[k] : undefined;
+    if (known !== undefined && text.charCodeAt(i + 1 + known.length) === 0x22 && text.startsWith(known, i + 1)) {
+      // The previous object's name at this place: its string, already in V8's table, no slice to look up.
+      name = known;
+      nameEnd = i + 1 + known.length;
+    } else {
+      nameEnd = text.indexOf('"', i + 1);
+      if (nameEnd < 0) return undefined;
+      name = text.slice(i + 1, nameEnd);
+      // A name twice goes to the strict path, which refuses it.
+      if (Object.prototype.hasOwnProperty.call(out, name)) return undefined;
+      if (same) {
+        same = false;
+        names = lastNames.slice(0, k);
+      }
+      names!.push(name);
+    }
+    // A name the prototype has (`__proto__`, `toString`…) goes there too: JSON.parse defines an own
+    // property where `=` would call a setter or fail on a frozen prototype.
+    if (text.charCodeAt(nameEnd + 1) !== 0x3a /* : */ || name in OBJECT_PROTOTYPE) return undefined;
     i = nameEnd + 2;
     const c = text.charCodeAt(i);
     let value: unknown;
@@ -114,9 +134,17 @@ function flatObject(text: string): Record<string, unknown> | undefined {
     out[name] = value;
     const d = text.charCodeAt(i);
     if (d === 0x2c /* , */) i++;
-    else return d === 0x7d /* } */ && i === n - 1 ? out : undefined;
+    else if (d === 0x7d /* } */ && i === n - 1) break;
+    else return undefined;
   }
+  // The names of an object read whole: the next token's, most often the same, are compared to them.
+  if (!same) lastNames = names!;
+  else if (k + 1 !== lastNames.length) lastNames = lastNames.slice(0, k + 1);
+  return out;
 }
+
+/** The member names of the last object flatObject read whole (distinct, none on the prototype). */
+let lastNames: string[] = [];
 
 /**
  * One pass over already-valid JSON for the nesting depth and the member

@@ -129,6 +129,25 @@ describe('parseJsonObject: the direct read of flat claims agrees with JSON.parse
       agree(text);
   });
 
+  it('in sequences where each object starts with the names of the one before (the names it reuses)', () => {
+    for (const text of [
+      '{"sub":"1","iat":1,"exp":2}',
+      '{"sub":"1","sub":"2"}',
+      '{"sub":"1","iat":1,"iat":2}',
+      '{"sub":"1","iat":1,"exp":2,"sub":"3"}',
+      '{"sub":"1"}',
+      '{"sub":"1","iat":1,"exp":2,"x":[]}',
+      '{"sub":"1","iat":1,"exp":2,"x":[],"toString":1}',
+      '{"subx":"1","iat":1}',
+      '{"su":"1","iat":1}',
+      '{"sub":"1","iat":1,"exp":2,"x":[]}',
+      '{"sub" :"1"}',
+      '{"sub":"1","iat":1,"exp":2,"x":[]}',
+      '{"sub":"1","__proto__":1}',
+    ])
+      agree(text);
+  });
+
   it('on generated objects: names repeated, odd values, odd spellings', () => {
     const names = ['sub', 'iat', 'a', '__proto__', 'toString', '0', '12', '', 'x"y', 'p\\q'];
     const values = [

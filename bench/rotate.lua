@@ -58,7 +58,14 @@ function init(args)
     -- Only in the warm-up: a response callback makes wrk parse every response.
     response = function(status, headers, body)
       responses = responses + 1
-      if responses >= stop_after then wrk.thread:stop() end
+      if responses == stop_after then
+        wrk.thread:stop()
+        -- wrk's main thread sleeps for the whole -d whatever its threads do: this line tells run.mjs
+        -- to interrupt it (SIGINT, which wrk handles by ending the run and reporting), so a warm-up
+        -- lasts as long as its requests, not the 30 s cap.
+        io.write("WRK_WARM_DONE\n")
+        io.flush()
+      end
     end
   end
 end

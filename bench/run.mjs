@@ -8,7 +8,9 @@
 // median over pairs. The generator is shown not to be the bottleneck: its CPU use per run, and the bare
 // app under two generators at once. Then the verifier micro-benchmark and the cache's memory check.
 // Servers listen on port 0 and report theirs; a workload that fails is tried once more, then marked
-// in the table, and the run goes on. Writes bench/results.md.
+// in the table, and the run goes on. Writes bench/results.md. Progress lines on stderr carry the time
+// since the start ([mm:ss]): where a run's time goes. Only the token files the selected workloads read
+// are minted; a warm-up ends as soon as its requests are answered (wrk alone would sleep out its -d).
 //   --quick   a fast subset: 2 pairs, HS256 1/20k/200k round robin, HS256 and ES256 200k Zipf, bare;
 //             no generator check; verifier HS256/ES256 only; writes bench/results-quick.md
 //   --profile only a CPU profile (--cpu-prof) and GC counts of the server under the 20,000-user HS256
@@ -40,6 +42,13 @@ const ADAPTERS = (process.env.BENCH_ADAPTERS ?? 'express,fastify').split(',');
 /** Comma-separated substrings of workload names (any of them selects a workload). */
 const ONLY = process.env.BENCH_ONLY?.split(',').filter(Boolean);
 const CLK_TCK = 100;
+const T0 = Date.now();
+
+/** A progress line on stderr, stamped with the time since the run began (where a run's time goes). */
+function progress(line) {
+  const s = Math.round((Date.now() - T0) / 1000);
+  process.stderr.write(`[${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}] ${line}\n`);
+}
 
 /** Targets (issues #14 and #25): × bare (CPU), medians over the slices of one run. */
 const TARGETS = {
@@ -108,7 +117,7 @@ async function tokenFile(alg, users, keysPath) {
   const pems = JSON.parse(readFileSync(keysPath, 'utf8'));
   const key = alg === 'HS256' ? { secret: pems.HS256 } : { privateKey: pems[alg] };
   const codec = new TokenCodec({ ...JWT_BASE, ...key, algorithms: [alg] });
-  process.stderr.write(`  minting ${users} ${alg} tokens...\n`);
+  progress(`  minting ${users} ${alg} tokens...`);
   const lines = [];
   for (let i = 0; i < users; i++) lines.push(codec.issue(claimsOf(i), 'access', { expiresIn: TOKEN_TTL }).token);
   const file = join(cacheDir, `${prefix}${now + TOKEN_TTL}.txt`);
@@ -131,7 +140,7 @@ async function issuerTokenFile(alg, users, keysPath) {
   const key = createPrivateKey(JSON.parse(readFileSync(keysPath, 'utf8'))[alg]);
   const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
   const header = b64({ alg, typ: 'JWT', kid: 'bench-issuer' });
-  process.stderr.write(`  minting ${users} ${alg} provider tokens...\n`);
+  progress(`  minting ${users} ${alg} provider tokens...`);
   const lines = [];
   for (let i = 0; i < users; i++) {
     const { sid: _sid, ...claims } = claimsOf(i);
@@ -210,10 +219,28 @@ function wrk({ url, tokens, duration, connections = CONNECTIONS, stopAfter = 0, 
   const [cmd, args] = pinned(1, 'wrk', wrkArgs);
   const quoted = [cmd, ...args].map((a) => `'${String(a).replace(/'/g, `'\\''`)}'`).join(' ');
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['-c', `${quoted}; s=$?; times >&2; exit $s`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // wrk in the background of the shell, so its pid is known (taskset execs it): a warm-up is ended by
+    // SIGINT once rotate.lua says its responses are in (wrk would otherwise sleep out the whole -d).
+    const child = spawn('bash', ['-c', `${quoted} & p=$!; echo "WRK_PID $p"; wait $p; s=$?; times >&2; exit $s`], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
-    child.stdout.on('data', (d) => (out += d));
+    let interrupted = false;
+    child.stdout.on('data', (d) => {
+      out += d;
+      if (stopAfter > 0 && !interrupted && out.includes('WRK_WARM_DONE')) {
+        const pid = Number(out.match(/WRK_PID (\d+)/)?.[1]);
+        if (pid > 0) {
+          interrupted = true;
+          try {
+            process.kill(pid, 'SIGINT');
+          } catch {
+            // already gone: it ended on its own
+          }
+        }
+      }
+    });
     child.stderr.on('data', (d) => (err += d));
     child.on('exit', (code) => {
       const line = out.split('\n').find((l) => l.startsWith('WRK_JSON '));
@@ -240,7 +267,11 @@ function wrk({ url, tokens, duration, connections = CONNECTIONS, stopAfter = 0, 
   });
 }
 
-/** Warm-up: every token sent at least once when the cache can hold them all (their steady state is hits), JIT warm. */
+/**
+ * Warm-up, JIT warm and, when the cache can hold every token, each token sent twice: its first request
+ * verifies it, its second (the first hit) keeps it built, so the measured slices see the steady state of
+ * a working set that fits, built hits. Ended as soon as its requests are answered (see wrk()).
+ */
 async function warm(w, server) {
   // 200,000 users stay misses whatever the warm-up, so they get the same 20,000 requests as the rest.
   const r = await wrk({
@@ -248,7 +279,7 @@ async function warm(w, server) {
     tokens: w.tokens,
     duration: 30,
     mix: w.mix,
-    stopAfter: w.users <= 25000 ? Math.max(20000, Math.ceil(w.users * 1.1)) : QUICK ? 10000 : 20000,
+    stopAfter: w.users <= 25000 ? Math.max(20000, Math.ceil(w.users * 2.1)) : QUICK ? 10000 : 20000,
   });
   // Where the next run goes on in the token file: one rotation over every run of this server.
   server.next = r.requests;
@@ -281,15 +312,16 @@ async function measure(w, server) {
 
 // ---------------------------------------------------------------- workloads
 
-function workloads(keys, files) {
+/** The selected workloads; each names its token file (`tokensId`), minted afterwards: only the files a selected workload reads. */
+function workloads(keys) {
   const list = [];
   const add = (adapter, variant, alg, users, mix = 'rr') => {
     const measured = variant.startsWith('auth') || variant === 'issuer';
     const name = measured ? `${adapter} ${variant} ${alg} ${users}${mix === 'rr' ? '' : ` ${mix}`}` : `${adapter} ${variant}`;
     // The bare variants get the same rotating headers as the HS256 20,000 workload: the same bytes to parse.
-    const tokens = files[`${variant === 'issuer' ? 'iss-' : ''}${alg ?? 'HS256'}-${measured ? users : 20000}`];
+    const tokensId = `${variant === 'issuer' ? 'iss-' : ''}${alg ?? 'HS256'}-${measured ? users : 20000}`;
     if (!ONLY || ONLY.some((o) => name.includes(o)) || variant === 'bare' || variant === 'bare-guard')
-      list.push({ name, adapter, variant, alg, users: users ?? 20000, mix, tokens, keys });
+      list.push({ name, adapter, variant, alg, users: users ?? 20000, mix, tokensId, keys });
   };
   for (const adapter of ADAPTERS) {
     add(adapter, 'bare');
@@ -395,17 +427,20 @@ async function pairedRun(w, adapter) {
     [bare, server] = started.map((p) => (p.status === 'fulfilled' ? p.value : undefined));
     const failed = started.find((p) => p.status === 'rejected');
     if (failed) throw failed.reason;
+    progress(`  ${w.name}: both servers ready`);
     await Promise.all([warm(bareW, bare), warm(w, server)]);
+    progress(`  ${w.name}: both warmed up`);
     for (let pair = 0; pair < ROUNDS; pair++) {
       const [b, r] = await Promise.all([slice(bareW, bare), slice(w, server)]);
       out.push({ ...r, round: pair, bareRps: b.rps, bareCpuUs: b.cpuUsPerRequest, bareServerCpu: b.serverCpu });
-      process.stderr.write(
+      progress(
         `  pair ${pair + 1}/${ROUNDS} ${w.name.padEnd(34)} ${fmt(r.rps).padStart(7)} req/s (bare ${fmt(b.rps).padStart(7)})  ` +
-          `${fmt(r.rps / b.rps, 2)}×  CPU ${fmt(b.cpuUsPerRequest / r.cpuUsPerRequest, 2)}×  server CPU ${pct(r.serverCpu)}  wrk CPU ${pct(r.wrkCpu)}\n`,
+          `${fmt(r.rps / b.rps, 2)}×  CPU ${fmt(b.cpuUsPerRequest / r.cpuUsPerRequest, 2)}×  server CPU ${pct(r.serverCpu)}  wrk CPU ${pct(r.wrkCpu)}`,
       );
     }
   } finally {
     await Promise.all([stopServer(bare), stopServer(server)]);
+    progress(`  ${w.name}: servers stopped`);
   }
   return out;
 }
@@ -540,13 +575,15 @@ const wrkVersion = requireWrk();
 const started = Date.now();
 const keys = keyFile();
 const files = {};
-const needed = new Set(['HS256-20000', 'HS256-200000']);
-for (const [alg, users] of matrix()) needed.add(`${alg}-${users}`);
+// Minted (or found in bench/.cache) only for what this run measures: the profile's two loads, or the
+// selected workloads' files and the 200,000 HS256 tokens the cache memory check reads.
+const list = PROFILE ? [] : workloads(keys);
+const needed = new Set(PROFILE ? ['HS256-20000', 'HS256-200000'] : ['HS256-200000', ...list.map((w) => w.tokensId)]);
 for (const id of needed) {
-  const [alg, users] = id.split('-');
-  files[id] = await tokenFile(alg, Number(users), keys);
+  const [alg, users] = id.replace(/^iss-/, '').split('-');
+  files[id] = await (id.startsWith('iss-') ? issuerTokenFile : tokenFile)(alg, Number(users), keys);
 }
-if (!QUICK) for (const [alg, users] of ISSUER) files[`iss-${alg}-${users}`] = await issuerTokenFile(alg, users, keys);
+for (const w of list) w.tokens = files[w.tokensId];
 
 if (PROFILE) {
   const out = [
@@ -557,7 +594,7 @@ if (PROFILE) {
   ];
   for (const adapter of ADAPTERS)
     for (const users of [20000, 200000]) {
-      process.stderr.write(`profile ${adapter} ${users}\n`);
+      progress(`profile ${adapter} ${users}`);
       const p = await profileRun(adapter, users, files, keys);
       out.push(`## ${adapter}, ${fmt(users)} users: ${fmt(p.rps)} req/s while profiled (\`bench/profiles/${p.file}\`)`, '');
       if (p.gc) {
@@ -576,8 +613,7 @@ if (PROFILE) {
   process.exit(0);
 }
 
-const list = workloads(keys, files);
-process.stderr.write(`${list.length} workloads × ${ROUNDS} round(s) of ${DURATION} s\n`);
+progress(`${list.length} workloads × ${ROUNDS} round(s) of ${DURATION} s`);
 const samples = await throughput(list);
 
 const lines = [];
@@ -601,7 +637,7 @@ lines.push(
 );
 lines.push(
   `- paired runs: per workload a fresh server and a fresh bare server (same token file), both pinned to CPU 0, each warmed up (20,000 requests, ` +
-    `22,000 for 20,000 users: every token once), then ${ROUNDS} slices of ${DURATION} s in which both are loaded at once (a wrk each, on CPU 1), ` +
+    `42,000 for 20,000 users: every token twice, so its entry is verified, then kept built), then ${ROUNDS} slices of ${DURATION} s in which both are loaded at once (a wrk each, on CPU 1), ` +
     'so both see the same machine at every instant (its speed drifts by 2× within seconds here). × bare (CPU) = median over the slices of ' +
     "(bare's server CPU time per request ÷ the workload's, over the same window); the `bare` row pairs two bare servers: the noise left.",
 );
@@ -665,7 +701,7 @@ for (const adapter of ADAPTERS) {
   }
 }
 
-process.stderr.write('load generator check\n');
+progress('load generator check');
 lines.push('', '## Is the load generator the bottleneck?', '');
 lines.push(
   'The bare app (the fastest server, so the hardest to saturate) under one wrk, then under two wrk processes at once ' +
@@ -684,7 +720,7 @@ for (const adapter of QUICK ? [] : ADAPTERS) {
 if (QUICK) lines.push('| (skipped in --quick) | | | | | |');
 
 if (EXTRAS) {
-  process.stderr.write('login flood\n');
+  progress('login flood');
   const flood = await loginFlood(keys);
   const ratio = flood.during.p99 / flood.rest.p99;
   lines.push('', '## /me during a login flood (Express, AuthModule, autocannon)', '');
@@ -694,7 +730,7 @@ if (EXTRAS) {
   lines.push('', `p99 during / at rest: ${fmt(ratio, 2)}× (target ≤ 2×: ${ratio <= 2 ? 'met' : 'NOT met'})`);
 }
 
-process.stderr.write('verifier micro-benchmark\n');
+progress('verifier micro-benchmark');
 lines.push('', '## Miss path micro-benchmark (`npm run bench:verifier`)', '');
 lines.push(
   'CPU time per token (fastest of interleaved passes), 20,000 distinct tokens; the miss path is what the guard does for a token not in its cache.',
@@ -710,7 +746,9 @@ lines.push(verifierTable(rows));
 const hs = rows.find((r) => r.alg === 'HS256');
 if (hs) summary.push(`HS256 whole miss path ${fmt(hs.missUs / hs.bareUs, 2)}× the bare HMAC (target ≤ 2×)`);
 
-process.stderr.write('cache memory\n');
+progress('cache memory');
+// The 200,000 HS256 tokens of the workloads, not minted again in each of its two processes.
+process.env.BENCH_TOKENS_FILE = files['HS256-200000'];
 const mem = residentCheck(32, 200000, 'HS256');
 lines.push('', '## Verified-token cache memory: 200,000 distinct HS256 tokens into the default 32 MiB bound', '');
 lines.push('| held | estimated MiB | heap MiB (measured) | RSS over the same run without cache, MiB | within bound |', '|---:|---:|---:|---:|---|');

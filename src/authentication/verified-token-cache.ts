@@ -13,10 +13,10 @@ export interface CachedVerification {
 /**
  * Bytes a slot costs in the fixed arrays, whether used or not: the digest (16), exp (8), iat as
  * its distance to exp (4), shape and permissions ids (4), size or free-list link (4), flags and
- * reference bit (2), the values pointer (8). The open-addressing table adds 4 bytes a cell (2 to 4
- * cells a slot).
+ * reference bit (2), the values pointer (8), the place of its built entry (4). The open-addressing
+ * table adds 4 bytes a cell (2 to 4 cells a slot).
  */
-const SLOT_BYTES = 46;
+const SLOT_BYTES = 50;
 /** The JSON values of a login token (sub, username, sid, jti): what the slots are sized for. */
 const TYPICAL_ENTRY_BYTES = 72;
 /** A one-byte string's header on 64-bit V8 (map, hash, length), rounded to 8 with its characters. */
@@ -24,12 +24,14 @@ const STRING_HEADER = 16;
 /** Interned permission lists and claim-name lists: a few roles and token shapes per app; beyond that entries carry their own. */
 const MAX_INTERNED = 1024;
 /**
- * The hot tier: the latest hits kept materialized (a frozen entry), direct-mapped by digest, so the
- * most active users cost no rebuilding. An entry's estimated heap (claims object, its strings, the
- * wrapper), counted for every cell whether used or not.
+ * The object tier: entries kept built (a frozen claims object and its wrapper), so that a hit on them
+ * rebuilds nothing. What one costs on the heap: the claims object (≈ 100), its strings (≈ 110), exp
+ * and iat as heap numbers (32), the wrapper (40), its two places in the tier's lists (12), rounded up
+ * (bench/cache-memory.mjs --built measures it).
  */
-const HOT_ENTRY_BYTES = 320;
-const MAX_HOT = 4096;
+const BUILT_ENTRY_BYTES = 336;
+/** Built entries always allowed, reserved in the bound (up to a sixteenth of it): the most requested users' when memory is short. */
+const MAX_RESERVED_BUILT = 4096;
 /** Counters of the frequency sketch saturate here (4 bits). */
 const MAX_COUNT = 15;
 
@@ -58,13 +60,20 @@ const OBJECT_SHAPE = 0xffff;
  *   claims as bits, the `permissions` list interned (every token of a role shares one frozen array),
  *   the names of the other claims interned as a shape, and their values as one short JSON array string.
  *   A login-issued token costs ≈ 130 bytes (it cost ≈ 830 as text plus parsed claims), so the default
- *   32 MiB holds ≈ 230,000 users. A hit rebuilds a fresh claims object (≈ 0.5 µs, no crypto, no
- *   validation to redo: the values came out of the strict parser), except for a token hit twice in a
- *   row in its cell of the hot tier (4,096 cells, direct-mapped by digest), kept built and frozen.
+ *   32 MiB holds ≈ 230,000 users. A hit on a compact entry rebuilds its claims object (no crypto, no
+ *   validation to redo: the values came out of the strict parser).
+ * - **Object tier**: from its first hit on, an entry is also kept built (its claims object frozen,
+ *   shared by the token's later requests), for as many entries as the bound leaves room for beside the
+ *   compact ones (≈ 336 bytes each; 20,000 active users take ≈ 7 MiB of the 32), plus a reserve of up to
+ *   4,096 (a sixteenth of the bound) that stays when the compact entries fill the rest. Built entries
+ *   beyond the reserve give way first when a compact entry needs the room; when the tier is full, a
+ *   newly hit token replaces a built entry only if the sketch says it is asked for more often (so the
+ *   most active users keep theirs, and users taking turns do not churn them).
  * - **Bound**: `maxMb`, counting the fixed arrays (sized once, on the first entry, for as many login
- *   tokens as the bound holds, and counted whole), the sketch, the hot tier, the interned lists and each
- *   entry's string. Sized once: growing would leave the old arrays to the allocator, resident memory
- *   the bound does not see. Larger entries mean fewer of them: eviction goes by bytes too.
+ *   tokens as the bound holds, and counted whole), the sketch, the reserve of built entries and those
+ *   beyond it, the interned lists and each entry's string. Sized once: growing would leave the old
+ *   arrays to the allocator, resident memory the bound does not see. Larger entries mean fewer of them:
+ *   eviction goes by bytes too.
  * - **Admission** (TinyLFU): a count-min sketch counts every look-up by digest (4-bit counters, eight
  *   per entry the bound can hold, all halved every half-width requests, so old popularity fades).
  *   When full, CLOCK proposes a victim (an expired entry goes at once; a referenced one gets a second
@@ -100,9 +109,17 @@ export class VerifiedTokenCache {
   /** Bytes of the entries' own strings. */
   private entryBytes = 0;
   private internedBytes = 0;
-  private readonly hotSlots: Int32Array;
-  private readonly hotEntries: Array<CachedVerification | undefined>;
-  private readonly hotMask: number;
+  /** Per slot: the index of its built entry in builtEntries / builtSlots, -1 for none. */
+  private builtPos = new Int32Array(0);
+  /** The built entries, dense (swap-removed), with the slot each belongs to. */
+  private readonly builtEntries: CachedVerification[] = [];
+  private readonly builtSlots: number[] = [];
+  /** Built entries within the reserve; beyond it each one is counted in estimatedBytes. */
+  private readonly reservedBuilt: number;
+  /** The next built entry proposed for replacement when the tier is full. */
+  private builtHand = 0;
+  /** fixedBytes(capacity), once allocated. */
+  private fixed = 0;
   private readonly sketch: Uint8Array;
   private readonly sketchMask: number;
   private samples = 0;
@@ -115,6 +132,8 @@ export class VerifiedTokenCache {
   private lastShape = -1;
   /** The digest of the last token looked up, so the add() after a miss does not hash it again. */
   private lastToken: string | undefined;
+  /** A token the last get() found no entry for, while the index has not changed since: add() need not look again. */
+  private absent: string | undefined;
   private d0 = 0;
   private d1 = 0;
   private d2 = 0;
@@ -138,12 +157,8 @@ export class VerifiedTokenCache {
     this.sketchMask = counters - 1;
     // Halve after half as many requests as counters: about 2 counts of noise per counter at most.
     this.sampleLimit = counters >>> 1;
-    // Up to a sixteenth of the bound for the hot tier.
-    let hot = MAX_HOT;
-    while (hot > 0 && hot * (HOT_ENTRY_BYTES + 12) > this.maxBytes / 16) hot >>>= 1;
-    this.hotSlots = new Int32Array(hot).fill(-1);
-    this.hotEntries = new Array<CachedVerification | undefined>(hot).fill(undefined);
-    this.hotMask = hot - 1;
+    // Up to a sixteenth of the bound reserved for built entries; the rest of the tier is what the entries leave free.
+    this.reservedBuilt = Math.min(MAX_RESERVED_BUILT, Math.floor(this.maxBytes / 16 / BUILT_ENTRY_BYTES));
     let slots = Math.floor((this.maxBytes - this.fixedBytes(0)) / (SLOT_BYTES + 10 + TYPICAL_ENTRY_BYTES));
     while (slots > 0 && this.fixedBytes(slots) + slots * TYPICAL_ENTRY_BYTES > this.maxBytes) slots -= Math.max(1, slots >>> 8);
     this.slots = Math.max(0, slots);
@@ -156,7 +171,17 @@ export class VerifiedTokenCache {
 
   /** The estimated heap the cache holds, in bytes (never above `maxBytes`). */
   get estimatedBytes(): number {
-    return this.fixedBytes(this.capacity) + this.entryBytes + this.internedBytes;
+    return (
+      (this.capacity === 0 ? this.fixedBytes(0) : this.fixed) +
+      this.entryBytes +
+      this.internedBytes +
+      Math.max(0, this.builtEntries.length - this.reservedBuilt) * BUILT_ENTRY_BYTES
+    );
+  }
+
+  /** Entries kept built (tests and the benchmark). */
+  get builtSize(): number {
+    return this.builtEntries.length;
   }
 
   /** A token the verifier passed whose `exp` still holds, else undefined (and an expired one is dropped). */
@@ -164,29 +189,29 @@ export class VerifiedTokenCache {
     if (this.maxBytes === 0) return undefined;
     this.digest(token);
     this.touch();
-    if (this.count === 0) return undefined;
     const slot = this.find(this.d0, this.d1, this.d2, this.d3);
-    if (slot < 0) return undefined;
+    if (slot < 0) {
+      this.absent = token;
+      return undefined;
+    }
+    this.absent = undefined;
     if (this.now() - this.clockTolerance >= this.exps[slot]) {
       this.remove(slot);
       return undefined;
     }
     this.referenced[slot] = 1;
-    if (this.hotMask < 0) return this.materialize(slot);
-    const cell = this.d1 & this.hotMask;
-    if (this.hotSlots[cell] !== slot) {
-      // First hit in this cell: remember the slot only. Keeping every rebuilt entry would churn
-      // objects that live just long enough to reach the old generation when many users take turns.
-      this.hotSlots[cell] = slot;
-      this.hotEntries[cell] = undefined;
-      return this.materialize(slot);
-    }
-    let entry = this.hotEntries[cell];
-    if (entry === undefined) {
-      // Hit again before any other token took the cell: kept built, and shared, so frozen.
-      entry = this.materialize(slot);
+    const pos = this.builtPos[slot];
+    if (pos >= 0) return this.builtEntries[pos];
+    const entry = this.materialize(slot);
+    // Kept built from its first hit on (the token's second request: one seen once stays compact),
+    // while the bound has room for it or it is asked for more often than the built entry it would
+    // replace: users taking turns keep their built entries instead of churning them.
+    if (this.keepBuilt()) {
+      // Shared by every later request of the token: frozen (permissions lists are frozen already).
       Object.freeze(entry.claims);
-      this.hotEntries[cell] = entry;
+      this.builtPos[slot] = this.builtEntries.length;
+      this.builtEntries.push(entry);
+      this.builtSlots.push(slot);
     }
     return entry;
   }
@@ -199,7 +224,9 @@ export class VerifiedTokenCache {
       this.touch();
     }
     const { d0, d1, d2, d3 } = this;
-    const held = this.find(d0, d1, d2, d3);
+    // The same token again replaces its entry; right after a get() that missed it, there is none.
+    const held = token === this.absent ? -1 : this.find(d0, d1, d2, d3);
+    this.absent = undefined;
     if (held >= 0) this.remove(held);
     // Admission before any encoding: when full, a newcomer asked for less than the victim goes no further.
     if (!this.admit()) return { claims, permissions: frozenStrings(claims.permissions) };
@@ -237,6 +264,36 @@ export class VerifiedTokenCache {
     this.digest(token);
     const slot = this.find(this.d0, this.d1, this.d2, this.d3);
     if (slot >= 0) this.remove(slot);
+  }
+
+  // ------------------------------------------------------------ the object tier
+
+  /** Room for one more built entry (for the digest in d0..d3): within the reserve or the free bytes, else by replacing a less requested one. */
+  private keepBuilt(): boolean {
+    const n = this.builtEntries.length;
+    if (n < this.reservedBuilt || this.estimatedBytes + BUILT_ENTRY_BYTES <= this.maxBytes) return true;
+    if (n === 0) return false;
+    if (this.builtHand >= n) this.builtHand = 0;
+    const victim = this.builtSlots[this.builtHand++];
+    const k = victim * 4;
+    if (this.frequency(this.d1, this.d2, this.d3) <= this.frequency(this.keys[k + 1], this.keys[k + 2], this.keys[k + 3])) return false;
+    this.dropBuilt(victim);
+    return true;
+  }
+
+  /** Forgets the built entry of `slot` (the compact entry stays). */
+  private dropBuilt(slot: number): void {
+    const pos = this.builtPos[slot];
+    const last = this.builtEntries.length - 1;
+    if (pos !== last) {
+      const moved = this.builtSlots[last];
+      this.builtEntries[pos] = this.builtEntries[last];
+      this.builtSlots[pos] = moved;
+      this.builtPos[moved] = pos;
+    }
+    this.builtEntries.pop();
+    this.builtSlots.pop();
+    this.builtPos[slot] = -1;
   }
 
   // ------------------------------------------------------------ digest and sketch
@@ -315,14 +372,9 @@ export class VerifiedTokenCache {
       }
     }
     table[i] = 0;
-    if (this.hotMask >= 0) {
-      // The slot will hold another token: its materialized entry must never be served for it.
-      const cell = keys[slot * 4 + 1] & this.hotMask;
-      if (this.hotSlots[cell] === slot) {
-        this.hotSlots[cell] = -1;
-        this.hotEntries[cell] = undefined;
-      }
-    }
+    this.absent = undefined;
+    // The slot will hold another token: its built entry must never be served for it.
+    if (this.builtPos[slot] >= 0) this.dropBuilt(slot);
     this.values[slot] = undefined;
     this.entryBytes -= this.sizes[slot];
     this.sizes[slot] = this.freeHead;
@@ -345,9 +397,15 @@ export class VerifiedTokenCache {
   }
 
   private makeRoom(size: number): boolean {
-    const candidate = this.frequency(this.d1, this.d2, this.d3);
+    // Built entries beyond the reserve give way first: a compact entry saves a verification, a built one only a rebuild.
+    while (this.estimatedBytes + size > this.maxBytes && this.builtEntries.length > this.reservedBuilt) {
+      if (this.builtHand >= this.builtEntries.length) this.builtHand = 0;
+      this.dropBuilt(this.builtSlots[this.builtHand]);
+    }
+    let candidate = -1;
     while (this.freeHead === 0 || this.estimatedBytes + size > this.maxBytes) {
       if (this.count === 0) return false;
+      if (candidate < 0) candidate = this.frequency(this.d1, this.d2, this.d3);
       const victim = this.victim();
       const k = victim * 4;
       const expired = this.now() - this.clockTolerance >= this.exps[victim];
@@ -372,7 +430,7 @@ export class VerifiedTokenCache {
 
   /** Bytes the fixed arrays take for `capacity` slots, with the sketch. */
   private fixedBytes(capacity: number): number {
-    return capacity * SLOT_BYTES + tableSizeFor(capacity) * 4 + this.sketch.length + this.hotSlots.length * (HOT_ENTRY_BYTES + 12);
+    return capacity * SLOT_BYTES + tableSizeFor(capacity) * 4 + this.sketch.length + this.reservedBuilt * BUILT_ENTRY_BYTES;
   }
 
   /** The fixed arrays, once, for `slots` entries; every slot free. */
@@ -386,6 +444,7 @@ export class VerifiedTokenCache {
     this.sizes = new Int32Array(n);
     this.flags = new Uint8Array(n);
     this.referenced = new Uint8Array(n);
+    this.builtPos = new Int32Array(n).fill(-1);
     // Pushed, not `length =`: the array stays packed (a long hole can turn it into a dictionary).
     for (let i = 0; i < n; i++) this.values.push(undefined);
     for (let i = 0; i < n - 1; i++) this.sizes[i] = i + 2;
@@ -393,6 +452,7 @@ export class VerifiedTokenCache {
     this.capacity = n;
     this.table = new Int32Array(tableSizeFor(n));
     this.mask = this.table.length - 1;
+    this.fixed = this.fixedBytes(n);
   }
 
   // ------------------------------------------------------------ entries
@@ -466,9 +526,11 @@ export class VerifiedTokenCache {
   /** The interned list for a `permissions` claim of strings (or NO_PERMISSIONS / PERMISSIONS_IN_VALUES). */
   private permissionsId(value: unknown): number {
     if (value === undefined) return NO_PERMISSIONS;
-    if (!Array.isArray(value) || !value.every((p) => typeof p === 'string')) return PERMISSIONS_IN_VALUES;
-    // Most tokens in a row carry the list the last one did: compared without building its key.
+    if (!Array.isArray(value)) return PERMISSIONS_IN_VALUES;
+    // Most tokens in a row carry the list the last one did: compared without building its key (equal
+    // to a list of strings, so strings too).
     if (this.lastPerms !== -1 && sameStrings(this.permLists[this.lastPerms], value as string[])) return this.lastPerms;
+    for (let i = 0; i < value.length; i++) if (typeof value[i] !== 'string') return PERMISSIONS_IN_VALUES;
     const key = JSON.stringify(value);
     let id = this.permIds.get(key);
     if (id === undefined) {

@@ -47,13 +47,15 @@ describe('VerifiedTokenCache', () => {
     expect(added.claims).toEqual(claimsOf(1));
     expect(hit.permissions).toEqual(['articles:read', 'articles:write']);
     expect(Object.isFrozen(hit.permissions)).toBe(true);
-    // Rebuilt per hit, or kept built (hot) and then shared and frozen: no request can change what the next one sees.
-    (hit.claims as Record<string, unknown>).sub = 'changed';
-    const hot = cache.get(tokenOf(1))!;
-    expect(hot.claims.sub).toBe('1');
-    expect(Object.isFrozen(hot.claims)).toBe(true);
-    expect(cache.get(tokenOf(1))).toBe(hot);
-    expect(hot.claims).toEqual(claimsOf(1));
+    // Kept built from the first hit on, shared by the token's later requests, so frozen: no request can change what the next one sees.
+    expect(Object.isFrozen(hit.claims)).toBe(true);
+    expect(() => {
+      (hit.claims as Record<string, unknown>).sub = 'changed';
+    }).toThrow(TypeError);
+    const again = cache.get(tokenOf(1))!;
+    expect(again).toBe(hit);
+    expect(again.claims.sub).toBe('1');
+    expect(again.claims).toEqual(claimsOf(1));
     expect(cache.get(tokenOf(2))).toBeUndefined();
   });
 
@@ -172,6 +174,77 @@ describe('VerifiedTokenCache', () => {
     expect(cache.estimatedBytes).toBeLessThanOrEqual(32 * 2 ** 20);
     expect(cache.get(`${HEADER}.${(0).toString(36)}.0`)!.claims.sub).toBe('100000');
     expect(cache.get(`${HEADER}.${(199_999).toString(36)}.199999`)!.claims.sub).toBe('299999');
+  });
+
+  it('keeps a 20,000-user working set built in the default bound: from the first hit on, every hit is the same frozen entry', () => {
+    const cache = new VerifiedTokenCache();
+    const users = 20_000;
+    for (let i = 0; i < users; i++) cache.add(tokenOf(i), claimsOf(i));
+    // Round robin, the worst case for a small tier: each user comes back only after every other one.
+    for (let i = 0; i < users; i++) cache.get(tokenOf(i));
+    expect(cache.builtSize).toBe(users);
+    expect(cache.estimatedBytes).toBeLessThanOrEqual(cache.maxBytes);
+    for (let i = 0; i < users; i++) {
+      const hit = cache.get(tokenOf(i))!;
+      expect(cache.get(tokenOf(i))).toBe(hit);
+      expect(Object.isFrozen(hit.claims)).toBe(true);
+      expect(hit.claims.sub).toBe(String(i));
+    }
+    expect(cache.get(tokenOf(users))).toBeUndefined();
+  });
+
+  it('lets new compact entries take the memory of built ones, and stays within its bound', () => {
+    const cache = new VerifiedTokenCache(2);
+    const built = 2_000;
+    for (let i = 0; i < built; i++) cache.add(tokenOf(i), claimsOf(i));
+    for (let i = 0; i < built; i++) cache.get(tokenOf(i));
+    const before = cache.builtSize;
+    expect(before).toBeGreaterThan(1000);
+    // Many more users, each verified once: they take the memory the built entries held.
+    for (let i = built; i < 40_000; i++) {
+      cache.get(tokenOf(i));
+      cache.add(tokenOf(i), claimsOf(i));
+      expect(cache.estimatedBytes).toBeLessThanOrEqual(cache.maxBytes);
+    }
+    expect(cache.builtSize).toBeLessThan(before);
+    expect(cache.size).toBeGreaterThan(built * 4);
+    // Whatever stayed built still answers for its own token only.
+    for (let i = 0; i < built; i++) {
+      const hit = cache.get(tokenOf(i));
+      if (hit !== undefined) expect(hit.claims.sub).toBe(String(i));
+    }
+  });
+
+  it('never serves a built entry for the token that takes its slot next', () => {
+    const cache = new VerifiedTokenCache(1);
+    cache.add(tokenOf(1), claimsOf(1));
+    const built = cache.get(tokenOf(1))!;
+    expect(cache.get(tokenOf(1))).toBe(built);
+    // Freed and taken at once by another token (the free list gives back the slot just freed).
+    cache.delete(tokenOf(1));
+    cache.add(tokenOf(2), claimsOf(2));
+    for (let k = 0; k < 3; k++) {
+      const hit = cache.get(tokenOf(2))!;
+      expect(hit).not.toBe(built);
+      expect(hit.claims.sub).toBe('2');
+    }
+    expect(cache.get(tokenOf(1))).toBeUndefined();
+    // And a token added again (replaced) is rebuilt from what it was given the second time.
+    cache.get(tokenOf(2));
+    cache.add(tokenOf(2), { ...claimsOf(2), username: 'renamed' });
+    cache.get(tokenOf(2));
+    expect(cache.get(tokenOf(2))!.claims.username).toBe('renamed');
+  });
+
+  it('checks exp on every hit of a built entry too', () => {
+    const clock = new Clock();
+    const cache = new VerifiedTokenCache(1, 0, clock.now);
+    cache.add(tokenOf(1), claimsOf(1, clock.seconds + 10));
+    const built = cache.get(tokenOf(1))!;
+    expect(cache.get(tokenOf(1))).toBe(built);
+    clock.seconds += 10;
+    expect(cache.get(tokenOf(1))).toBeUndefined();
+    expect(cache.builtSize).toBe(0);
   });
 
   it('keeps active users through a scan of one-off tokens (frequency admission)', () => {

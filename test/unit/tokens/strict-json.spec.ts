@@ -69,3 +69,118 @@ describe('parseJsonObject (the strict JSON of headers and claims)', () => {
     refused(Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d]));
   });
 });
+
+describe('parseJsonObject: the direct read of flat claims agrees with JSON.parse and the strict checks', () => {
+  // A leading space is valid JSON and sends any text down the general path (JSON.parse, then the member
+  // and depth checks): the same text with and without it must give the same verdict and the same object.
+  const outcome = (text: string): unknown => {
+    try {
+      const value = parse(text);
+      return {
+        proto: Object.getPrototypeOf(value) === Object.prototype,
+        keys: Object.keys(value),
+        // -0 and 0 told apart, as JSON.parse tells them apart.
+        json: JSON.stringify(value, (_k, v: unknown) => (Object.is(v, -0) ? '-0!' : v)),
+        own: Object.getOwnPropertyNames(value).map((k) => [k, Object.getOwnPropertyDescriptor(value, k)!.writable]),
+      };
+    } catch (err) {
+      return err instanceof AuthError ? `refused ${err.code}` : `threw ${(err as Error).message}`;
+    }
+  };
+  const agree = (text: string) => expect([text, outcome(text)]).toEqual([text, outcome(` ${text}`)]);
+
+  it('on tokens as issuers write them, and on near misses of them', () => {
+    for (const text of [
+      '{}',
+      '{"sub":"100042","username":"user42","sid":"s0000012x","permissions":["articles:read","articles:write"],"jti":"abc_-DEF123","iat":1765000000,"exp":1765000900}',
+      '{"alg":"HS256","typ":"at+jwt","kid":"k1"}',
+      '{"crit":["b64"],"b64":false,"n":null,"t":true,"e":[]}',
+      '{"a":-0,"b":0,"c":-12,"d":999999999999999,"e":9999999999999999,"f":1.5,"g":1e3,"h":01,"i":-,"j":-01}',
+      '{"a":1,"a":2}',
+      '{"__proto__":{"x":1}}',
+      '{"__proto__":1}',
+      '{"toString":"x","constructor":1,"hasOwnProperty":[]}',
+      '{"123":"a","0":"b","x":"c","1":"d"}',
+      '{"a":"x\\"y"}',
+      '{"a":"\\u0041","\\u0061":1}',
+      '{"a":"tab\there"}',
+      '{"a":"del\u007f"}',
+      '{"a":1,}',
+      '{,}',
+      '{"a":1}}',
+      '{"a":1} ',
+      '{"a" :1}',
+      '{"a": 1}',
+      '{"a":[ "x"]}',
+      '{"a":["x",]}',
+      '{"a":["x",1]}',
+      '{"a":[["x"]]}',
+      '{"a":{"b":"c"}}',
+      '{"a":truex}',
+      '{"a":nul}',
+      '{"a":"b":"c"}',
+      '{"a"}',
+      '{"":""}',
+      '{"a:b":"{}[],"}',
+      '{"a',
+      '{"a":"',
+      '{"a":["',
+    ])
+      agree(text);
+  });
+
+  it('in sequences where each object starts with the names of the one before (the names it reuses)', () => {
+    for (const text of [
+      '{"sub":"1","iat":1,"exp":2}',
+      '{"sub":"1","sub":"2"}',
+      '{"sub":"1","iat":1,"iat":2}',
+      '{"sub":"1","iat":1,"exp":2,"sub":"3"}',
+      '{"sub":"1"}',
+      '{"sub":"1","iat":1,"exp":2,"x":[]}',
+      '{"sub":"1","iat":1,"exp":2,"x":[],"toString":1}',
+      '{"subx":"1","iat":1}',
+      '{"su":"1","iat":1}',
+      '{"sub":"1","iat":1,"exp":2,"x":[]}',
+      '{"sub" :"1"}',
+      '{"sub":"1","iat":1,"exp":2,"x":[]}',
+      '{"sub":"1","__proto__":1}',
+    ])
+      agree(text);
+  });
+
+  it('on generated objects: names repeated, odd values, odd spellings', () => {
+    const names = ['sub', 'iat', 'a', '__proto__', 'toString', '0', '12', '', 'x"y', 'p\\q'];
+    const values = [
+      '"v"',
+      '""',
+      '"a b"',
+      '"é"',
+      '"\\n"',
+      '0',
+      '-0',
+      '7',
+      '-15',
+      '1.0',
+      '2e2',
+      '0012',
+      'true',
+      'false',
+      'null',
+      '[]',
+      '["a","b"]',
+      '["a",2]',
+      '{}',
+      '{"k":"v"}',
+      '"\u0001"',
+    ];
+    let seed = 7;
+    const random = (k: number) => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % k;
+    };
+    for (let t = 0; t < 3000; t++) {
+      const members = Array.from({ length: random(5) }, () => `"${names[random(names.length)]}":${values[random(values.length)]}`);
+      agree(`{${members.join(',')}}`);
+    }
+  });
+});

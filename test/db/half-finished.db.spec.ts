@@ -21,6 +21,7 @@ import { MemoryUsers } from '../support/users.js';
 
 const pgUrl = process.env.AUTH_TEST_POSTGRES_URL;
 if (!pgUrl) process.stdout.write('[half-finished] skipped: PostgreSQL (set AUTH_TEST_POSTGRES_URL)\n');
+// Skipped only without PostgreSQL (AUTH_TEST_POSTGRES_URL; .ci/run sets it), with the line above saying so.
 const describePg = pgUrl ? describe : describe.skip;
 
 describePg('a store that fails between two steps: a retry finishes the flow (PostgreSQL)', () => {

@@ -203,6 +203,7 @@ describe.each(layouts)('every store on $name', (layout) => {
 });
 
 const postgres = enabledDatabases().find((t) => t.name === 'postgres');
+// Skipped only without PostgreSQL (AUTH_TEST_POSTGRES_URL; .ci/run sets it): enabledDatabases() prints the skip.
 (postgres ? describe : describe.skip)('two services in one PostgreSQL database, a schema each', () => {
   const apps: INestApplication[] = [];
   afterAll(async () => {

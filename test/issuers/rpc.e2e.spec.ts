@@ -101,6 +101,7 @@ describe('provider tokens on microservices', () => {
     await expect(viaPayload(tcp, 'whoami', await broken.sign(broken.claims('api')))).rejects.toMatchObject({ code: 'auth_unavailable' });
   });
 
+  // Skipped only without a NATS server (AUTH_TEST_NATS_URL; .ci/run sets it).
   (NATS_URL ? test : test.skip)('NATS: the Authorization header and the payload fallback', async () => {
     const t = await token(['articles:write']);
     const h = natsHeaders();

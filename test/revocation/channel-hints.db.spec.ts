@@ -25,8 +25,10 @@ import { TcpProxy } from '../support/tcp-proxy.js';
 const pgUrl = process.env.AUTH_TEST_POSTGRES_URL;
 const redisUrl = process.env.AUTH_TEST_REDIS_URL;
 if (!pgUrl) console.log('channel-hints: AUTH_TEST_POSTGRES_URL unset, skipping');
+// Skipped only without PostgreSQL (AUTH_TEST_POSTGRES_URL; .ci/run sets it), with the line above saying so.
 const describePg = pgUrl ? describe : describe.skip;
 // Skipped only without the servers the channels run on (AUTH_TEST_POSTGRES_URL, AUTH_TEST_REDIS_URL; .ci/run sets both).
+// Skipped only without PostgreSQL and Redis (AUTH_TEST_POSTGRES_URL, AUTH_TEST_REDIS_URL; .ci/run sets both).
 const describeRedis = pgUrl && redisUrl ? describe : describe.skip;
 if (pgUrl && !redisUrl) console.log('channel-hints: AUTH_TEST_REDIS_URL unset, skipping the Redis channel');
 

@@ -202,5 +202,6 @@ export async function call(
 
 /** `describe.each` when the consumer tests run, `describe.skip.each` (the tests listed as skipped) otherwise. */
 export function describeIf(enabled: boolean): typeof describe.skip {
+  // Skipped only outside the consumer stage (AUTH_TEST_CONSUMER=1 or npm run test:consumer; .ci/run runs it): it installs from the registry.
   return enabled ? describe : describe.skip;
 }

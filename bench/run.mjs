@@ -13,8 +13,9 @@
 // are minted; a warm-up ends as soon as its requests are answered (wrk alone would sleep out its -d).
 //   --quick   a fast subset: 2 pairs, HS256 1/20k/200k round robin, HS256 and ES256 200k Zipf, bare;
 //             no generator check; verifier HS256/ES256 only; writes bench/results-quick.md
-//   --profile only a CPU profile (--cpu-prof) and GC counts of the server under the 20,000-user HS256
-//             load on each adapter: bench/profiles/*.cpuprofile and bench/profiles/profile.md
+//   --profile only where the time goes: a CPU profile (--cpu-prof) of the server, alone, under the bare
+//             app and HS256 with 1, 20,000 (hits) and 200,000 users (misses), on each adapter; µs per
+//             request by category and the module's functions: bench/profiles/profile.md
 //   --extras  also the NestJS docs recipe (passport-jwt) and /me under a login flood
 //   env: BENCH_DURATION (s per slice, default 2), BENCH_ROUNDS (pairs, 6), BENCH_CONNECTIONS (50),
 //        BENCH_ADAPTERS (express,fastify), BENCH_ONLY (comma-separated substrings of workload names)
@@ -462,9 +463,11 @@ async function generatorCheck(adapter, files, keys) {
 
 // ---------------------------------------------------------------- profile
 
-async function profileRun(adapter, users, files, keys) {
+async function profileRun(adapter, variant, users, files, keys) {
   mkdirSync(profileDir, { recursive: true });
-  const w = { name: `${adapter} auth HS256 ${users}`, adapter, variant: 'auth', alg: 'HS256', users, tokens: files[`HS256-${users}`], keys };
+  // The bare app gets the 200,000-user headers: the same bytes to read as the heaviest workload.
+  const tokens = files[`HS256-${variant === 'bare' ? 200000 : users}`];
+  const w = { name: `${adapter} ${variant} HS256 ${users}`, adapter, variant, alg: 'HS256', users, tokens, keys };
   const before = new Set(readdirSync(profileDir));
   const server = await startServer(w, ['--cpu-prof', `--cpu-prof-dir=${profileDir}`], { BENCH_GC: '1' });
   let r;
@@ -477,19 +480,28 @@ async function profileRun(adapter, users, files, keys) {
     .stderr()
     .split('\n')
     .find((l) => l.startsWith('BENCH_GC '));
-  const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile') && !before.has(f));
+  // The main thread's profile (a worker thread writes one of its own, numbered after it).
+  const file = readdirSync(profileDir)
+    .filter((f) => f.endsWith('.cpuprofile') && !before.has(f))
+    .sort()[0];
   return {
     adapter,
+    variant,
+    users,
     rps: r.rps,
+    requests: r.requests,
+    cpuUsPerRequest: r.cpuUsPerRequest,
     gc: gcLine ? JSON.parse(gcLine.slice(9)) : undefined,
     file,
-    top: file ? topOfProfile(join(profileDir, file), r.window) : { functions: [], categories: [] },
+    top: file ? topOfProfile(join(profileDir, file), r.window) : { functions: [], categories: [], busy: NaN, idle: NaN },
   };
 }
 
 /** Where a profile node's self time goes, coarsely. */
 function categoryOf(fn, url) {
   if (fn === '(garbage collector)') return 'GC';
+  // The syscall that sends a response: on loopback it also delivers the bytes to wrk and wakes it, charged to the server.
+  if (fn === 'writev' && url === '') return 'Node core: writev (sending responses)';
   if (fn === '(program)' || fn === '(root)') return 'V8 / native (unattributed)';
   if (/async_hooks|promiseInitHook|promiseBeforeHook|promiseAfterHook|promiseResolveHook/.test(url + fn)) return 'async_hooks / AsyncLocalStorage';
   // node_modules before dist/: packages have dist/ folders too (rxjs/dist/cjs).
@@ -513,27 +525,33 @@ function topOfProfile(path, [from, to]) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map();
   const categories = new Map();
+  const categoryOfKey = new Map();
   let busy = 0;
+  let idle = 0;
   profile.samples.forEach((id, i) => {
     const n = byId.get(id);
     const dt = profile.timeDeltas[i] ?? 0;
     t += dt;
     if (t < from || t > to) return;
     const { functionName, url, lineNumber } = n.callFrame;
-    if (functionName === '(idle)') return;
+    if (functionName === '(idle)') {
+      idle += dt;
+      return;
+    }
     busy += dt;
     const where = url.includes('/node_modules/') ? url.split('/node_modules/').pop().split('/')[0] : url.split('/').slice(-2).join('/');
     const key = `${functionName || '(anonymous)'} ${where}${url ? `:${lineNumber + 1}` : ''}`;
-    self.set(key, (self.get(key) ?? 0) + dt);
     const cat = categoryOf(functionName, url);
+    self.set(key, (self.get(key) ?? 0) + dt);
+    categoryOfKey.set(key, cat);
     categories.set(cat, (categories.get(cat) ?? 0) + dt);
   });
   const top = (m, k) =>
     [...m.entries()]
       .sort((a, b) => b[1] - a[1])
       .slice(0, k)
-      .map(([fn, v]) => ({ share: v / busy, fn }));
-  return { functions: top(self, 25), categories: top(categories, 12) };
+      .map(([fn, v]) => ({ share: v / busy, us: v, fn, category: categoryOfKey.get(fn) }));
+  return { functions: top(self, 60), categories: top(categories, 100), busy, idle };
 }
 
 // ---------------------------------------------------------------- extras: /me during a login flood (autocannon, as before)
@@ -578,36 +596,81 @@ const files = {};
 // Minted (or found in bench/.cache) only for what this run measures: the profile's two loads, or the
 // selected workloads' files and the 200,000 HS256 tokens the cache memory check reads.
 const list = PROFILE ? [] : workloads(keys);
-const needed = new Set(PROFILE ? ['HS256-20000', 'HS256-200000'] : ['HS256-200000', ...list.map((w) => w.tokensId)]);
+const needed = new Set(PROFILE ? ['HS256-1', 'HS256-20000', 'HS256-200000'] : ['HS256-200000', ...list.map((w) => w.tokensId)]);
 for (const id of needed) {
   const [alg, users] = id.replace(/^iss-/, '').split('-');
   files[id] = await (id.startsWith('iss-') ? issuerTokenFile : tokenFile)(alg, Number(users), keys);
 }
 for (const w of list) w.tokens = files[w.tokensId];
 
+const commit = (() => {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: root, encoding: 'utf8' }).trim() !== '';
+    return `${head}${dirty ? ' (with uncommitted changes)' : ''}`;
+  } catch {
+    return 'unknown';
+  }
+})();
+
 if (PROFILE) {
   const out = [
-    '# Profile of the server under HS256 load: 20,000 users (cache hits) and 200,000 users (misses)',
+    '# Where the time goes: the server under HS256 load, profiled',
     '',
-    `- ${new Date().toISOString()}, Node ${process.version}, \`npm run bench -- --profile\``,
+    `- ${new Date().toISOString()}, Node ${process.version}, commit ${commit}, \`npm run bench -- --profile\``,
+    '- Each column is one server alone on CPU 0 (\`--cpu-prof\`), loaded by one wrk on CPU 1 (50 connections), warmed up',
+    `  as the paired runs are, then one slice of ${DURATION} s. Figures are µs of the main thread per request over that slice:`,
+    "  a category's self time in the profile's samples ÷ the requests answered. `server CPU` is the process's CPU time",
+    '  per request from /proc (all threads), the figure the paired runs compare.',
     '',
   ];
-  for (const adapter of ADAPTERS)
-    for (const users of [20000, 200000]) {
-      progress(`profile ${adapter} ${users}`);
-      const p = await profileRun(adapter, users, files, keys);
-      out.push(`## ${adapter}, ${fmt(users)} users: ${fmt(p.rps)} req/s while profiled (\`bench/profiles/${p.file}\`)`, '');
-      if (p.gc) {
-        out.push(
-          `GC during the run (warm-up included): ${p.gc.scavenges} scavenges (${fmt(p.gc.scavengeMs)} ms), ${p.gc.markCompacts} mark-compacts (${fmt(p.gc.markCompactMs)} ms), ` +
-            `${p.gc.other} other (${fmt(p.gc.otherMs)} ms); heap used at exit ${fmt(p.gc.heapUsedMb, 1)} MB, RSS ${fmt(p.gc.rssMb, 1)} MB.`,
-          '',
-        );
-      }
-      out.push('Self time as shares of the busy (non-idle) time of the measured window (warm-up and start-up excluded).', '');
-      out.push('| self | category |', '|---:|---|', ...p.top.categories.map((t) => `| ${(100 * t.share).toFixed(1)} % | ${t.fn} |`), '');
-      out.push('| self | function |', '|---:|---|', ...p.top.functions.map((t) => `| ${(100 * t.share).toFixed(1)} % | \`${t.fn}\` |`), '');
+  const columns = [
+    ['bare', 0],
+    ['auth', 1],
+    ['auth', 20000],
+    ['auth', 200000],
+  ];
+  const label = ([variant, users]) => (variant === 'bare' ? 'bare' : `${fmt(users)} user${users === 1 ? '' : 's'}`);
+  for (const adapter of ADAPTERS) {
+    const runs = [];
+    for (const [variant, users] of columns) {
+      progress(`profile ${adapter} ${variant} ${users}`);
+      runs.push(await profileRun(adapter, variant, users, files, keys));
     }
+    const per = (r, us) => us / r.requests;
+    const cats = [...new Set(runs.flatMap((r) => r.top.categories.map((c) => c.fn)))];
+    const usOf = (r, cat) => per(r, r.top.categories.find((c) => c.fn === cat)?.us ?? 0);
+    cats.sort((a, b) => usOf(runs[3], b) - usOf(runs[3], a));
+    out.push(`## ${adapter}`, '');
+    out.push(`| µs per request | ${columns.map(label).join(' | ')} | 200,000 users − bare |`, `|---|${columns.map(() => '---:').join('|')}|---:|`);
+    const row = (name, f) => out.push(`| ${name} | ${runs.map((r) => fmt(f(r), 1)).join(' | ')} | ${fmt(f(runs[3]) - f(runs[0]), 1)} |`);
+    row('**server CPU (/proc)**', (r) => r.cpuUsPerRequest);
+    row('main thread busy (profile)', (r) => per(r, r.top.busy));
+    for (const cat of cats) row(`  ${cat}`, (r) => usOf(r, cat));
+    row('main thread idle (waiting for the load)', (r) => per(r, r.top.idle));
+    row('req/s', (r) => r.rps);
+    out.push('');
+    out.push(
+      `GC over each run, warm-up included (${columns.map(label).join(' / ')}): ` +
+        runs
+          .map((r) =>
+            r.gc
+              ? `${r.gc.scavenges} scavenges ${fmt(r.gc.scavengeMs)} ms, ${r.gc.markCompacts} mark-compacts, heap ${fmt(r.gc.heapUsedMb, 1)} MB`
+              : 'n/a',
+          )
+          .join(' / ') +
+        '.',
+      '',
+    );
+    const module = runs[3].top.functions
+      .filter((f) => f.category === 'this module (dist/)' || f.category === 'node:crypto' || f.fn.startsWith('RegExp'))
+      .slice(0, 15);
+    out.push(`The module's functions (and node:crypto, RegExp) at 200,000 users, µs per request (\`bench/profiles/${runs[3].file}\`):`, '');
+    out.push('| µs | function |', '|---:|---|', ...module.map((f) => `| ${fmt(per(runs[3], f.us), 2)} | \`${f.fn}\` |`), '');
+    const top = runs[3].top.functions.slice(0, 15);
+    out.push('Top functions at 200,000 users, µs per request:', '');
+    out.push('| µs | function |', '|---:|---|', ...top.map((f) => `| ${fmt(per(runs[3], f.us), 2)} | \`${f.fn}\` |`), '');
+  }
   writeFileSync(join(profileDir, 'profile.md'), out.join('\n') + '\n');
   process.stdout.write(out.join('\n') + '\n');
   process.exit(0);
@@ -620,15 +683,7 @@ const lines = [];
 const cpuModel = (readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/) ?? [])[1] ?? 'unknown CPU';
 const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 lines.push('# Benchmark results', '');
-const commit = (() => {
-  try {
-    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: root, encoding: 'utf8' }).trim() !== '';
-    return `${head}${dirty ? ' (with uncommitted changes)' : ''}`;
-  } catch {
-    return 'unknown';
-  }
-})();
+
 lines.push(`- date: ${new Date().toISOString()}; commit ${commit}; command: \`npm run bench${QUICK ? ' -- --quick' : ''}\``);
 lines.push(`- machine: ${cpuModel}, ${cpus().length} CPUs; Node ${process.version}; load average at the end ${load}`);
 lines.push(

@@ -45,11 +45,15 @@ export class Authenticator {
       if (this.issuers === undefined || !this.issuers.acceptsDpop) throw new AuthError('token_missing', 'dpop_scheme_not_accepted');
       return this.issuers.authenticate(credential.token, credential.dpop)!;
     }
-    if (this.issuers !== undefined && this.verified.get(credential.token) === undefined) {
-      const external = this.issuers.authenticate(credential.token);
+    const token = credential.token;
+    // One look-up in the own cache (which drops an expired entry); a token the verifier refuses for its length is
+    // not worth a digest. Missed there, it may be a provider's.
+    const hit = token.length > this.maxTokenLength ? undefined : this.verified.get(token);
+    if (hit === undefined && this.issuers !== undefined) {
+      const external = this.issuers.authenticate(token);
       if (external !== undefined) return external;
     }
-    const verified = this.verify(credential.token);
+    const verified = hit ?? this.verified.add(token, this.codec.verify(token, 'access', this.options.clock.now() / 1000));
     const verdict = this.gate.check(verified.claims);
     if (verdict === null) return authOf(verified);
     if (typeof verdict === 'string') throw new AuthError(verdict, 'revocation_gate');
@@ -57,19 +61,6 @@ export class Authenticator {
       if (v !== null) throw new AuthError(v, 'revocation_gate');
       return authOf(verified);
     });
-  }
-
-  /** The strict verifier, or a token it already passed whose expiry still holds. */
-  private verify(token: string): CachedVerification {
-    const nowSeconds = this.options.clock.now() / 1000;
-    // A token the verifier refuses for its length is not worth a digest.
-    if (token.length > this.maxTokenLength) return this.verified.add(token, this.codec.verify(token, 'access', nowSeconds));
-    const hit = this.verified.get(token);
-    if (hit !== undefined) {
-      if (hit.claims.exp > nowSeconds - this.clockTolerance) return hit;
-      this.verified.delete(token);
-    }
-    return this.verified.add(token, this.codec.verify(token, 'access', nowSeconds));
   }
 }
 

@@ -1,4 +1,4 @@
-import { hash } from 'node:crypto';
+import { tokenDigest } from '../tokens/token-digest.js';
 import type { VerifiedClaims } from '../tokens/token.types.js';
 
 /** `jwt.verifiedTokenCacheMb` when not set: about 230,000 access tokens as login issues them (≈ 130 bytes each). */
@@ -301,8 +301,8 @@ export class VerifiedTokenCache {
   /** SHA-256 of the whole token, first 128 bits, into d0..d3. */
   private digest(token: string): void {
     if (token === this.lastToken) return;
-    // A latin1 string of the 32 digest bytes: the cheapest output of the one-shot hash.
-    const h = hash('sha256', token, 'binary');
+    // Shared with the trusted issuers' cache: a provider's token is hashed once per request.
+    const h = tokenDigest(token);
     this.d0 = word(h, 0);
     this.d1 = word(h, 4);
     this.d2 = word(h, 8);

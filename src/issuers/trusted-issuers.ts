@@ -1,6 +1,5 @@
 import { Inject, Injectable, Logger, Optional, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import { hash } from 'node:crypto';
 import { AUTH_OPTIONS } from '../auth.constants.js';
 import type { AuthContextData } from '../context/auth-context.js';
 import type { DpopPresentation } from '../credentials/credential.js';
@@ -14,6 +13,7 @@ import { appDataSource } from '../persistence/app-data-source.js';
 import { RevocationGate, type RevocationClaims } from '../revocation/revocation-gate.js';
 import { checkSegment, decodeSegment } from '../tokens/base64url.js';
 import { verifySignature } from '../tokens/jws.js';
+import { tokenDigest } from '../tokens/token-digest.js';
 import type { RingKey } from '../tokens/key-ring.js';
 import { parseJsonObject } from '../tokens/strict-json.js';
 import type { JwsAlgorithm } from '../tokens/token.types.js';
@@ -59,8 +59,9 @@ const ENTRY_OVERHEAD_BYTES = 700;
  * token is 700 characters or more, and keyed by its text 20,000 of them outgrew the default bound, so that
  * round robin over them never hit. A different token, in any byte, has another key (up to a 2^-128 chance).
  */
-const keyOf = (token: string): string => hash('sha256', token, 'base64url');
-const KEY_CHARS = 43;
+const keyOf = tokenDigest;
+/** A key's characters (32 latin1 characters, one a byte of the digest). */
+const KEY_CHARS = 32;
 /** What a kept verification costs: its key, the objects, the claims (about twice their encoded characters). */
 function entryBytes(token: string): number {
   const start = token.indexOf('.');
@@ -199,8 +200,9 @@ export class TrustedIssuers implements OnModuleInit, OnApplicationShutdown {
 
   private authenticateToken(token: string, dpop: DpopPresentation | undefined): AuthContextData | Promise<AuthContextData> | undefined {
     const nowMs = this.options.clock.now();
-    const cacheKey = keyOf(token);
-    const hit = this.verified.get(cacheKey);
+    // No digest with the cache off (`jwt.verifiedTokenCacheMb: 0`): nothing could be found by it.
+    const cacheKey = this.maxVerifiedBytes === 0 ? '' : keyOf(token);
+    const hit = this.maxVerifiedBytes === 0 ? undefined : this.verified.get(cacheKey);
     if (hit !== undefined) {
       const keys = hit.issuer.keys;
       // A stale set is read again first, unless a read just failed: then its keys keep working, from the cache too.

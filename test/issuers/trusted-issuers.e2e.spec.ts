@@ -177,8 +177,8 @@ describe.each(ADAPTERS)('trusted issuers on %s', (adapter) => {
   });
 });
 
-/** The key the module files a verified provider token under: a SHA-256 of the whole token. */
-const cacheKey = (token: string) => createHash('sha256').update(token).digest('base64url');
+/** The key the module files a verified provider token under: the SHA-256 of the whole token, its 32 bytes as a latin1 string (src/tokens/token-digest.ts). */
+const cacheKey = (token: string) => createHash('sha256').update(token).digest('binary');
 
 describe('the cache of verified provider tokens', () => {
   test('stays within jwt.verifiedTokenCacheMb (oldest out first), and 0 turns it off', async () => {
@@ -231,7 +231,7 @@ describe('the cache counts what it keeps, not the token text', () => {
       // never hit; by its digest, every one is held, and each is found again.
       expect(held.verified.size).toBe(40);
       expect(held.verifiedBytes).toBeLessThanOrEqual(0.05 * 1024 * 1024);
-      expect([...held.verified.keys()].every((k) => k.length === 43)).toBe(true);
+      expect([...held.verified.keys()].every((k) => k.length === 32)).toBe(true);
       for (const token of tokens) expect(held.verified.has(cacheKey(token))).toBe(true);
       // A token that differs in one byte of its signature is not found under another's key.
       const tampered = tokens[5]!.slice(0, -2) + (tokens[5]!.endsWith('A') ? 'BA' : 'AA');

@@ -289,11 +289,13 @@ async function warm(w, server) {
 /** One measured run with the server's CPU use, going on with the rotation where the last run of this server stopped. */
 async function slice(w, server, duration = DURATION) {
   const pid = server.child.pid;
+  const held0 = await verifiedEntries(server);
   const cpu0 = cpuSeconds(pid);
   const from = process.hrtime.bigint() / 1000n;
   const r = await wrk({ url: `${server.url}/articles`, tokens: w.tokens, duration, first: server.next ?? 0, mix: w.mix });
   server.next = (server.next ?? 0) + r.requests;
   const used = cpuSeconds(pid) - cpu0;
+  const held1 = await verifiedEntries(server);
   if (r.errors > 0) throw new Error(`${w.name}: ${r.errors} failed requests (non-2xx, socket errors or timeouts)`);
   // Server CPU over the load itself (wrk's start-up, reading the token file, is idle time for the server),
   // and its CPU cost per request, which other processes on a shared core do not change much.
@@ -301,8 +303,21 @@ async function slice(w, server, duration = DURATION) {
     ...r,
     serverCpu: used / r.seconds,
     cpuUsPerRequest: (1e6 * used) / r.requests,
+    // Requests that were a token's first on this server: each one is a miss, and every miss of these runs enters
+    // the cache (it holds more than the 200,000 users, nothing expires), so the entries it gained count them.
+    missShare: held0 === undefined || held1 === undefined ? undefined : (held1 - held0) / r.requests,
     window: [Number(from), Number(process.hrtime.bigint() / 1000n)],
   };
+}
+
+/** The module's verified-token cache entries (the bench server's `/bench/verified`); undefined for an app without it. */
+async function verifiedEntries(server) {
+  try {
+    const res = await fetch(`${server.url}/bench/verified`);
+    return res.ok ? (await res.json()).size : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Warm-up, then one measured run. */
@@ -707,14 +722,17 @@ lines.push(
 lines.push(
   "× bare is throughput over the bare app's in the same slice; × bare (CPU) is the bare app's server CPU time per request over the workload's in the same slice. " +
     'The two servers share CPU 0 (each shows about 50 % server CPU), so × bare (CPU) is the result and the target column judges by it; ' +
-    "× bare agrees with it when the scheduler splits the core evenly. req/s and latencies are each server's under that half core.",
+    "× bare agrees with it when the scheduler splits the core evenly. req/s and latencies are each server's under that half core. " +
+    "misses: the median share of a slice's requests that were a token's first on its server (each one verified, then cached).",
   '',
 );
 lines.push(
-  '| adapter | workload | users | req/s | p50 ms | p99 ms | server CPU | wrk CPU | server µs CPU/req | × bare | × bare (CPU) | target |',
-  '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+  '| adapter | workload | users | req/s | p50 ms | p99 ms | server CPU | wrk CPU | server µs CPU/req | misses | × bare | × bare (CPU) | target |',
+  '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
 );
 const summary = [];
+/** The median share of a workload's requests that were misses (a token's first request on its server); blank without the module's cache. */
+const missCell = (s) => (s.some((x) => x.missShare === undefined) ? '' : `${fmt(100 * median(s.map((x) => x.missShare)), 1)} %`);
 for (const w of list) {
   const s = samples.get(w.name);
   // Each sample carries the bare run of its own pair.
@@ -742,7 +760,7 @@ for (const w of list) {
           : w.variant) + (w.failures && !w.retried ? ` (**failed twice**: ${w.failures[0]})` : w.retried ? ' (retried once)' : '');
   lines.push(
     `| ${w.adapter} | ${label} | ${w.variant.startsWith('auth') || w.variant === 'issuer' ? fmt(w.users) : ''} | ${fmt(median(s.map((x) => x.rps)))} | ${fmt(median(s.map((x) => x.p50)), 2)} | ${fmt(median(s.map((x) => x.p99)), 2)} | ` +
-      `${pct(serverCpu)} | ${pct(median(s.map((x) => x.wrkCpu)))} | ${fmt(median(s.map((x) => x.cpuUsPerRequest)), 1)} | ${fmt(ratio, 2)} | ${fmt(cpuRatio, 2)} | ${verdict} |`,
+      `${pct(serverCpu)} | ${pct(median(s.map((x) => x.wrkCpu)))} | ${fmt(median(s.map((x) => x.cpuUsPerRequest)), 1)} | ${missCell(s)} | ${fmt(ratio, 2)} | ${fmt(cpuRatio, 2)} | ${verdict} |`,
   );
 }
 for (const adapter of ADAPTERS) {

@@ -284,6 +284,24 @@ if (process.env.BENCH_GC === '1') {
 
 // Port 0 (the default): the system picks a free port and the line says which, so no port chosen by the
 // bench can be taken by another process before the server binds it.
+// The verified-token cache's entry count, for run.mjs to count the misses of a slice (every miss of these runs is
+// admitted: the cache holds more than 200,000 login tokens). The Authenticator is internal, so it is found by its
+// class name in Nest's container; bench-only, never an API. Undefined for the bare and recipe apps.
+const verifiedCache = (() => {
+  const container = (
+    app as unknown as { container: { getModules(): Map<string, { providers: Map<unknown, { name?: string; instance?: unknown }> }> } }
+  ).container;
+  for (const module of container.getModules().values())
+    for (const wrapper of module.providers.values())
+      if (wrapper.name === 'Authenticator') return (wrapper.instance as { verified: { size: number } }).verified;
+  return undefined;
+})();
+// Only where the module's own tokens are sent: a provider's tokens are kept in the trusted issuers' cache.
+if (verifiedCache !== undefined && variant.startsWith('auth')) {
+  const http = app.getHttpAdapter();
+  http.get('/bench/verified', (_req: unknown, res: unknown) => http.reply(res, { size: verifiedCache.size }, 200));
+}
+
 await app.listen(Number(portArg ?? 0), '127.0.0.1');
 const address = app.getHttpServer().address() as { port: number };
 process.stdout.write(`ready ${address.port}\n`);

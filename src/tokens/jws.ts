@@ -63,7 +63,7 @@ function verifyJws(
     // The MAC's own (canonical) base64url against the segment: equal only when the segment is that
     // encoding, so no decoding and no separate canonical check are needed. The signing input is ASCII:
     // both segments passed the base64url check above.
-    valid = sameAsTail(hmacBase64url(alg, checked.key.verifyKey, token, second), token, second + 1);
+    valid = hmacMatches(alg, checked.key.verifyKey, token, second);
   } else {
     const signatureSegment = token.slice(second + 1);
     checkSegment(signatureSegment);
@@ -138,38 +138,48 @@ function signBytes(alg: JwsAlgorithm, key: KeyObject, input: Buffer): Buffer {
 }
 
 /**
- * HMAC (RFC 2104) over the first `length` characters of `token`, as base64url, computed with two
- * one-shot hashes over the key's precomputed inner and outer pads: about half the CPU of a
- * createHmac() object per call (no Hmac object, no key import, no Buffer for the digest).
- * The characters must be ASCII (latin1 writes one byte per character).
+ * Whether the signature segment of `token` (after the dot at `second`) is the base64url HMAC (RFC 2104)
+ * of its signing input (the characters before that dot, ASCII: see the caller), computed with two
+ * one-shot hashes over the key's precomputed inner and outer pads: about half the CPU of a createHmac()
+ * object per call (no Hmac object, no key import, no Buffer for the digest). The whole token is written
+ * once, after the inner pad already in the key's own buffer, as UTF-8: one byte a character exactly
+ * when it is all ASCII, so the signature's bytes are its characters and are compared where they lie,
+ * in time that depends on the MAC's length only.
  */
-function hmacBase64url(alg: JwsAlgorithm, key: KeyObject, token: string, length: number): string {
+function hmacMatches(alg: JwsAlgorithm, key: KeyObject, token: string, second: number): boolean {
   let pads = hmacPads.get(key);
   if (pads === undefined) hmacPads.set(key, (pads = padsOf(alg, key)));
-  const need = pads.block + length;
-  if (inner.length < need) {
-    inner = Buffer.allocUnsafe(Math.max(need, 2 * inner.length));
+  const block = pads.block;
+  const n = token.length;
+  // Room for the token's UTF-8 whatever it holds (at most 3 bytes a UTF-16 unit): the write never stops short.
+  if (pads.input.length < block + 3 * n) {
+    const input = Buffer.allocUnsafe(Math.max(block + 3 * n, 2 * pads.input.length));
+    pads.input.copy(input, 0, 0, block);
+    pads.input = input;
   }
-  pads.inner.copy(inner, 0);
-  inner.write(token, pads.block, length, 'latin1');
-  const digest = hash(pads.hash, new Uint8Array(inner.buffer, inner.byteOffset, need), 'binary');
-  pads.outer.write(digest, pads.block, 'latin1');
-  return hash(pads.hash, pads.outer, 'base64url');
+  const input = pads.input;
+  // A character beyond ASCII (never in a valid token) takes more than one byte.
+  if (input.write(token, block, input.length - block, 'utf8') !== n) return false;
+  const digest = hash(pads.hash, new Uint8Array(input.buffer, input.byteOffset, block + second), 'binary');
+  pads.outer.write(digest, block, 'latin1');
+  const mac = hash(pads.hash, pads.outer, 'base64url');
+  if (n - second - 1 !== mac.length) return false;
+  let diff = 0;
+  for (let i = 0, j = block + second + 1; i < mac.length; i++, j++) diff |= mac.charCodeAt(i) ^ input[j];
+  return diff === 0;
 }
 
 interface HmacPads {
   hash: string;
   block: number;
-  /** key ⊕ ipad, one block. */
-  inner: Buffer;
+  /** key ⊕ ipad, one block, then room for a token: the inner hash's input (synchronous use only). */
+  input: Buffer;
   /** key ⊕ opad, one block, then room for the inner digest. */
   outer: Buffer;
 }
 
 /** Per HMAC key object: its pads, derived once. */
 const hmacPads = new WeakMap<KeyObject, HmacPads>();
-/** Scratch for the inner hash's input (pad + signing input): synchronous use only, never escapes. */
-let inner = Buffer.allocUnsafe(1024);
 
 function padsOf(alg: JwsAlgorithm, key: KeyObject): HmacPads {
   const name = ALGORITHMS[alg].hash!;
@@ -177,25 +187,15 @@ function padsOf(alg: JwsAlgorithm, key: KeyObject): HmacPads {
   let raw = key.export();
   // RFC 2104: a key longer than the block is hashed first.
   if (raw.length > block) raw = hash(name, raw, 'buffer');
-  const ipad = Buffer.alloc(block, 0x36);
+  const input = Buffer.alloc(block + 3 * 1024, 0);
+  input.fill(0x36, 0, block);
   const outer = Buffer.alloc(block + (name === 'sha256' ? 32 : name === 'sha384' ? 48 : 64), 0);
   outer.fill(0x5c, 0, block);
   for (let i = 0; i < raw.length; i++) {
-    ipad[i] ^= raw[i];
+    input[i] ^= raw[i];
     outer[i] ^= raw[i];
   }
-  return { hash: name, block, inner: ipad, outer };
-}
-
-/**
- * `mac` equals the characters of `token` from `start` to its end, compared in time that depends on
- * their length only. Read in place: no slice of the token for its signature segment.
- */
-function sameAsTail(mac: string, token: string, start: number): boolean {
-  if (token.length - start !== mac.length) return false;
-  let diff = 0;
-  for (let i = 0; i < mac.length; i++) diff |= mac.charCodeAt(i) ^ token.charCodeAt(start + i);
-  return diff === 0;
+  return { hash: name, block, input, outer };
 }
 
 /** `input` as a string is the ASCII signing input (`header.payload`), hashed without a Buffer copy for HMAC. */

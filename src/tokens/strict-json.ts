@@ -181,10 +181,12 @@ function flatObject(text: string): Record<string, unknown> | undefined {
   } else {
     // The names of an object read whole: the next token's, most often the same, are compared to them.
     if (same) {
-      lastNames = lastNames.slice(0, k + 1);
-      out = objectOf(lastNames, values);
+      names = lastNames.slice(0, k + 1);
+      out = objectOf(names, values);
       if (out === undefined) return undefined;
-    } else lastNames = names!;
+    }
+    // The two together: a template must never be copied for other names than its own.
+    lastNames = names!;
     lastTemplate = { ...out };
   }
   return out;

@@ -1,4 +1,4 @@
-/** The payload decoder of the HMAC fast path against the checked decoder every other segment goes through (src/tokens/base64url.ts). */
+/** The payload decoder of the HS256 path against the decoder every other segment goes through (src/tokens/base64url.ts). */
 import 'reflect-metadata';
 import { describe, expect, it } from '@jest/globals';
 import { AuthError } from '../../../src/index.js';
@@ -21,7 +21,7 @@ const agree = (segment: string) =>
     }),
   ]);
 
-describe('decodeSegmentLatin1 (canonical base64url checked by a round trip)', () => {
+describe('decodeSegmentLatin1 (no Buffer per call)', () => {
   it('refuses exactly what checkSegment refuses, and decodes the rest to the same bytes', () => {
     for (const segment of [
       '',

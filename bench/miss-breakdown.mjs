@@ -65,7 +65,7 @@ const rows = timeAll(
     // Since #25 the verifier decodes the payload to a latin1 string and parses that (no Buffer); absent in older checkouts.
     ...(decodeSegmentLatin1
       ? [
-          ['payload: decodeSegmentLatin1 (round-trip check, latin1 text)', (i) => (sink += decodeSegmentLatin1(segments[i]).length)],
+          ['payload: decodeSegmentLatin1 (checkSegment, scratch buffer, latin1 text)', (i) => (sink += decodeSegmentLatin1(segments[i]).length)],
           ['claims: parseJsonObjectLatin1 (flat read)', (i) => (sink += parseJsonObjectLatin1(texts[i]).exp)],
         ]
       : []),

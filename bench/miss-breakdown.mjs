@@ -34,8 +34,8 @@ function timeAll(named, n) {
 
 const { TokenCodec } = await dist('tokens/token-codec.js');
 const { verifyCompactJws } = await dist('tokens/jws.js');
-const { parseJsonObject } = await dist('tokens/strict-json.js');
-const { decodeSegment } = await dist('tokens/base64url.js');
+const { parseJsonObject, parseJsonObjectLatin1 } = await dist('tokens/strict-json.js');
+const { decodeSegment, decodeSegmentLatin1 } = await dist('tokens/base64url.js');
 const { VerifiedTokenCache } = await dist('authentication/verified-token-cache.js');
 const codec = new TokenCodec({ ...JWT_BASE, secret: SECRET, algorithms: ['HS256'] });
 const tokens = Array.from({ length: N }, (_, i) => codec.issue(claimsOf(i), 'access').token);
@@ -48,8 +48,11 @@ const sigs = tokens.map((t) => Buffer.from(t.slice(t.lastIndexOf('.') + 1), 'bas
 const segments = tokens.map((t) => t.split('.')[1]);
 const payloads = segments.map((s) => Buffer.from(s, 'base64url'));
 const texts = payloads.map((p) => p.toString('latin1'));
+// The claims as the verifier hands them to the cache (what a checkout without the latin1 path parses from bytes).
+const verified = copies.map((t) => codec.verify(t, 'access'));
 const parsed = texts.map((t) => JSON.parse(t));
 const missCache = new VerifiedTokenCache(64);
+const verifiedCache = new VerifiedTokenCache(64);
 let sink = 0;
 
 const rows = timeAll(
@@ -59,6 +62,13 @@ const rows = timeAll(
     ['JWS layer: verifyCompactJws (HMAC + payload decode)', (i) => (sink += verifyCompactJws(copies[i], codec.ring, 8192).payload.length)],
     ['payload: checkSegment + Buffer.from(base64url)', (i) => (sink += decodeSegment(segments[i]).length)],
     ['claims: parseJsonObject (isAscii, latin1, JSON.parse, members)', (i) => (sink += parseJsonObject(payloads[i]).exp)],
+    // Since #25 the verifier decodes the payload to a latin1 string and parses that (no Buffer); absent in older checkouts.
+    ...(decodeSegmentLatin1
+      ? [
+          ['payload: decodeSegmentLatin1 (checkSegment, scratch buffer, latin1 text)', (i) => (sink += decodeSegmentLatin1(segments[i]).length)],
+          ['claims: parseJsonObjectLatin1 (flat read)', (i) => (sink += parseJsonObjectLatin1(texts[i]).exp)],
+        ]
+      : []),
     ['  of which JSON.parse alone', (i) => (sink += JSON.parse(texts[i]).exp)],
     ['strict verify: TokenCodec.verify', (i) => (sink += codec.verify(copies[i], 'access').exp)],
     [
@@ -68,6 +78,15 @@ const rows = timeAll(
         missCache.get(t);
         missCache.add(t, parsed[i]);
         missCache.delete(t);
+      },
+    ],
+    [
+      'cache: the same, claims as the verifier gives them',
+      (i) => {
+        const t = copies[i];
+        verifiedCache.get(t);
+        verifiedCache.add(t, verified[i]);
+        verifiedCache.delete(t);
       },
     ],
   ],

@@ -461,10 +461,17 @@ export class VerifiedTokenCache {
   private encode(claims: VerifiedClaims): { shape: number; perms: number; flags: number; text: string } {
     let flags = 0;
     let perms = NO_PERMISSIONS;
-    const names: string[] = [];
+    // The names kept with the values are compared, as they come, to the last shape's (most tokens in a
+    // row have the same claims): `names` is built only once they differ, and no key is built for them.
+    const last = this.lastShape === -1 ? EMPTY : this.shapeNames[this.lastShape];
+    let matched = 0;
+    let names: string[] | undefined;
     const values: unknown[] = [];
     let plain = true;
-    for (const name of Object.keys(claims)) {
+    // for-in over own names is Object.keys' order, and V8 reads each value from the enum cache
+    // instead of a keyed look-up per name (about a fifth of the time for a login token).
+    for (const name in claims) {
+      if (!hasOwn.call(claims, name)) continue;
       const value = claims[name];
       if (name === 'exp') continue;
       // Kept as its distance to exp when that is exact (integers, as the module issues them).
@@ -483,18 +490,24 @@ export class VerifiedTokenCache {
       else {
         // A name JSON.parse keeps as an own property but an assignment would treat as the prototype.
         if (name === '__proto__') plain = false;
-        names.push(name);
+        if (names !== undefined) names.push(name);
+        else if (matched < last.length && last[matched] === name) matched++;
+        else (names = last.slice(0, matched)).push(name);
         values.push(value);
       }
     }
-    const shape = plain ? this.shapeId(names) : OBJECT_SHAPE;
+    let shape: number;
+    if (!plain) shape = OBJECT_SHAPE;
+    else if (names === undefined && matched === last.length && this.lastShape !== -1) shape = this.lastShape;
+    else shape = this.shapeId(names ?? last.slice(0, matched));
     if (shape === OBJECT_SHAPE) {
+      const all = names ?? last.slice(0, matched);
       const rest: Record<string, unknown> = {};
-      for (let i = 0; i < names.length; i++)
-        Object.defineProperty(rest, names[i], { value: values[i], enumerable: true, writable: true, configurable: true });
+      for (let i = 0; i < all.length; i++)
+        Object.defineProperty(rest, all[i], { value: values[i], enumerable: true, writable: true, configurable: true });
       return { shape, perms, flags, text: JSON.stringify(rest) };
     }
-    return { shape, perms, flags, text: JSON.stringify(values) };
+    return { shape, perms, flags, text: valuesJson(values) };
   }
 
   /** A new claims object from the slot's compact form. */
@@ -561,6 +574,7 @@ export class VerifiedTokenCache {
 }
 
 const EMPTY: readonly string[] = Object.freeze([]);
+const hasOwn = Object.prototype.hasOwnProperty;
 
 function sameStrings(a: readonly string[], b: readonly string[]): boolean {
   if (a.length !== b.length) return false;
@@ -601,8 +615,44 @@ function tableSizeFor(capacity: number): number {
 
 /** Heap bytes of a string JSON.stringify made: header plus one byte a character (two beyond latin1), rounded to 8. */
 function stringBytes(s: string): number {
-  const perChar = /[^\u0000-\u00ff]/.test(s) ? 2 : 1;
+  // The text valuesJson() last made, known latin1 without a second look (equal text, equal verdict).
+  const perChar = s === latin1Json || !NOT_LATIN1.test(s) ? 1 : 2;
   return (STRING_HEADER + perChar * s.length + 7) & ~7;
+}
+
+const NOT_LATIN1 = /[^\u0000-\u00ff]/;
+/** Beyond latin1, or what JSON.stringify escapes in it (`"` aside): a control character or a backslash. */
+const NOT_PLAIN_LATIN1 = /[^\u0020-\u005b\u005d-\u00ff]/;
+/** The last text valuesJson() made from strings it found latin1. */
+let latin1Json: string | undefined;
+
+/**
+ * JSON.stringify(values), faster for what tokens carry (a few strings that need no escape): one join,
+ * one regular expression over the result. Anything else goes to JSON.stringify. Takes `values` over
+ * (its first and last strings are changed): encode() has no use for it afterwards.
+ */
+function valuesJson(values: unknown[]): string {
+  const n = values.length;
+  if (n < 2) return JSON.stringify(values);
+  for (let i = 0; i < n; i++) {
+    const v = values[i];
+    // A quote is looked for value by value: in the joined text the separators have them too.
+    if (typeof v !== 'string' || v.indexOf('"') !== -1) return JSON.stringify(values);
+  }
+  const first = values[0] as string;
+  const last = values[n - 1] as string;
+  values[0] = `["${first}`;
+  values[n - 1] = `${last}"]`;
+  // One flat string (join writes into a new one), as JSON.stringify's would be.
+  const text = values.join('","');
+  // JSON.stringify writes every other latin1 character as it is; beyond latin1 (where it escapes lone surrogates) it decides.
+  if (NOT_PLAIN_LATIN1.test(text)) {
+    values[0] = first;
+    values[n - 1] = last;
+    return JSON.stringify(values);
+  }
+  latin1Json = text;
+  return text;
 }
 
 /** The claim as an array of strings: the array itself when it already is one, else its strings. */

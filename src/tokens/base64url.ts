@@ -30,3 +30,21 @@ export function decodeSegment(segment: string): Buffer {
   checkSegment(segment);
   return Buffer.from(segment, 'base64url');
 }
+
+/** Scratch for decodeSegmentLatin1: synchronous use only, never escapes (only strings copied out of it do). */
+let scratch = Buffer.allocUnsafe(1024);
+
+/**
+ * decodeSegment's bytes as a latin1 string (one character per byte), what the strict JSON parser
+ * reads: the same check, then the bytes through a scratch buffer into the string, with no Buffer
+ * per call. (A round trip, encoding the bytes again and comparing, proves the same and measured
+ * about as fast: the check every other segment has is kept.)
+ */
+export function decodeSegmentLatin1(segment: string): string {
+  checkSegment(segment);
+  // Canonical base64url without padding: exactly floor(3n / 4) bytes.
+  const size = (segment.length * 3) >>> 2;
+  if (scratch.length < size) scratch = Buffer.allocUnsafe(Math.max(size, 2 * scratch.length));
+  const written = scratch.write(segment, 0, size, 'base64url');
+  return scratch.toString('latin1', 0, written);
+}

@@ -1,7 +1,7 @@
 import { createHmac, hash, sign, timingSafeEqual, verify, constants, type KeyObject } from 'node:crypto';
 import { AuthError } from '../errors/auth-error.js';
 import { ALGORITHMS } from './algorithms.js';
-import { checkSegment, decodeSegment } from './base64url.js';
+import { checkSegment, decodeSegment, decodeSegmentLatin1 } from './base64url.js';
 import type { KeyRing, RingKey } from './key-ring.js';
 import { parseJsonObject } from './strict-json.js';
 import type { JwsAlgorithm } from './token.types.js';
@@ -19,6 +19,23 @@ export interface VerifiedJws {
  * the payload: the JWT layer does.
  */
 export function verifyCompactJws(token: string, ring: KeyRing, maxLength: number): VerifiedJws {
+  return verifyJws(token, ring, maxLength, false) as VerifiedJws;
+}
+
+/**
+ * verifyCompactJws with the payload as a latin1 string (one character per byte), for
+ * parseJsonObjectLatin1: the same checks in the same order, without a Buffer for the payload.
+ */
+export function verifyCompactJwsLatin1(token: string, ring: KeyRing, maxLength: number): Omit<VerifiedJws, 'payload'> & { payload: string } {
+  return verifyJws(token, ring, maxLength, true) as Omit<VerifiedJws, 'payload'> & { payload: string };
+}
+
+function verifyJws(
+  token: string,
+  ring: KeyRing,
+  maxLength: number,
+  latin1: boolean,
+): { header: Record<string, unknown>; payload: Buffer | string; key: RingKey } {
   if (typeof token !== 'string' || token.length === 0 || token.length > maxLength) {
     throw new AuthError('token_invalid', 'Malformed token');
   }
@@ -26,31 +43,49 @@ export function verifyCompactJws(token: string, ring: KeyRing, maxLength: number
   const second = first < 0 ? -1 : token.indexOf('.', first + 1);
   if (second < 0 || token.indexOf('.', second + 1) !== -1) throw new AuthError('token_invalid', 'Malformed token');
 
-  const headerSegment = token.slice(0, first);
-  const known = knownHeaders(ring).get(headerSegment);
-  const checked = known ?? checkHeader(headerSegment, ring);
-  const payload = decodeSegment(token.slice(first + 1, second));
-  const signatureSegment = token.slice(second + 1);
+  const memo = headerMemo.get(ring);
+  let known: CheckedHeader | undefined;
+  let headerSegment: string | undefined;
+  // The header the last token under this ring carried, compared in place: nearly every token has it.
+  const last = memo?.last;
+  if (last !== undefined && first === last.segment.length && token.startsWith(last.segment)) known = last;
+  else {
+    headerSegment = token.slice(0, first);
+    known = memo?.known.get(headerSegment);
+    if (known !== undefined) memo!.last = known;
+  }
+  const checked = known ?? checkHeader(headerSegment!, ring);
+  const payloadSegment = token.slice(first + 1, second);
+  const payload = latin1 ? decodeSegmentLatin1(payloadSegment) : decodeSegment(payloadSegment);
   const alg = checked.key.alg;
   let valid: boolean;
   if (ALGORITHMS[alg].family === 'hmac') {
     // The MAC's own (canonical) base64url against the segment: equal only when the segment is that
     // encoding, so no decoding and no separate canonical check are needed. The signing input is ASCII:
     // both segments passed the base64url check above.
-    valid = sameString(hmacBase64url(alg, checked.key.verifyKey, token, second), signatureSegment);
+    valid = hmacMatches(alg, checked.key.verifyKey, token, second);
   } else {
+    const signatureSegment = token.slice(second + 1);
     checkSegment(signatureSegment);
     valid = verifySignature(alg, checked.key.verifyKey, token.slice(0, second), Buffer.from(signatureSegment, 'base64url'));
   }
   if (!valid) throw new AuthError('token_invalid', 'Bad signature');
   // Remembered only once a signature under it verified: a forger cannot fill the memo.
-  if (known === undefined) rememberHeader(ring, headerSegment, checked);
+  if (known === undefined) rememberHeader(ring, headerSegment!, checked);
   return { header: checked.header, payload, key: checked.key };
 }
 
 interface CheckedHeader {
   header: Readonly<Record<string, unknown>>;
   key: RingKey;
+  /** The segment it was read from, once remembered (a flat copy). */
+  segment: string;
+}
+
+interface HeaderMemo {
+  known: Map<string, CheckedHeader>;
+  /** The one of them the last token carried. */
+  last: CheckedHeader | undefined;
 }
 
 /**
@@ -60,18 +95,17 @@ interface CheckedHeader {
  * parse and select the same way. Bounded; never evicts, simply stops adding.
  */
 const MAX_KNOWN_HEADERS = 32;
-const headerMemo = new WeakMap<KeyRing, Map<string, CheckedHeader>>();
-const NO_HEADERS: ReadonlyMap<string, CheckedHeader> = new Map();
-
-function knownHeaders(ring: KeyRing): ReadonlyMap<string, CheckedHeader> {
-  return headerMemo.get(ring) ?? NO_HEADERS;
-}
+const headerMemo = new WeakMap<KeyRing, HeaderMemo>();
 
 function rememberHeader(ring: KeyRing, segment: string, checked: CheckedHeader): void {
-  let known = headerMemo.get(ring);
-  if (known === undefined) headerMemo.set(ring, (known = new Map()));
-  // A flat copy of the segment: a slice would keep the whole token alive.
-  if (known.size < MAX_KNOWN_HEADERS) known.set(Buffer.from(segment, 'latin1').toString('latin1'), checked);
+  let memo = headerMemo.get(ring);
+  if (memo === undefined) headerMemo.set(ring, (memo = { known: new Map(), last: undefined }));
+  if (memo.known.size < MAX_KNOWN_HEADERS) {
+    // A flat copy of the segment: a slice would keep the whole token alive.
+    checked.segment = Buffer.from(segment, 'latin1').toString('latin1');
+    memo.known.set(checked.segment, checked);
+    memo.last = checked;
+  }
 }
 
 function checkHeader(segment: string, ring: KeyRing): CheckedHeader {
@@ -80,7 +114,7 @@ function checkHeader(segment: string, ring: KeyRing): CheckedHeader {
   if (header.crit !== undefined || (header.b64 !== undefined && header.b64 !== true)) {
     throw new AuthError('token_invalid', 'Unsupported critical header');
   }
-  return { header: Object.freeze(header), key: ring.select(header) };
+  return { header: Object.freeze(header), key: ring.select(header), segment: '' };
 }
 
 export function signCompactJws(header: Record<string, unknown>, payload: Buffer, key: RingKey): string {
@@ -104,38 +138,48 @@ function signBytes(alg: JwsAlgorithm, key: KeyObject, input: Buffer): Buffer {
 }
 
 /**
- * HMAC (RFC 2104) over the first `length` characters of `token`, as base64url, computed with two
- * one-shot hashes over the key's precomputed inner and outer pads: about half the CPU of a
- * createHmac() object per call (no Hmac object, no key import, no Buffer for the digest).
- * The characters must be ASCII (latin1 writes one byte per character).
+ * Whether the signature segment of `token` (after the dot at `second`) is the base64url HMAC (RFC 2104)
+ * of its signing input (the characters before that dot, ASCII: see the caller), computed with two
+ * one-shot hashes over the key's precomputed inner and outer pads: about half the CPU of a createHmac()
+ * object per call (no Hmac object, no key import, no Buffer for the digest). The whole token is written
+ * once, after the inner pad already in the key's own buffer, as UTF-8: one byte a character exactly
+ * when it is all ASCII, so the signature's bytes are its characters and are compared where they lie,
+ * in time that depends on the MAC's length only.
  */
-function hmacBase64url(alg: JwsAlgorithm, key: KeyObject, token: string, length: number): string {
+function hmacMatches(alg: JwsAlgorithm, key: KeyObject, token: string, second: number): boolean {
   let pads = hmacPads.get(key);
   if (pads === undefined) hmacPads.set(key, (pads = padsOf(alg, key)));
-  const need = pads.block + length;
-  if (inner.length < need) {
-    inner = Buffer.allocUnsafe(Math.max(need, 2 * inner.length));
+  const block = pads.block;
+  const n = token.length;
+  // Room for the token's UTF-8 whatever it holds (at most 3 bytes a UTF-16 unit): the write never stops short.
+  if (pads.input.length < block + 3 * n) {
+    const input = Buffer.allocUnsafe(Math.max(block + 3 * n, 2 * pads.input.length));
+    pads.input.copy(input, 0, 0, block);
+    pads.input = input;
   }
-  pads.inner.copy(inner, 0);
-  inner.write(token, pads.block, length, 'latin1');
-  const digest = hash(pads.hash, new Uint8Array(inner.buffer, inner.byteOffset, need), 'binary');
-  pads.outer.write(digest, pads.block, 'latin1');
-  return hash(pads.hash, pads.outer, 'base64url');
+  const input = pads.input;
+  // A character beyond ASCII (never in a valid token) takes more than one byte.
+  if (input.write(token, block, input.length - block, 'utf8') !== n) return false;
+  const digest = hash(pads.hash, new Uint8Array(input.buffer, input.byteOffset, block + second), 'binary');
+  pads.outer.write(digest, block, 'latin1');
+  const mac = hash(pads.hash, pads.outer, 'base64url');
+  if (n - second - 1 !== mac.length) return false;
+  let diff = 0;
+  for (let i = 0, j = block + second + 1; i < mac.length; i++, j++) diff |= mac.charCodeAt(i) ^ input[j];
+  return diff === 0;
 }
 
 interface HmacPads {
   hash: string;
   block: number;
-  /** key ⊕ ipad, one block. */
-  inner: Buffer;
+  /** key ⊕ ipad, one block, then room for a token: the inner hash's input (synchronous use only). */
+  input: Buffer;
   /** key ⊕ opad, one block, then room for the inner digest. */
   outer: Buffer;
 }
 
 /** Per HMAC key object: its pads, derived once. */
 const hmacPads = new WeakMap<KeyObject, HmacPads>();
-/** Scratch for the inner hash's input (pad + signing input): synchronous use only, never escapes. */
-let inner = Buffer.allocUnsafe(1024);
 
 function padsOf(alg: JwsAlgorithm, key: KeyObject): HmacPads {
   const name = ALGORITHMS[alg].hash!;
@@ -143,22 +187,15 @@ function padsOf(alg: JwsAlgorithm, key: KeyObject): HmacPads {
   let raw = key.export();
   // RFC 2104: a key longer than the block is hashed first.
   if (raw.length > block) raw = hash(name, raw, 'buffer');
-  const ipad = Buffer.alloc(block, 0x36);
+  const input = Buffer.alloc(block + 3 * 1024, 0);
+  input.fill(0x36, 0, block);
   const outer = Buffer.alloc(block + (name === 'sha256' ? 32 : name === 'sha384' ? 48 : 64), 0);
   outer.fill(0x5c, 0, block);
   for (let i = 0; i < raw.length; i++) {
-    ipad[i] ^= raw[i];
+    input[i] ^= raw[i];
     outer[i] ^= raw[i];
   }
-  return { hash: name, block, inner: ipad, outer };
-}
-
-/** Equal strings, compared in time that depends on their length only. */
-function sameString(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
-  return diff === 0;
+  return { hash: name, block, input, outer };
 }
 
 /** `input` as a string is the ASCII signing input (`header.payload`), hashed without a Buffer copy for HMAC. */

@@ -12,12 +12,28 @@ const MAX_DEPTH = 32;
  * deeper than 32.
  */
 export function parseJsonObject(bytes: Uint8Array): Record<string, unknown> {
+  const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // latin1 maps each byte to one character: the flat read accepts printable ASCII only, so on any
+  // other byte it gives way to the general path, which decodes the bytes as UTF-8.
+  const latin1 = buffer.toString('latin1');
+  return flatObject(latin1) ?? parseGeneral(latin1, buffer);
+}
+
+/**
+ * parseJsonObject for bytes already decoded as latin1 (one character per byte, as
+ * `Buffer#toString('latin1')` or `decodeSegmentLatin1` give them): the same checks and result,
+ * without a Buffer for the common (flat) case.
+ */
+export function parseJsonObjectLatin1(latin1: string): Record<string, unknown> {
+  return flatObject(latin1) ?? parseGeneral(latin1, Buffer.from(latin1, 'latin1'));
+}
+
+/** Everything flatObject does not read: UTF-8 decoded, JSON.parse, then the member and depth checks. */
+function parseGeneral(latin1: string, bytes: Buffer): Record<string, unknown> {
   let text: string;
   if (isAscii(bytes)) {
-    // Nearly every token: ASCII is valid UTF-8 and latin1 decodes it byte for byte, without the fatal decoder's setup.
-    text = (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)).toString('latin1');
-    const flat = flatObject(text);
-    if (flat !== undefined) return flat;
+    // ASCII is valid UTF-8, and latin1 already decoded it byte for byte.
+    text = latin1;
   } else {
     try {
       text = utf8.decode(bytes);
@@ -39,8 +55,6 @@ export function parseJsonObject(bytes: Uint8Array): Record<string, unknown> {
 }
 
 const OBJECT_PROTOTYPE = Object.prototype;
-/** What the flat form cannot hold: a control character, DEL or a backslash (an escape) anywhere. */
-const NOT_FLAT = /[\u0000-\u001f\u007f\\]/;
 
 /**
  * The common case, read directly: an ASCII object written without whitespace or escapes whose members
@@ -54,14 +68,17 @@ const NOT_FLAT = /[\u0000-\u001f\u007f\\]/;
  */
 function flatObject(text: string): Record<string, unknown> | undefined {
   const n = text.length;
-  if (n < 2 || text.charCodeAt(0) !== 0x7b /* { */ || text.charCodeAt(n - 1) !== 0x7d /* } */ || NOT_FLAT.test(text)) return undefined;
-  const out: Record<string, unknown> = {};
-  if (n === 2) return out;
-  // No backslash anywhere: every quote opens or closes a string.
+  if (n < 2 || text.charCodeAt(0) !== 0x7b /* { */ || text.charCodeAt(n - 1) !== 0x7d /* } */) return undefined;
+  if (n === 2) return {};
+  // Every character is read once: outside strings by the grammar below, inside them by plainEnd()
+  // (printable ASCII, no backslash, so every quote opens or closes a string).
   let i = 1;
-  // The names so far are lastNames' first ones, in order (so distinct); `names` is built only once they differ.
+  // The names so far are lastNames' first ones, in order (so distinct), their values in `values`;
+  // `names` and `out` are built only once they differ.
   let same = true;
   let names: string[] | undefined;
+  let out: Record<string, unknown> | undefined;
+  const values: unknown[] = [];
   let k = 0;
   for (; ; k++) {
     if (text.charCodeAt(i) !== 0x22 /* " */) return undefined;
@@ -73,25 +90,28 @@ function flatObject(text: string): Record<string, unknown> | undefined {
       name = known;
       nameEnd = i + 1 + known.length;
     } else {
-      nameEnd = text.indexOf('"', i + 1);
+      nameEnd = plainEnd(text, i + 1);
       if (nameEnd < 0) return undefined;
       name = text.slice(i + 1, nameEnd);
-      // A name twice goes to the strict path, which refuses it.
-      if (Object.prototype.hasOwnProperty.call(out, name)) return undefined;
       if (same) {
         same = false;
         names = lastNames.slice(0, k);
+        out = objectOf(names, values);
+        if (out === undefined) return undefined;
       }
+      // A name twice goes to the strict path, which refuses it.
+      if (Object.prototype.hasOwnProperty.call(out, name)) return undefined;
+      // A name the prototype has (`__proto__`, `toString`…) goes there too: JSON.parse defines an own
+      // property where `=` would call a setter or fail on a frozen prototype.
+      if (name in OBJECT_PROTOTYPE) return undefined;
       names!.push(name);
     }
-    // A name the prototype has (`__proto__`, `toString`…) goes there too: JSON.parse defines an own
-    // property where `=` would call a setter or fail on a frozen prototype.
-    if (text.charCodeAt(nameEnd + 1) !== 0x3a /* : */ || name in OBJECT_PROTOTYPE) return undefined;
+    if (text.charCodeAt(nameEnd + 1) !== 0x3a /* : */) return undefined;
     i = nameEnd + 2;
     const c = text.charCodeAt(i);
     let value: unknown;
     if (c === 0x22 /* " */) {
-      const end = text.indexOf('"', i + 1);
+      const end = plainEnd(text, i + 1);
       if (end < 0) return undefined;
       value = text.slice(i + 1, end);
       i = end + 1;
@@ -99,17 +119,32 @@ function flatObject(text: string): Record<string, unknown> | undefined {
       const list: string[] = [];
       i++;
       if (text.charCodeAt(i) === 0x5d /* ] */) i++;
-      else
+      else {
+        let changed = false;
         for (;;) {
           if (text.charCodeAt(i) !== 0x22) return undefined;
-          const end = text.indexOf('"', i + 1);
-          if (end < 0) return undefined;
-          list.push(text.slice(i + 1, end));
+          const known = list.length < lastList.length ? lastList[list.length] : undefined;
+          let end: number;
+          if (known !== undefined && text.charCodeAt(i + 1 + known.length) === 0x22 && text.startsWith(known, i + 1)) {
+            // The last list's string at this place (a role's permissions, in token after token): that very
+            // string, so whoever compares the lists next (the cache's interned ones) finds the same
+            // object instead of comparing characters of a slice.
+            end = i + 1 + known.length;
+            list.push(known);
+          } else {
+            end = plainEnd(text, i + 1);
+            if (end < 0) return undefined;
+            list.push(text.slice(i + 1, end));
+            changed = true;
+          }
           i = end + 1;
           const d = text.charCodeAt(i++);
           if (d === 0x5d /* ] */) break;
           if (d !== 0x2c /* , */) return undefined;
         }
+        // A copy: the list itself goes to the caller, who may change it.
+        if (changed) lastList = list.slice();
+      }
       value = list;
     } else if (c === 0x2d /* - */ || (c >= 0x30 && c <= 0x39)) {
       // -?(0|[1-9][0-9]*), at most 15 digits: exact as a double, the same number JSON.parse gives (-0 included).
@@ -131,20 +166,67 @@ function flatObject(text: string): Record<string, unknown> | undefined {
       value = null;
       i += 4;
     } else return undefined;
-    out[name] = value;
+    if (same) values.push(value);
+    else out![name] = value;
     const d = text.charCodeAt(i);
     if (d === 0x2c /* , */) i++;
     else if (d === 0x7d /* } */ && i === n - 1) break;
     else return undefined;
   }
-  // The names of an object read whole: the next token's, most often the same, are compared to them.
-  if (!same) lastNames = names!;
-  else if (k + 1 !== lastNames.length) lastNames = lastNames.slice(0, k + 1);
+  if (same && k + 1 === lastNames.length) {
+    // The last object's names exactly: a copy of its template (own data properties, as JSON.parse
+    // defines them, whatever the prototype has), each then set in place, with no property added.
+    out = { ...lastTemplate };
+    for (let j = 0; j <= k; j++) out[lastNames[j]] = values[j];
+  } else {
+    // The names of an object read whole: the next token's, most often the same, are compared to them.
+    if (same) {
+      names = lastNames.slice(0, k + 1);
+      out = objectOf(names, values);
+      if (out === undefined) return undefined;
+    }
+    // The two together: a template must never be copied for other names than its own.
+    lastNames = names!;
+    lastTemplate = { ...out };
+  }
   return out;
 }
 
+/**
+ * A new object of `names` (distinct) and the values at the same places, set one by one; undefined
+ * when the prototype has one of the names (it may have gained one since they were first read).
+ */
+function objectOf(names: readonly string[], values: readonly unknown[]): Record<string, unknown> | undefined {
+  const out: Record<string, unknown> = {};
+  for (let j = 0; j < names.length; j++) {
+    if (names[j] in OBJECT_PROTOTYPE) return undefined;
+    out[names[j]] = values[j];
+  }
+  return out;
+}
+
+/**
+ * The index of the quote closing a string whose characters start at `from`, or -1 when one of them
+ * is outside printable ASCII (a control character, DEL, a byte above 0x7f: whatever JSON refuses raw
+ * or UTF-8 must decode) or a backslash (an escape, for JSON.parse), or no quote closes it. Replaces a
+ * regular expression over the whole text plus an indexOf per string: one pass, no second one.
+ */
+function plainEnd(text: string, from: number): number {
+  for (let j = from; j < text.length; j++) {
+    const c = text.charCodeAt(j);
+    if (c === 0x22 /* " */) return j;
+    if (c < 0x20 || c >= 0x7f || c === 0x5c /* \ */) return -1;
+  }
+  return -1;
+}
+
+/** The strings of the last list of strings flatObject read that differed from the one before (all plain). */
+let lastList: string[] = [];
+
 /** The member names of the last object flatObject read whole (distinct, none on the prototype). */
 let lastNames: string[] = [];
+/** An object with lastNames as its own properties, in order: what an object of the same names is copied from. */
+let lastTemplate: Record<string, unknown> = {};
 
 /**
  * One pass over already-valid JSON for the nesting depth and the member

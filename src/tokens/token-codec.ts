@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { JwtSettings } from './token-settings.js';
 import { AuthError } from '../errors/auth-error.js';
-import { signCompactJws, verifyCompactJws } from './jws.js';
+import { signCompactJws, verifyCompactJwsLatin1 } from './jws.js';
 import { KeyRing } from './key-ring.js';
-import { parseJsonObject } from './strict-json.js';
+import { parseJsonObjectLatin1 } from './strict-json.js';
 import { TOKEN_TYP, type IssuedToken, type TokenKind, type VerifiedClaims } from './token.types.js';
 
 function invalid(message: string): never {
@@ -60,9 +60,9 @@ export class TokenCodec {
    * for everything else.
    */
   verify(token: string, kind: TokenKind, nowSeconds = Date.now() / 1000): VerifiedClaims {
-    const { header, payload } = verifyCompactJws(token, this.ring, this.jwt.maxTokenLength);
+    const { header, payload } = verifyCompactJwsLatin1(token, this.ring, this.jwt.maxTokenLength);
     if (header.typ !== TOKEN_TYP[kind]) invalid('Wrong token type');
-    const claims = parseJsonObject(payload);
+    const claims = parseJsonObjectLatin1(payload);
     const { exp, iat, nbf, jti, sub } = claims;
     if (!isNumericDate(exp) || !isNumericDate(iat)) invalid('exp and iat must be NumericDates');
     if (nbf !== undefined && !isNumericDate(nbf)) invalid('nbf must be a NumericDate');

@@ -2,7 +2,7 @@
 import 'reflect-metadata';
 import { describe, expect, it, test } from '@jest/globals';
 import { AuthError } from '../../../src/index.js';
-import { parseJsonObject } from '../../../src/tokens/strict-json.js';
+import { parseJsonObject, parseJsonObjectLatin1 } from '../../../src/tokens/strict-json.js';
 
 const codeOf = (fn: () => unknown) => {
   try {
@@ -182,5 +182,105 @@ describe('parseJsonObject: the direct read of flat claims agrees with JSON.parse
       const members = Array.from({ length: random(5) }, () => `"${names[random(names.length)]}":${values[random(values.length)]}`);
       agree(`{${members.join(',')}}`);
     }
+  });
+});
+
+describe('parseJsonObjectLatin1 (the bytes as a latin1 string) agrees with parseJsonObject on the bytes', () => {
+  const outcome = (fn: () => Record<string, unknown>): unknown => {
+    try {
+      const value = fn();
+      return { keys: Object.keys(value), json: JSON.stringify(value), proto: Object.getPrototypeOf(value) === Object.prototype };
+    } catch (err) {
+      return err instanceof AuthError ? `refused ${err.code}: ${err.message}` : `threw ${(err as Error).message}`;
+    }
+  };
+  const agree = (bytes: Buffer) =>
+    expect(outcome(() => parseJsonObjectLatin1(bytes.toString('latin1')))).toEqual(outcome(() => parseJsonObject(bytes)));
+
+  it('on ASCII, UTF-8 beyond ASCII (flat-looking or not), invalid UTF-8, control characters and DEL', () => {
+    for (const text of [
+      '{"sub":"1","iat":1,"exp":2}',
+      '{"sub":"é"}',
+      '{"sub":"ł","x":["€","😀"]}',
+      '{"é":1}',
+      '{"a":"\u0142"}',
+      '{"a":"\ud83d"}',
+      '{"a":"tab\there"}',
+      '{"a":"raw\u007f"}',
+      '{"a":1,"a":2}',
+      '[1]',
+    ])
+      agree(Buffer.from(text, 'utf8'));
+    for (const bytes of [
+      [0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d],
+      [0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xc3, 0x22, 0x7d],
+      [0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0x09, 0x22, 0x7d],
+      [0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0x7f, 0x22, 0x7d],
+      [0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0x00, 0x22, 0x7d],
+      [0x7b, 0x22, 0x80, 0x22, 0x3a, 0x31, 0x7d],
+    ])
+      agree(Buffer.from(bytes));
+  });
+});
+
+describe('parseJsonObject: what the flat read remembers from one object to the next', () => {
+  const parse = (text: string) => parseJsonObject(Buffer.from(text, 'utf8'));
+
+  it('lists of strings: the same, changed, longer, shorter, one string the start of another', () => {
+    const lists = [
+      ['articles:read', 'articles:write'],
+      ['articles:read', 'articles:write'],
+      ['articles:read', 'articles:writer'],
+      ['articles:rea', 'articles:write'],
+      ['articles:read'],
+      ['articles:read', 'articles:write', 'users:read'],
+      [],
+      ['articles:read"', 'x'],
+      ['articles:read', 'articles:write'],
+    ];
+    for (const list of lists) {
+      const text = `{"sub":"1","permissions":${JSON.stringify(list)},"exp":2}`;
+      expect(parse(text)).toEqual(JSON.parse(text));
+      expect(parse(` ${text}`)).toEqual(JSON.parse(text));
+    }
+  });
+
+  it('hands out lists and objects of its own: changing one changes nothing the next parse returns', () => {
+    const text = '{"sub":"1","permissions":["a","b"],"exp":2}';
+    const first = parse(text) as { sub: string; permissions: unknown[]; extra?: number };
+    first.permissions[0] = 'changed';
+    first.permissions.push(7);
+    first.sub = 'changed';
+    first.extra = 1;
+    expect(parse(text)).toEqual({ sub: '1', permissions: ['a', 'b'], exp: 2 });
+    expect(parse(text)).toEqual({ sub: '1', permissions: ['a', 'b'], exp: 2 });
+  });
+
+  it('names the prototype gained after they were first read: own properties still, as JSON.parse gives', () => {
+    const text = '{"sub":"1","role":"x","exp":2}';
+    expect(parse(text)).toEqual({ sub: '1', role: 'x', exp: 2 });
+    const proto = Object.prototype as Record<string, unknown>;
+    let set = 0;
+    Object.defineProperty(Object.prototype, 'role', {
+      configurable: true,
+      enumerable: false,
+      get: () => 'from the prototype',
+      set: () => {
+        set++;
+      },
+    });
+    try {
+      for (const t of [text, text, '{"sub":"1","role":"y"}', '{"sub":"1","role":"y"}', '{"sub":"1","role":"z","exp":3}']) {
+        const value = parse(t);
+        const expected = JSON.parse(t) as Record<string, unknown>;
+        expect(Object.getOwnPropertyDescriptor(value, 'role')).toEqual(Object.getOwnPropertyDescriptor(expected, 'role'));
+        expect(Object.keys(value)).toEqual(Object.keys(expected));
+        expect(value.role).toBe(expected.role);
+      }
+      expect(set).toBe(0);
+    } finally {
+      delete proto.role;
+    }
+    expect(parse(text)).toEqual({ sub: '1', role: 'x', exp: 2 });
   });
 });

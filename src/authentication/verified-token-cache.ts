@@ -25,12 +25,37 @@ const STRING_HEADER = 16;
 const MAX_INTERNED = 1024;
 /**
  * The object tier: entries kept built (a frozen claims object and its wrapper), so that a hit on them
- * rebuilds nothing. What one costs on the heap: the claims object (≈ 100), its strings (≈ 110), exp
- * and iat as heap numbers (32), the wrapper (40), its two places in the tier's lists (12), rounded up
- * (bench/cache-memory.mjs --built measures it).
+ * rebuilds nothing. What one costs on the heap grows with its claims, so each is counted from its compact
+ * text (builtBytesOf): this base, for what every built entry has whatever its claims (the wrapper, the
+ * claims object and its property array, exp and iat as heap numbers, its places in the tier's three
+ * lists), plus what the text's values become. Measured on Node 20 with `--expose-gc`: heap used after gc
+ * with 40,000 entries all built minus the same 40,000 compact only, per entry, against what is counted:
+ * login claims 319 (counted 350), eight string claims 462 (538), nested roles objects as Keycloak's 806
+ * (1,113), a 480-character claim 854 (866), non-Latin-1 strings 415 (508), an array of numbers 454
+ * (566), two claims 224 (268). The flat 336 counted before was short of five of these, by up to 490.
  */
-const BUILT_ENTRY_BYTES = 336;
-/** Built entries always allowed, reserved in the bound (up to a sixteenth of it): the most requested users' when memory is short. */
+const BUILT_ENTRY_BASE = 184;
+/** A string value: header (16) and rounding to 8 (up to 7), its characters counted apart. */
+const BUILT_STRING = 24;
+/** A member or element: its field or element slot. */
+const BUILT_SLOT = 8;
+/** A nested object (header, a few fields of slack) and a nested array (JSArray and its backing store header). */
+const BUILT_OBJECT = 64;
+const BUILT_ARRAY = 48;
+/** A number: a heap number when it is not a small integer. */
+const BUILT_NUMBER = 16;
+/** The reserve's unit: what a login token's built entry was counted before entries were counted by their claims (keeps the reserve at 1.3 MiB). */
+const LOGIN_BUILT_BYTES = 336;
+/**
+ * Built entries beyond the reserve fill the bound to all but a sixteenth of it. The bound counts objects;
+ * V8's pages are never full of them, and resident memory counts the pages: with the tier filling the
+ * bound (32 MiB, 100,000 tokens, 32.00 estimated, 31.3 MiB of heap and buffers held) the old space had
+ * about 1 MiB committed beyond its live objects, and the resident memory over the same run without the cache
+ * was +28.9 to +32.4 MiB over six runs; leaving a 32nd, +29.0 to +32.0 (bench/cache-memory.mjs).
+ * A built entry only saves a rebuild: the tier gives way first.
+ */
+const TIER_SLACK = 16;
+/** Built entries always allowed, reserved in the bound (up to a sixteenth of it): the most requested users' when memory is short. In login-token units. */
 const MAX_RESERVED_BUILT = 4096;
 /** Counters of the frequency sketch saturate here (4 bits). */
 const MAX_COUNT = 15;
@@ -64,8 +89,9 @@ const OBJECT_SHAPE = 0xffff;
  *   validation to redo: the values came out of the strict parser).
  * - **Object tier**: from its first hit on, an entry is also kept built (its claims object frozen,
  *   shared by the token's later requests), for as many entries as the bound leaves room for beside the
- *   compact ones (≈ 336 bytes each; 20,000 active users take ≈ 7 MiB of the 32), plus a reserve of up to
- *   4,096 (a sixteenth of the bound) that stays when the compact entries fill the rest. Built entries
+ *   compact ones (each counted from its claims: ≈ 350 bytes for a login token, more for larger claims;
+ *   20,000 active users take ≈ 7 MiB of the 32), plus a reserve of 1.3 MiB (4,096 login tokens, at most a
+ *   sixteenth of the bound) that stays when the compact entries fill the rest. Built entries
  *   beyond the reserve give way first when a compact entry needs the room; when the tier is full, a
  *   newly hit token replaces a built entry only if the sketch says it is asked for more often (so the
  *   most active users keep theirs, and users taking turns do not churn them).
@@ -111,11 +137,16 @@ export class VerifiedTokenCache {
   private internedBytes = 0;
   /** Per slot: the index of its built entry in builtEntries / builtSlots, -1 for none. */
   private builtPos = new Int32Array(0);
-  /** The built entries, dense (swap-removed), with the slot each belongs to. */
+  /** The built entries, dense (swap-removed), with the slot each belongs to and the bytes it is counted. */
   private readonly builtEntries: CachedVerification[] = [];
   private readonly builtSlots: number[] = [];
-  /** Built entries within the reserve; beyond it each one is counted in estimatedBytes. */
-  private readonly reservedBuilt: number;
+  private readonly builtCosts: number[] = [];
+  /** The sum of builtCosts. */
+  private builtBytes = 0;
+  /** Bytes of built entries within the reserve (counted in the fixed part); beyond it they count in estimatedBytes. */
+  private readonly reservedBytes: number;
+  /** What built entries beyond the reserve may fill the estimate to: see TIER_SLACK. */
+  private readonly tierBytes: number;
   /** The next built entry proposed for replacement when the tier is full. */
   private builtHand = 0;
   /** fixedBytes(capacity), once allocated. */
@@ -158,7 +189,8 @@ export class VerifiedTokenCache {
     // Halve after half as many requests as counters: about 2 counts of noise per counter at most.
     this.sampleLimit = counters >>> 1;
     // Up to a sixteenth of the bound reserved for built entries; the rest of the tier is what the entries leave free.
-    this.reservedBuilt = Math.min(MAX_RESERVED_BUILT, Math.floor(this.maxBytes / 16 / BUILT_ENTRY_BYTES));
+    this.reservedBytes = Math.min(MAX_RESERVED_BUILT * LOGIN_BUILT_BYTES, Math.floor(this.maxBytes / 16));
+    this.tierBytes = this.maxBytes - Math.floor(this.maxBytes / TIER_SLACK);
     let slots = Math.floor((this.maxBytes - this.fixedBytes(0)) / (SLOT_BYTES + 10 + TYPICAL_ENTRY_BYTES));
     while (slots > 0 && this.fixedBytes(slots) + slots * TYPICAL_ENTRY_BYTES > this.maxBytes) slots -= Math.max(1, slots >>> 8);
     this.slots = Math.max(0, slots);
@@ -171,12 +203,12 @@ export class VerifiedTokenCache {
 
   /** The estimated heap the cache holds, in bytes (never above `maxBytes`). */
   get estimatedBytes(): number {
-    return (
-      (this.capacity === 0 ? this.fixedBytes(0) : this.fixed) +
-      this.entryBytes +
-      this.internedBytes +
-      Math.max(0, this.builtEntries.length - this.reservedBuilt) * BUILT_ENTRY_BYTES
-    );
+    return this.bytesWithBuilt(this.builtBytes);
+  }
+
+  /** estimatedBytes were the built entries counted `built` bytes. */
+  private bytesWithBuilt(built: number): number {
+    return (this.capacity === 0 ? this.fixedBytes(0) : this.fixed) + this.entryBytes + this.internedBytes + Math.max(0, built - this.reservedBytes);
   }
 
   /** Entries kept built (tests and the benchmark). */
@@ -204,15 +236,9 @@ export class VerifiedTokenCache {
     if (pos >= 0) return this.builtEntries[pos];
     const entry = this.materialize(slot);
     // Kept built from its first hit on (the token's second request: one seen once stays compact),
-    // while the bound has room for it or it is asked for more often than the built entry it would
+    // while the bound has room for it or it is asked for more often than the built entries it would
     // replace: users taking turns keep their built entries instead of churning them.
-    if (this.keepBuilt()) {
-      // Shared by every later request of the token: frozen (permissions lists are frozen already).
-      Object.freeze(entry.claims);
-      this.builtPos[slot] = this.builtEntries.length;
-      this.builtEntries.push(entry);
-      this.builtSlots.push(slot);
-    }
+    this.keepBuilt(slot, entry);
     return entry;
   }
 
@@ -268,31 +294,50 @@ export class VerifiedTokenCache {
 
   // ------------------------------------------------------------ the object tier
 
-  /** Room for one more built entry (for the digest in d0..d3): within the reserve or the free bytes, else by replacing a less requested one. */
-  private keepBuilt(): boolean {
-    const n = this.builtEntries.length;
-    if (n < this.reservedBuilt || this.estimatedBytes + BUILT_ENTRY_BYTES <= this.maxBytes) return true;
-    if (n === 0) return false;
-    if (this.builtHand >= n) this.builtHand = 0;
-    const victim = this.builtSlots[this.builtHand++];
-    const k = victim * 4;
-    if (this.frequency(this.d1, this.d2, this.d3) <= this.frequency(this.keys[k + 1], this.keys[k + 2], this.keys[k + 3])) return false;
-    this.dropBuilt(victim);
-    return true;
+  /**
+   * Keeps `entry` built for `slot` (the digest in d0..d3) when its bytes fit: within the reserve or the
+   * bound, else by replacing built entries asked for less often, as many as it takes (a larger entry
+   * may need more than one's room).
+   */
+  private keepBuilt(slot: number, entry: CachedVerification): void {
+    const cost = builtBytesOf(this.values[slot]!);
+    // Too large for the tier even alone: kept compact, no built entry dropped for it.
+    if (cost > this.reservedBytes && this.bytesWithBuilt(cost) > this.tierBytes) return;
+    let candidate = -1;
+    while (this.builtBytes + cost > this.reservedBytes && this.bytesWithBuilt(this.builtBytes + cost) > this.tierBytes) {
+      const n = this.builtEntries.length;
+      if (n === 0) return;
+      if (candidate < 0) candidate = this.frequency(this.d1, this.d2, this.d3);
+      if (this.builtHand >= n) this.builtHand = 0;
+      const victim = this.builtSlots[this.builtHand++];
+      const k = victim * 4;
+      if (candidate <= this.frequency(this.keys[k + 1], this.keys[k + 2], this.keys[k + 3])) return;
+      this.dropBuilt(victim);
+    }
+    // Shared by every later request of the token: frozen (permissions lists are frozen already).
+    Object.freeze(entry.claims);
+    this.builtPos[slot] = this.builtEntries.length;
+    this.builtEntries.push(entry);
+    this.builtSlots.push(slot);
+    this.builtCosts.push(cost);
+    this.builtBytes += cost;
   }
 
   /** Forgets the built entry of `slot` (the compact entry stays). */
   private dropBuilt(slot: number): void {
     const pos = this.builtPos[slot];
     const last = this.builtEntries.length - 1;
+    this.builtBytes -= this.builtCosts[pos];
     if (pos !== last) {
       const moved = this.builtSlots[last];
       this.builtEntries[pos] = this.builtEntries[last];
       this.builtSlots[pos] = moved;
+      this.builtCosts[pos] = this.builtCosts[last];
       this.builtPos[moved] = pos;
     }
     this.builtEntries.pop();
     this.builtSlots.pop();
+    this.builtCosts.pop();
     this.builtPos[slot] = -1;
   }
 
@@ -398,7 +443,7 @@ export class VerifiedTokenCache {
 
   private makeRoom(size: number): boolean {
     // Built entries beyond the reserve give way first: a compact entry saves a verification, a built one only a rebuild.
-    while (this.estimatedBytes + size > this.maxBytes && this.builtEntries.length > this.reservedBuilt) {
+    while (this.estimatedBytes + size > this.maxBytes && this.builtBytes > this.reservedBytes) {
       if (this.builtHand >= this.builtEntries.length) this.builtHand = 0;
       this.dropBuilt(this.builtSlots[this.builtHand]);
     }
@@ -430,7 +475,7 @@ export class VerifiedTokenCache {
 
   /** Bytes the fixed arrays take for `capacity` slots, with the sketch. */
   private fixedBytes(capacity: number): number {
-    return capacity * SLOT_BYTES + tableSizeFor(capacity) * 4 + this.sketch.length + this.reservedBuilt * BUILT_ENTRY_BYTES;
+    return capacity * SLOT_BYTES + tableSizeFor(capacity) * 4 + this.sketch.length + this.reservedBytes;
   }
 
   /** The fixed arrays, once, for `slots` entries; every slot free. */
@@ -662,6 +707,44 @@ function stringsOf(value: unknown): string[] {
     if (typeof value[i] !== 'string') return value.filter((p): p is string => typeof p === 'string');
   }
   return value as string[];
+}
+
+/**
+ * The bytes a built entry is counted, from its compact text (JSON without whitespace): the base, and for
+ * each value of the text what materializing it leaves on the heap: a string its header and characters
+ * (two bytes each when the text has any beyond Latin-1: an upper bound), a member or element its slot, a
+ * number a heap number, a nested object or array its own. The outer array or object is not counted (its
+ * members become the claims object's fields, counted in the base and by the separators). Upper bounds
+ * throughout: interned claim names and short strings V8 shares are counted as if each entry had its own.
+ */
+function builtBytesOf(text: string): number {
+  let bytes = BUILT_ENTRY_BASE;
+  let chars = 0;
+  let wide = false;
+  let prev = 0;
+  for (let i = 1; i < text.length - 1; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // A string: its characters up to the closing quote (an escape counted as at least the character it yields).
+      bytes += BUILT_STRING;
+      for (i++; i < text.length && text.charCodeAt(i) !== 0x22; i++) {
+        const d = text.charCodeAt(i);
+        // \uXXXX (a lone surrogate, as JSON.stringify writes one) may make the whole string two-byte.
+        if (d === 0x5c && text.charCodeAt(++i) === 0x75) wide = true;
+        else if (d > 0xff) wide = true;
+        chars++;
+      }
+      prev = 0x22;
+      continue;
+    }
+    if (c === 0x2c || c === 0x3a) bytes += BUILT_SLOT;
+    else if (c === 0x7b) bytes += BUILT_OBJECT;
+    else if (c === 0x5b) bytes += BUILT_ARRAY;
+    // A number starts after a separator or an opening bracket (or first in the text: prev 0).
+    else if ((c === 0x2d || (c >= 0x30 && c <= 0x39)) && (prev === 0 || prev === 0x2c || prev === 0x3a || prev === 0x5b)) bytes += BUILT_NUMBER;
+    prev = c;
+  }
+  return bytes + (wide ? 2 * chars : chars);
 }
 
 /** The heap an entry's own string takes, as the cache counts it (tests and the benchmark). */

@@ -215,6 +215,57 @@ describe('VerifiedTokenCache', () => {
     }
   });
 
+  it('counts each built entry at least the heap its own claims take: a larger claim, a larger count', () => {
+    // Each built entry holds its own copy of every string claim (materialized from the compact text):
+    // a 480-character claim is at least 496 bytes of heap (16 of header) in every one of them.
+    const note = 'n'.repeat(480);
+    const cache = new VerifiedTokenCache(2);
+    const users = 600;
+    for (let i = 0; i < users; i++) cache.add(tokenOf(i), { ...claimsOf(i), note });
+    const compact = cache.estimatedBytes;
+    for (let i = 0; i < users; i++) cache.get(tokenOf(i));
+    expect(cache.builtSize).toBe(users);
+    // Beyond the reserve (a sixteenth of the bound, counted in the fixed part), every built byte counts.
+    const reserve = cache.maxBytes / 16;
+    expect(cache.estimatedBytes - compact).toBeGreaterThanOrEqual(users * 496 - reserve);
+    expect(cache.estimatedBytes).toBeLessThanOrEqual(cache.maxBytes);
+    for (let i = 0; i < users; i += 97) expect(cache.get(tokenOf(i))!.claims.note).toBe(note);
+  });
+
+  it('stops keeping entries built short of the bound, and a larger newcomer takes the room of as many built entries as it needs', () => {
+    const cache = new VerifiedTokenCache(1);
+    // The tier gives way a sixteenth before the bound: V8's pages are never full of the objects counted.
+    const tier = cache.maxBytes - cache.maxBytes / 16;
+    const users = 3000;
+    for (let i = 0; i < users; i++) cache.add(tokenOf(i), claimsOf(i));
+    for (let i = 0; i < users; i++) {
+      cache.get(tokenOf(i));
+      expect(cache.estimatedBytes).toBeLessThanOrEqual(tier);
+    }
+    const before = cache.builtSize;
+    expect(before).toBeGreaterThan(500);
+    expect(before).toBeLessThan(users);
+    // A user asked for far more often than the built ones, whose claims take more than two of theirs.
+    const big = 9_000_000;
+    const claims = { ...claimsOf(big), note: 'n'.repeat(480) };
+    for (let k = 0; k < 8; k++) cache.get(tokenOf(big));
+    cache.add(tokenOf(big), claims);
+    const hit = cache.get(tokenOf(big))!;
+    expect(cache.get(tokenOf(big))).toBe(hit);
+    expect(hit.claims).toEqual(claims);
+    expect(cache.builtSize).toBeLessThan(before);
+    expect(cache.estimatedBytes).toBeLessThanOrEqual(tier);
+    // Claims of every size, asked for again and again: never over the bound, every hit its own token's.
+    for (let i = 0; i < 4000; i++) {
+      const u = 10_000_000 + (i % 700);
+      const extra = { ...claimsOf(u), note: 'x'.repeat((u % 7) * 150) };
+      const got = cache.get(tokenOf(u));
+      if (got === undefined) cache.add(tokenOf(u), extra);
+      else expect(got.claims).toEqual(extra);
+      expect(cache.estimatedBytes).toBeLessThanOrEqual(cache.maxBytes);
+    }
+  });
+
   it('never serves a built entry for the token that takes its slot next', () => {
     const cache = new VerifiedTokenCache(1);
     cache.add(tokenOf(1), claimsOf(1));

@@ -15,7 +15,7 @@
 //             no generator check; verifier HS256/ES256 only; writes bench/results-quick.md
 //   --profile only where the time goes: a CPU profile (--cpu-prof) of the server, alone, under the bare
 //             app and HS256 with 1, 20,000 (hits) and 200,000 users (misses), on each adapter; µs per
-//             request by category and the module's functions: bench/profiles/profile.md
+//             request by category and the module's functions: bench/results-profile.md
 //   --extras  also the NestJS docs recipe (passport-jwt) and /me under a login flood
 //   env: BENCH_DURATION (s per slice, default 2), BENCH_ROUNDS (pairs, 6), BENCH_CONNECTIONS (50),
 //        BENCH_ADAPTERS (express,fastify), BENCH_ONLY (comma-separated substrings of workload names)
@@ -662,7 +662,7 @@ if (PROFILE) {
     row('**server CPU (/proc)**', (r) => r.cpuUsPerRequest);
     row('main thread busy (profile)', (r) => per(r, r.top.busy));
     for (const cat of cats) row(`  ${cat}`, (r) => usOf(r, cat));
-    row('main thread idle (waiting for the load)', (r) => per(r, r.top.idle));
+    row("main thread idle (waiting; wrk's start-up, reading the token file, included)", (r) => per(r, r.top.idle));
     row('req/s', (r) => r.rps);
     out.push('');
     out.push(
@@ -687,6 +687,8 @@ if (PROFILE) {
     out.push('| µs | function |', '|---:|---|', ...top.map((f) => `| ${fmt(per(runs[3], f.us), 2)} | \`${f.fn}\` |`), '');
   }
   writeFileSync(join(profileDir, 'profile.md'), out.join('\n') + '\n');
+  // Kept in the repository beside results.md (the .cpuprofile files stay out of it).
+  writeFileSync(join(here, 'results-profile.md'), out.join('\n') + '\n');
   process.stdout.write(out.join('\n') + '\n');
   process.exit(0);
 }

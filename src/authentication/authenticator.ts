@@ -19,7 +19,6 @@ import { VerifiedTokenCache, type CachedVerification } from './verified-token-ca
 @Injectable()
 export class Authenticator {
   private readonly verified: VerifiedTokenCache;
-  private readonly clockTolerance: number;
   private readonly maxTokenLength: number;
   /** Set with `trustedIssuers`: a token that is not one the module verified before may be a provider's. */
   private readonly issuers: TrustedIssuers | undefined;
@@ -31,10 +30,9 @@ export class Authenticator {
     @Inject(AUTH_OPTIONS) private readonly options: AuthenticationSettings,
     @Optional() issuers?: TrustedIssuers,
   ) {
-    this.clockTolerance = options.jwt.clockTolerance;
     this.maxTokenLength = options.jwt.maxTokenLength;
     // `jwt.verifiedTokenCacheMb` (0: off), on the module's clock, with the verifier's leeway on `exp`.
-    this.verified = new VerifiedTokenCache(options.jwt.verifiedTokenCacheMb, this.clockTolerance, () => options.clock.now() / 1000);
+    this.verified = new VerifiedTokenCache(options.jwt.verifiedTokenCacheMb, options.jwt.clockTolerance, () => options.clock.now() / 1000);
     this.issuers = issuers?.enabled ? issuers : undefined;
   }
 

@@ -201,8 +201,7 @@ export class TrustedIssuers implements OnModuleInit, OnApplicationShutdown {
   private authenticateToken(token: string, dpop: DpopPresentation | undefined): AuthContextData | Promise<AuthContextData> | undefined {
     const nowMs = this.options.clock.now();
     // No digest with the cache off (`jwt.verifiedTokenCacheMb: 0`): nothing could be found by it.
-    const cacheKey = this.maxVerifiedBytes === 0 ? '' : keyOf(token);
-    const hit = this.maxVerifiedBytes === 0 ? undefined : this.verified.get(cacheKey);
+    const hit = this.maxVerifiedBytes === 0 ? undefined : this.verified.get(keyOf(token));
     if (hit !== undefined) {
       const keys = hit.issuer.keys;
       // A stale set is read again first, unless a read just failed: then its keys keep working, from the cache too.
@@ -214,7 +213,7 @@ export class TrustedIssuers implements OnModuleInit, OnApplicationShutdown {
       ) {
         return this.admit(hit, token, dpop, nowMs);
       }
-      this.forget(cacheKey, hit.bytes);
+      this.forget(keyOf(token), hit.bytes);
     }
     if (this.introspecting.length > 0 && !isCompactJws(token)) {
       if (token.length > this.maxTokenLength) invalid('Malformed token');

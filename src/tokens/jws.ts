@@ -8,7 +8,8 @@ import type { JwsAlgorithm } from './token.types.js';
 
 export interface VerifiedJws {
   header: Record<string, unknown>;
-  payload: Buffer;
+  /** The payload's bytes as a latin1 string (one character per byte; `Buffer.from(payload, 'latin1')` gives them back). */
+  payload: string;
   key: RingKey;
 }
 
@@ -19,23 +20,6 @@ export interface VerifiedJws {
  * the payload: the JWT layer does.
  */
 export function verifyCompactJws(token: string, ring: KeyRing, maxLength: number): VerifiedJws {
-  return verifyJws(token, ring, maxLength, false) as VerifiedJws;
-}
-
-/**
- * verifyCompactJws with the payload as a latin1 string (one character per byte), for
- * parseJsonObjectLatin1: the same checks in the same order, without a Buffer for the payload.
- */
-export function verifyCompactJwsLatin1(token: string, ring: KeyRing, maxLength: number): Omit<VerifiedJws, 'payload'> & { payload: string } {
-  return verifyJws(token, ring, maxLength, true) as Omit<VerifiedJws, 'payload'> & { payload: string };
-}
-
-function verifyJws(
-  token: string,
-  ring: KeyRing,
-  maxLength: number,
-  latin1: boolean,
-): { header: Record<string, unknown>; payload: Buffer | string; key: RingKey } {
   if (typeof token !== 'string' || token.length === 0 || token.length > maxLength) {
     throw new AuthError('token_invalid', 'Malformed token');
   }
@@ -56,7 +40,8 @@ function verifyJws(
   }
   const checked = known ?? checkHeader(headerSegment!, ring);
   const payloadSegment = token.slice(first + 1, second);
-  const payload = latin1 ? decodeSegmentLatin1(payloadSegment) : decodeSegment(payloadSegment);
+  // Decoded to latin1 text through a scratch buffer: no Buffer per token for what the JSON parser reads as text.
+  const payload = decodeSegmentLatin1(payloadSegment);
   const alg = checked.key.alg;
   let valid: boolean;
   if (ALGORITHMS[alg].family === 'hmac') {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { JwtSettings } from './token-settings.js';
 import { AuthError } from '../errors/auth-error.js';
-import { signCompactJws, verifyCompactJwsLatin1 } from './jws.js';
+import { signCompactJws, verifyCompactJws } from './jws.js';
 import { KeyRing } from './key-ring.js';
 import { parseJsonObjectLatin1 } from './strict-json.js';
 import { TOKEN_TYP, type IssuedToken, type TokenKind, type VerifiedClaims } from './token.types.js';
@@ -60,7 +60,7 @@ export class TokenCodec {
    * for everything else.
    */
   verify(token: string, kind: TokenKind, nowSeconds = Date.now() / 1000): VerifiedClaims {
-    const { header, payload } = verifyCompactJwsLatin1(token, this.ring, this.jwt.maxTokenLength);
+    const { header, payload } = verifyCompactJws(token, this.ring, this.jwt.maxTokenLength);
     if (header.typ !== TOKEN_TYP[kind]) invalid('Wrong token type');
     const claims = parseJsonObjectLatin1(payload);
     const { exp, iat, nbf, jti, sub } = claims;

@@ -144,7 +144,7 @@ describe('RFC 7515 Appendix A', () => {
   test('A.1 is also a JWT (RFC 7519 §3.1) whose exp predates 2011-03-22: at a fixed clock before it, its claims are those of the RFC', () => {
     const jwk = { ...JSON.parse(read('rfc7515/rfc7515_A.1.jwk')), alg: 'HS256' };
     const { payload } = verifyCompactJws(read('rfc7515/rfc7515_A.1.jwsc').trim(), KeyRing.fromJwks({ keys: [jwk] }), MAX);
-    const claims = JSON.parse(payload.toString('utf8'));
+    const claims = JSON.parse(Buffer.from(payload, 'latin1').toString('utf8'));
     expect(claims).toEqual({ iss: 'joe', exp: 1300819380, 'http://example.com/is_root': true });
     expect(1300819379 < claims.exp).toBe(true);
   });
@@ -173,6 +173,6 @@ describe('RFC 7520 (JOSE cookbook) and RFC 8037 (EdDSA)', () => {
     const alg = example.input.alg === 'ES521' ? 'ES512' : example.input.alg;
     const ring = KeyRing.fromJwks({ keys: [{ ...example.input.key, alg }] });
     const { payload } = verifyCompactJws(example.output.compact, ring, MAX);
-    expect(payload.toString('utf8')).toBe(example.input.payload);
+    expect(Buffer.from(payload, 'latin1').toString('utf8')).toBe(example.input.payload);
   });
 });
